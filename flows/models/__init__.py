@@ -1,0 +1,25 @@
+"""Garrison's domain models (pydantic): alerts, indicators, verdicts and incidents."""
+
+from ._alert import Alert, Device, FindingInfo, Metadata, Observable, Product, RegistryValueRef
+from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of, refang
+from ._verdict import Reason, Verdict, VerdictLabel
+
+__all__ = [
+    "Alert",
+    "Device",
+    "FindingInfo",
+    "Indicator",
+    "IndicatorType",
+    "Metadata",
+    "Observable",
+    "Product",
+    "Provenance",
+    "Reason",
+    "RegistryValueRef",
+    "Verdict",
+    "VerdictLabel",
+    "defang",
+    "defang_text",
+    "host_of",
+    "refang",
+]

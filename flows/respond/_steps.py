@@ -1,0 +1,155 @@
+"""The respond flow's steps as Prefect tasks. Each reads the incident from the store, does one thing,
+and writes its outcome on the incident timeline. Logic lives in plain functions (triage, notify, execute)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from actions import ActionContext, registry
+from flows.models import Alert, Indicator, IndicatorType, Provenance
+from flows.notify import deliver, render
+from flows.settings import get_settings
+from flows.store import IncidentStatus, IncidentView, Store
+from flows.tenants import Tenant
+from flows.triage import classify, feeds_from
+
+from ._execute import Outcome, execute
+from ._report import report_context
+from ._targets import targets_for
+
+
+def open_store() -> Store:
+    return Store.open(get_settings().database_url)
+
+
+def incident_alerts(store: Store, incident_id: str) -> list[Alert]:
+    return [Alert.model_validate(document) for document in store.alert_documents(incident_id)]
+
+
+def _indicators(incident: IncidentView) -> list[Indicator]:
+    return [
+        Indicator(
+            type=IndicatorType(i.type),
+            value=i.value,
+            field=i.field,
+            provenance=[Provenance.model_validate(p) for p in i.provenance],
+        )
+        for i in incident.indicators
+    ]
+
+
+@task(name="enrich")
+def enrich(incident_id: str) -> int:
+    """Look every indicator up in the intel feeds and snapshot the answers onto the incident."""
+    store = open_store()
+    incident = _require(store, incident_id)
+    enriched = feeds_from(get_settings().intel_feeds).enrich(_indicators(incident))
+    store.save_indicators(incident_id, enriched)
+    listed = [i for i in enriched if i.provenance]
+    store.add_timeline(
+        incident_id,
+        "enrich",
+        f"{len(enriched)} indicators looked up, {len(listed)} known to intel",
+        {"known": [i.value for i in listed]},
+    )
+    return len(listed)
+
+
+@task(name="classify")
+def classify_incident(incident_id: str, tenant: Tenant) -> str:
+    store = open_store()
+    incident = _require(store, incident_id)
+    verdict = classify(incident_alerts(store, incident_id), _indicators(incident), tenant.policy)
+    store.set_verdict(incident_id, verdict)
+    get_run_logger().info("verdict %s, score %s", verdict.verdict, verdict.score)
+    return verdict.verdict.value
+
+
+@task(name="act")
+def act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool) -> list[dict[str, Any]]:
+    """Run every action on every matching target; one failure does not stop the others."""
+    # Actions are async (vendor HTTP calls run concurrently); the flow is sync, so the task owns a loop.
+    return asyncio.run(_act(incident_id, tenant_id, action_keys, dry_run))
+
+
+async def _act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool) -> list[dict[str, Any]]:
+    store = open_store()
+    incident = _require(store, incident_id)
+    alerts = incident_alerts(store, incident_id)
+    ctx = ActionContext(tenant=tenant_id, incident_id=incident_id, dry_run=dry_run, db=store.engine)
+    if not dry_run:
+        store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
+    jobs = []
+    for key in action_keys:
+        spec = registry.get(key)
+        targets = targets_for(spec.target, incident, alerts)
+        if not targets:
+            store.add_timeline(incident_id, "act", f"{key}: no {spec.target} target in this incident")
+        jobs.extend(execute(spec, target, ctx, store) for target in targets)
+    outcomes: list[Outcome] = list(await asyncio.gather(*jobs))
+    return [outcome.__dict__ for outcome in outcomes]
+
+
+@task(name="escalate")
+def escalate(incident_id: str, reason: str) -> None:
+    open_store().set_status(
+        incident_id, IncidentStatus.AWAITING_APPROVAL, f"escalated to an analyst: {reason}", "escalate"
+    )
+
+
+@task(name="notify")
+def notify(incident_id: str, tenant: Tenant, event: str) -> list[dict[str, Any]]:
+    """Render the event's message in the tenant's language and deliver it to the tenant's targets."""
+    store = open_store()
+    incident = _require(store, incident_id)
+    message = render(event, "text", "txt", tenant.language, report_context(incident, tenant))
+    receipts = deliver(tenant, message)
+    for receipt in receipts:
+        store.record_notification(
+            incident_id=incident_id,
+            tenant=tenant.id,
+            event=event,
+            language=message.language,
+            target=receipt.target,
+            subject=message.subject,
+            body=message.body,
+            status="delivered" if receipt.delivered else "failed",
+            error=receipt.error,
+        )
+    if not receipts:
+        store.add_timeline(incident_id, "notify", f"{event}: tenant has no notification targets")
+    return [receipt.__dict__ for receipt in receipts]
+
+
+@task(name="close")
+def close(incident_id: str) -> str:
+    """Close what is finished: contained, or benign with nothing to do. Anything else waits for a human."""
+    store = open_store()
+    incident = _require(store, incident_id)
+    failed = [a for a in incident.actions if a.status == "failed"]
+    if failed:
+        store.add_timeline(
+            incident_id, "close", f"not closed: {len(failed)} action(s) failed, an analyst must look"
+        )
+        return incident.status
+    if incident.status in (IncidentStatus.CONTAINED, IncidentStatus.TRIAGING):
+        store.set_status(incident_id, IncidentStatus.CLOSED, "closed by playbook", "close")
+        return IncidentStatus.CLOSED.value
+    store.add_timeline(incident_id, "close", f"not closed: status is {incident.status}")
+    return incident.status
+
+
+def publish_report(incident_id: str, tenant: Tenant) -> str:
+    """The incident report as markdown (also published as a Prefect artifact by the flow)."""
+    incident = _require(open_store(), incident_id)
+    return render("incident_report", "markdown", "md", tenant.language, report_context(incident, tenant)).body
+
+
+def _require(store: Store, incident_id: str) -> IncidentView:
+    incident = store.incident(incident_id)
+    if incident is None:
+        raise LookupError(f"incident {incident_id} does not exist")
+    return incident

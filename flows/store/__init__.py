@@ -1,0 +1,23 @@
+"""The Garrison store (SQLAlchemy 2): SQLite with WAL by default, PostgreSQL by URL."""
+
+from ._engine import engine_for
+from ._schema import OPEN_STATUSES, ActionStatusValue, IncidentStatus
+from ._store import AlertReceipt, LedgerEntry, Store, idempotency_key
+from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
+
+__all__ = [
+    "OPEN_STATUSES",
+    "ActionStatusValue",
+    "ActionView",
+    "AlertReceipt",
+    "IncidentStatus",
+    "IncidentSummary",
+    "IncidentView",
+    "IndicatorView",
+    "LedgerEntry",
+    "NotificationView",
+    "Store",
+    "TimelineEntry",
+    "engine_for",
+    "idempotency_key",
+]

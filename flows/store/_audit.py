@@ -1,0 +1,58 @@
+"""The audit trail: append-only rows chained by SHA-256, so an edit or deletion breaks the chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ._schema import AuditRow, utcnow
+
+GENESIS = "0" * 64
+
+
+def _digest(prev_hash: str, at: datetime, actor: str, event: str, subject: str, data: dict[str, Any]) -> str:
+    body = json.dumps(
+        [prev_hash, at.isoformat(), actor, event, subject, data],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append_audit(
+    session: Session, actor: str, event: str, subject: str, data: dict[str, Any] | None = None
+) -> None:
+    """Add one entry in the caller's transaction."""
+    last = session.scalar(select(AuditRow).order_by(AuditRow.id.desc()).limit(1).with_for_update())
+    prev_hash = last.hash if last else GENESIS
+    at = utcnow()
+    payload = data or {}
+    session.add(
+        AuditRow(
+            at=at,
+            actor=actor,
+            event=event,
+            subject=subject,
+            data=payload,
+            prev_hash=prev_hash,
+            hash=_digest(prev_hash, at, actor, event, subject, payload),
+        )
+    )
+
+
+def verify_audit(session: Session) -> int | None:
+    """The id of the first row whose chain is broken, or None when the whole trail is intact."""
+    prev_hash = GENESIS
+    for row in session.scalars(select(AuditRow).order_by(AuditRow.id)):
+        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=utcnow().tzinfo)
+        expected = _digest(prev_hash, at, row.actor, row.event, row.subject, row.data)
+        if row.prev_hash != prev_hash or row.hash != expected:
+            return row.id
+        prev_hash = row.hash
+    return None

@@ -1,0 +1,394 @@
+"""Every write and read of incidents, alerts, the action ledger and notifications goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from flows.models import Alert, Indicator, Verdict
+
+from ._audit import append_audit, verify_audit
+from ._engine import engine_for
+from ._schema import (
+    ActionRow,
+    ActionStatusValue,
+    AlertRow,
+    IncidentRow,
+    IncidentStatus,
+    IndicatorRow,
+    NotificationRow,
+    TimelineRow,
+    utcnow,
+)
+from ._views import IncidentSummary, IncidentView, incident_summary, incident_view
+
+
+@dataclass(frozen=True)
+class AlertReceipt:
+    alert_id: str
+    incident_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """The ledger row for an idempotency key, and whether this call created it."""
+
+    id: int
+    status: str
+    created: bool
+    undo: dict[str, Any]
+
+
+def idempotency_key(tenant: str, incident_id: str, action: str, target: str) -> str:
+    return hashlib.sha256("\x1f".join((tenant, incident_id, action, target)).encode()).hexdigest()
+
+
+class Store:
+    """The Garrison store. Each method is one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        return cls(engine_for(url))
+
+    # -- intake ----------------------------------------------------------------------------------------
+
+    def record_alert(self, alert: Alert, document: dict[str, Any]) -> AlertReceipt:
+        """Store the alert and open its incident, atomically. A known (tenant, source, source id) is
+        answered with the original ids and changes nothing."""
+        existing = self._find_alert(alert)
+        if existing is not None:
+            return existing
+        now = utcnow()
+        detected = datetime.fromtimestamp(alert.time / 1000, UTC) if alert.time else None
+        incident_id, alert_id = str(uuid.uuid4()), str(uuid.uuid4())
+        rule = (
+            (alert.finding_info.analytic.uid or alert.finding_info.analytic.name)
+            if alert.finding_info.analytic
+            else None
+        )
+        try:
+            with Session(self.engine) as session, session.begin():
+                incident = IncidentRow(
+                    id=incident_id,
+                    tenant=alert.tenant,
+                    title=alert.finding_info.title,
+                    correlation_key=f"{alert.hostname or '-'}|{rule or alert.finding_info.title}",
+                    status=IncidentStatus.NEW,
+                    severity_id=alert.severity_id,
+                    hosts=[alert.hostname] if alert.hostname else [],
+                    alert_count=1,
+                    detected_at=detected or now,
+                    created_at=now,
+                )
+                session.add(incident)
+                session.add(
+                    AlertRow(
+                        id=alert_id,
+                        tenant=alert.tenant,
+                        source=alert.source,
+                        source_uid=alert.source_uid,
+                        title=alert.finding_info.title,
+                        hostname=alert.hostname,
+                        severity_id=alert.severity_id,
+                        detected_at=detected,
+                        received_at=now,
+                        document=document,
+                        incident_id=incident_id,
+                    )
+                )
+                for indicator in alert.indicators():
+                    session.add(_indicator_row(incident_id, indicator))
+                session.add(
+                    TimelineRow(
+                        incident_id=incident_id,
+                        step="intake",
+                        message=f"alert received from {alert.source}",
+                        data={"alert_id": alert_id, "source_uid": alert.source_uid},
+                    )
+                )
+                append_audit(session, "intake", "alert.accepted", alert_id, {"incident_id": incident_id})
+        except IntegrityError:
+            # Another request stored the same alert between our check and our insert.
+            raced = self._find_alert(alert)
+            if raced is None:
+                raise
+            return raced
+        return AlertReceipt(alert_id=alert_id, incident_id=incident_id, duplicate=False)
+
+    def _find_alert(self, alert: Alert) -> AlertReceipt | None:
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(AlertRow).where(
+                    AlertRow.tenant == alert.tenant,
+                    AlertRow.source == alert.source,
+                    AlertRow.source_uid == alert.source_uid,
+                )
+            )
+            if row is None:
+                return None
+            return AlertReceipt(alert_id=row.id, incident_id=row.incident_id, duplicate=True)
+
+    def alert_documents(self, incident_id: str) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(AlertRow).where(AlertRow.incident_id == incident_id).order_by(AlertRow.received_at)
+            )
+            return [row.document for row in rows]
+
+    # -- incidents -------------------------------------------------------------------------------------
+
+    def incident(self, incident_id: str) -> IncidentView | None:
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(IncidentRow)
+                .where(IncidentRow.id == incident_id)
+                .options(
+                    selectinload(IncidentRow.indicators),
+                    selectinload(IncidentRow.actions),
+                    selectinload(IncidentRow.notifications),
+                    selectinload(IncidentRow.timeline),
+                )
+            )
+            return incident_view(row) if row else None
+
+    def incidents(
+        self, tenant: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[IncidentSummary]:
+        query = select(IncidentRow).order_by(IncidentRow.created_at.desc()).limit(limit)
+        if tenant:
+            query = query.where(IncidentRow.tenant == tenant)
+        if status:
+            query = query.where(IncidentRow.status == status)
+        with Session(self.engine) as session:
+            return [incident_summary(row) for row in session.scalars(query)]
+
+    def undispatched(self, older_than_seconds: float = 0.0) -> list[str]:
+        """New incidents that have no flow run yet (Prefect was down, or the trigger failed)."""
+        cutoff = utcnow().timestamp() - older_than_seconds
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(IncidentRow)
+                .where(IncidentRow.status == IncidentStatus.NEW, IncidentRow.flow_run_id.is_(None))
+                .order_by(IncidentRow.created_at)
+            )
+            return [row.id for row in rows if _aware(row.created_at).timestamp() <= cutoff]
+
+    def set_flow_run(self, incident_id: str, flow_run_id: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(IncidentRow, incident_id)
+            row.flow_run_id = flow_run_id
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="dispatch",
+                    message="respond flow run created",
+                    data={"flow_run_id": flow_run_id},
+                )
+            )
+
+    def claim(self, incident_id: str, flow_run_id: str) -> bool:
+        """Take the incident for one flow run: new or reopened ones, or a retry of the same run.
+        Two runs racing for one incident: exactly one wins, the other does nothing."""
+        with Session(self.engine) as session, session.begin():
+            claimed = session.execute(
+                update(IncidentRow)
+                .where(
+                    IncidentRow.id == incident_id,
+                    or_(
+                        IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]),
+                        IncidentRow.flow_run_id == flow_run_id,
+                    ),
+                )
+                .values(status=IncidentStatus.TRIAGING, flow_run_id=flow_run_id, updated_at=utcnow())
+            ).rowcount
+            if claimed:
+                session.add(
+                    TimelineRow(
+                        incident_id=incident_id,
+                        step="respond",
+                        message="respond flow run started",
+                        data={"flow_run_id": flow_run_id},
+                    )
+                )
+            return bool(claimed)
+
+    def set_status(self, incident_id: str, status: IncidentStatus, message: str, step: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(IncidentRow, incident_id)
+            row.status = status
+            now = utcnow()
+            if status is IncidentStatus.CONTAINED:
+                row.contained_at = now
+            elif status is IncidentStatus.CLOSED:
+                row.closed_at = now
+            session.add(
+                TimelineRow(incident_id=incident_id, step=step, message=message, data={"status": status})
+            )
+            append_audit(session, "respond", f"incident.{status}", incident_id)
+
+    def set_verdict(self, incident_id: str, verdict: Verdict) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(IncidentRow, incident_id)
+            row.verdict = verdict.verdict
+            row.score = verdict.score
+            row.reasons = [reason.model_dump() for reason in verdict.reasons]
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="classify",
+                    message=f"verdict {verdict.verdict} (score {verdict.score})",
+                    data=verdict.model_dump(mode="json"),
+                )
+            )
+
+    def save_indicators(self, incident_id: str, indicators: list[Indicator]) -> None:
+        """Replace the incident's indicators with enriched ones (provenance snapshotted)."""
+        with Session(self.engine) as session, session.begin():
+            current = {
+                (row.type, row.value): row
+                for row in session.scalars(
+                    select(IndicatorRow).where(IndicatorRow.incident_id == incident_id)
+                )
+            }
+            for indicator in indicators:
+                row = current.get((indicator.type, indicator.value))
+                provenance = [p.model_dump() for p in indicator.provenance]
+                if row is None:
+                    row = _indicator_row(incident_id, indicator)
+                    session.add(row)
+                row.provenance = provenance
+
+    def add_timeline(
+        self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(TimelineRow(incident_id=incident_id, step=step, message=message, data=data or {}))
+
+    # -- the action ledger -----------------------------------------------------------------------------
+
+    def begin_action(
+        self,
+        *,
+        tenant: str,
+        incident_id: str,
+        action: str,
+        target: str,
+        inputs: dict[str, Any],
+        inverse: str | None,
+    ) -> LedgerEntry:
+        """Write a PENDING record before the vendor call; if the key exists, return it untouched."""
+        key = idempotency_key(tenant, incident_id, action, target)
+        try:
+            with Session(self.engine) as session, session.begin():
+                row = ActionRow(
+                    idempotency_key=key,
+                    tenant=tenant,
+                    incident_id=incident_id,
+                    action=action,
+                    target=target,
+                    inputs=inputs,
+                    inverse=inverse,
+                    status=ActionStatusValue.PENDING,
+                )
+                session.add(row)
+                session.flush()
+                append_audit(session, "respond", "action.pending", key, {"action": action, "target": target})
+                return LedgerEntry(id=row.id, status=row.status, created=True, undo={})
+        except IntegrityError:
+            with Session(self.engine) as session:
+                row = session.scalar(select(ActionRow).where(ActionRow.idempotency_key == key))
+                assert row is not None
+                return LedgerEntry(id=row.id, status=row.status, created=False, undo=row.undo or {})
+
+    def finish_action(
+        self,
+        entry_id: int,
+        *,
+        status: str,
+        detail: str,
+        vendor_ref: str | None = None,
+        undo: dict[str, Any] | None = None,
+    ) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(ActionRow, entry_id)
+            row.status = status
+            row.detail = detail
+            row.vendor_ref = vendor_ref
+            row.undo = undo or {}
+            session.add(
+                TimelineRow(
+                    incident_id=row.incident_id,
+                    step="act",
+                    message=f"{row.action} on {row.target}: {status}" + (f" ({detail})" if detail else ""),
+                    data={"action": row.action, "target": row.target, "status": status},
+                )
+            )
+            append_audit(session, "respond", f"action.{status}", row.idempotency_key, {"detail": detail})
+
+    # -- notifications and audit -----------------------------------------------------------------------
+
+    def record_notification(
+        self,
+        *,
+        incident_id: str,
+        tenant: str,
+        event: str,
+        language: str,
+        target: str,
+        subject: str,
+        body: str,
+        status: str,
+        error: str = "",
+    ) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                NotificationRow(
+                    incident_id=incident_id,
+                    tenant=tenant,
+                    event=event,
+                    language=language,
+                    target=target,
+                    subject=subject,
+                    body=body,
+                    status=status,
+                    error=error,
+                )
+            )
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="notify",
+                    message=f"{event} notification to {target}: {status}",
+                    data={"event": event, "status": status},
+                )
+            )
+
+    def verify_audit(self) -> int | None:
+        with Session(self.engine) as session:
+            return verify_audit(session)
+
+
+def _indicator_row(incident_id: str, indicator: Indicator) -> IndicatorRow:
+    return IndicatorRow(
+        incident_id=incident_id,
+        type=indicator.type,
+        value=indicator.value,
+        field=indicator.field[:512],
+        provenance=[p.model_dump() for p in indicator.provenance],
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,134 @@
+"""Tenants (the MDR's customers) and their policy, loaded from a YAML file."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+Language = Literal["en", "zh-TW", "ja"]
+
+
+class TenantConfigError(ValueError):
+    """The tenants file cannot be read or does not validate; the message says where."""
+
+
+class NotifyTarget(BaseModel):
+    """An apprise URL, given literally (local sinks) or by reference to an environment variable (secrets)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="Apprise URL without secrets, e.g. outbox://demo.")
+    url_env: str | None = Field(default=None, description="Environment variable holding the apprise URL.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> NotifyTarget:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of 'url' or 'url_env'")
+        return self
+
+    def resolve(self) -> SecretStr:
+        if self.url is not None:
+            return SecretStr(self.url)
+        value = os.environ.get(self.url_env or "")
+        if not value:
+            raise TenantConfigError(f"notification URL variable {self.url_env} is not set")
+        return SecretStr(value)
+
+    @property
+    def label(self) -> str:
+        """A name for the target that is safe to store and show (never the secret URL)."""
+        if self.url is not None:
+            return self.url.split("://", 1)[0] + "://…"
+        return f"${self.url_env}"
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    malicious_threshold: int = Field(default=70, ge=1, le=100, description="Score at or above: malicious.")
+    suspicious_threshold: int = Field(default=30, ge=0, le=100, description="Score at or above: suspicious.")
+    auto_contain: bool = Field(default=True, description="Run containment on a malicious verdict unasked.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Policy:
+        if self.suspicious_threshold >= self.malicious_threshold:
+            raise ValueError("suspicious_threshold must be below malicious_threshold")
+        return self
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable tenant id (metadata.tenant_uid)."
+    )
+    name: str = Field(min_length=1)
+    language: Language = "en"
+    notify: list[NotifyTarget] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+
+
+class TenantsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenants: list[Tenant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> TenantsFile:
+        ids = [tenant.id for tenant in self.tenants]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate tenant ids: {', '.join(duplicates)}")
+        return self
+
+
+class TenantDirectory:
+    """Look tenants up by id. There is no default tenant: an unknown id is an error."""
+
+    def __init__(self, tenants: list[Tenant]) -> None:
+        self._by_id = {tenant.id: tenant for tenant in tenants}
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        return self._by_id.get(tenant_id)
+
+    def __contains__(self, tenant_id: object) -> bool:
+        return tenant_id in self._by_id
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_id.values())
+
+
+def load_tenants(path: Path) -> TenantDirectory:
+    """Read and validate a tenants file; errors name the file and the field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TenantConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise TenantConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        parsed = TenantsFile.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise TenantConfigError(f"{path}: {where}: {first['msg']}") from None
+    return TenantDirectory(parsed.tenants)
+
+
+@lru_cache(maxsize=8)
+def cached_tenants(path: Path, mtime_ns: int) -> TenantDirectory:
+    """Tenants from ``path``, re-read when the file changes (the mtime is part of the key)."""
+    return load_tenants(path)
+
+
+def tenants_from(path: Path) -> TenantDirectory:
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as error:
+        raise TenantConfigError(f"{path}: cannot read: {error.strerror}") from None
+    return cached_tenants(path, mtime)

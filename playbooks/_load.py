@@ -1,0 +1,46 @@
+"""Find and parse playbooks: built-in ones by name, others by path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ._schema import Playbook
+
+BUILTIN_DIR = Path(__file__).resolve().parent
+
+
+class PlaybookError(ValueError):
+    """A playbook cannot be found or does not validate; the message names the file and the field."""
+
+
+def builtin_playbooks() -> list[Path]:
+    return sorted(BUILTIN_DIR.glob("*.yaml"))
+
+
+def load_playbook(name_or_path: str) -> Playbook:
+    """``default`` loads the built-in ``playbooks/default.yaml``; a name with a slash or suffix is a path."""
+    if "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        path = Path(name_or_path)
+    else:
+        path = BUILTIN_DIR / f"{name_or_path}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(p.stem for p in builtin_playbooks())
+        raise PlaybookError(f"no playbook {name_or_path!r} (built-in: {known})") from None
+    except yaml.YAMLError as error:
+        raise PlaybookError(f"{path}: not valid YAML: {error}") from None
+    try:
+        playbook = Playbook.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise PlaybookError(f"{path}: {where}: {first['msg']}") from None
+    ids = [step.id for step in playbook.steps]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise PlaybookError(f"{path}: steps: duplicate step ids {', '.join(repeated)}")
+    return playbook

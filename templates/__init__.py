@@ -1,0 +1,1 @@
+"""Notification templates (data, not code): ``<lang>/<event>.<channel>.<ext>.j2``."""

@@ -46,16 +46,18 @@ def _environment(directory: Path) -> ImmutableSandboxedEnvironment:
     return env
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Values always sit inside a line (newlines become spaces), so only inline syntax needs escaping:
+# links and images ([ ] !), autolinks and raw HTML (< >), emphasis and code (* _ ~ `), tables (|).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~!])")
 
 
 def escape_markdown(value: object) -> str:
-    """Make a value inert in Markdown: no links, emphasis, tables or raw HTML.
+    """Make a value inert inside a Markdown line: no links, emphasis, tables or raw HTML.
 
     >>> escape_markdown("[Approve](https://evil) <b>")
-    '\\[Approve\\]\\(https://evil\\) \\<b\\>'
+    '\\[Approve\\](https://evil) \\<b\\>'
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value)).replace("\n", " ")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value).replace("\r", " ").replace("\n", " "))
 
 
 _ENVIRONMENTS: dict[Path, ImmutableSandboxedEnvironment] = {}

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from actions import ActionContext, ActionError, ActionSpec, TransientError
 from flows.store import ActionStatusValue, Store
 
 from ._targets import Target
+
+_log = logging.getLogger("garrison.respond")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ async def execute(spec: ActionSpec, target: Target, ctx: ActionContext, store: S
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(3),
-            wait=wait_exponential_jitter(initial=0.5, max=5),
+            wait=wait_random_exponential(multiplier=0.5, max=5),  # full jitter: no thundering herd
             reraise=True,
         ):
             with attempt:
@@ -51,7 +54,8 @@ async def execute(spec: ActionSpec, target: Target, ctx: ActionContext, store: S
         store.finish_action(entry.id, status=ActionStatusValue.FAILED, detail=detail)
         return Outcome(spec.key, target.label, ActionStatusValue.FAILED, detail)
     except Exception as error:  # noqa: BLE001 - one broken adapter must not abort the other targets
-        detail = f"adapter error {type(error).__name__}"
+        _log.exception("action %s on %s raised", spec.key, target.label)
+        detail = f"adapter error {type(error).__name__}: {error}"
         store.finish_action(entry.id, status=ActionStatusValue.FAILED, detail=detail)
         return Outcome(spec.key, target.label, ActionStatusValue.FAILED, detail)
     store.finish_action(

@@ -13,7 +13,7 @@ _TARGET_IS_INDICATOR = (".block_", ".unblock_")
 
 
 def report_context(incident: IncidentView, tenant: Tenant) -> dict[str, Any]:
-    detected = next((t.at for t in incident.timeline if t.step == "intake"), incident.created_at)
+    detected = incident.detected_at or incident.created_at
     return {
         "tenant": {"id": tenant.id, "name": tenant.name},
         "incident": {

@@ -75,7 +75,9 @@ def act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool)
     return asyncio.run(_act(incident_id, tenant_id, action_keys, dry_run))
 
 
-async def _act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool) -> list[dict[str, Any]]:
+async def _act(
+    incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool
+) -> list[dict[str, Any]]:
     store = open_store()
     incident = _require(store, incident_id)
     alerts = incident_alerts(store, incident_id)
@@ -145,7 +147,8 @@ def close(incident_id: str) -> str:
 def publish_report(incident_id: str, tenant: Tenant) -> str:
     """The incident report as markdown (also published as a Prefect artifact by the flow)."""
     incident = _require(open_store(), incident_id)
-    return render("incident_report", "markdown", "md", tenant.language, report_context(incident, tenant)).body
+    report = render("incident_report", "markdown", "md", tenant.language, report_context(incident, tenant))
+    return f"{report.subject}\n\n{report.body}"
 
 
 def _require(store: Store, incident_id: str) -> IncidentView:

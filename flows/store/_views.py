@@ -71,6 +71,7 @@ class IncidentView(BaseModel):
     flow_run_id: str | None
     created_at: datetime
     updated_at: datetime
+    detected_at: datetime | None
     contained_at: datetime | None
     closed_at: datetime | None
     indicators: list[IndicatorView]
@@ -105,6 +106,7 @@ def incident_view(row: IncidentRow) -> IncidentView:
         flow_run_id=row.flow_run_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        detected_at=row.detected_at,
         contained_at=row.contained_at,
         closed_at=row.closed_at,
         indicators=[_indicator(i) for i in row.indicators],

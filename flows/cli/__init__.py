@@ -1,0 +1,50 @@
+"""The ``garrison`` command line: typer + rich, ``--json`` on everything that shows data."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+from rich.text import Text
+
+from . import _demo, _incidents, _lab
+from ._output import CliError, err_console
+
+app = typer.Typer(
+    name="garrison",
+    help="Garrison: automated response orchestration for MDR teams, on Prefect.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(_demo.up)
+app.command("demo")(_demo.demo)
+app.add_typer(_incidents.app, name="incidents")
+app.add_typer(_lab.app, name="lab")
+
+
+def main() -> None:
+    """Entry point: expected failures are one line on stderr; GARRISON_DEBUG=1 shows tracebacks."""
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        code = error.exit_code
+    except click.Abort:
+        err_console.print("aborted")
+        code = 130
+    except CliError as error:
+        err_console.print(Text(f"error: {error}", style="red"))
+        code = 1
+    except Exception as error:  # noqa: BLE001 - the CLI's contract: one clear line, not a traceback
+        if os.environ.get("GARRISON_DEBUG"):
+            raise
+        err_console.print(Text(f"error: {type(error).__name__}: {error}", style="red"))
+        err_console.print("(set GARRISON_DEBUG=1 for the traceback)", style="dim")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["app", "main"]

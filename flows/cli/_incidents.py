@@ -1,0 +1,104 @@
+"""``garrison incidents``: list and show incidents from the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from flows.settings import get_settings
+from flows.store import IncidentView, Store
+
+from ._output import console, emit_json, fail
+
+app = typer.Typer(help="Incidents: list them, show one.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+_STATUS_STYLE = {"closed": "green", "contained": "green", "awaiting_approval": "yellow", "new": "cyan"}
+_VERDICT_STYLE = {"malicious": "bold red", "suspicious": "yellow", "benign": "green"}
+
+
+def _store() -> Store:
+    return Store.open(get_settings().database_url)
+
+
+@app.command("list")
+def list_incidents(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status (new, triaging, closed …).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List incidents, newest first."""
+    rows = _store().incidents(tenant=tenant, status=status, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table(
+        "id", "tenant", "status", "verdict", "score", "alerts", "created", "title", title="Incidents"
+    )
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.tenant,
+            Text(row.status, style=_STATUS_STYLE.get(row.status, "")),
+            Text(row.verdict or "-", style=_VERDICT_STYLE.get(row.verdict or "", "")),
+            "-" if row.score is None else str(row.score),
+            str(row.alert_count),
+            row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Text(row.title),  # Text(): alert data is never parsed as rich markup
+        )
+    console.print(table if rows else "No incidents yet.")
+
+
+@app.command("show")
+def show_incident(
+    incident_id: Annotated[str, typer.Argument(help="Incident id (as printed by 'list').")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one incident: verdict and reasons, indicators, actions, notifications, timeline."""
+    view = _store().incident(incident_id)
+    if view is None:
+        fail(f"no incident {incident_id}")
+    if as_json:
+        emit_json(view)
+        return
+    print_incident(view)
+
+
+def print_incident(view: IncidentView) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_row("Incident", Text(view.id, style="bold"))
+    head.add_row("Tenant", Text(view.tenant))
+    head.add_row("Title", Text(view.title))
+    head.add_row("Status", Text(view.status, style=_STATUS_STYLE.get(view.status, "")))
+    verdict = f"{view.verdict or '-'} (score {view.score if view.score is not None else '-'})"
+    head.add_row("Verdict", Text(verdict, style=_VERDICT_STYLE.get(view.verdict or "", "")))
+    head.add_row("Hosts", Text(", ".join(view.hosts) or "-"))
+    console.print(head)
+    if view.reasons:
+        reasons = Table("question", "finding", "effect", title="Why")
+        for reason in view.reasons:
+            reasons.add_row(Text(reason["question"]), Text(str(reason["finding"])), f"{reason['effect']:+d}")
+        console.print(reasons)
+    if view.indicators:
+        indicators = Table("type", "indicator (defanged)", "intel", title="Indicators")
+        for indicator in view.indicators:
+            intel = "; ".join(f"{p['source']}: {p['verdict']}" for p in indicator.provenance) or "-"
+            indicators.add_row(indicator.type, Text(indicator.defanged), Text(intel))
+        console.print(indicators)
+    actions = Table("action", "target", "status", "detail", title="Actions")
+    for action in view.actions:
+        style = "green" if action.status == "succeeded" else "red" if action.status == "failed" else ""
+        actions.add_row(
+            action.key, Text(action.target), Text(action.status, style=style), Text(action.detail)
+        )
+    console.print(actions if view.actions else "No actions.")
+    for note in view.notifications:
+        console.print(Text(f"Notification {note.event} → {note.target}: {note.status} ({note.subject})"))
+    timeline = Table("at", "step", "what", title="Timeline")
+    for entry in view.timeline:
+        timeline.add_row(entry.at.strftime("%H:%M:%S"), entry.step, Text(entry.message))
+    console.print(timeline)

@@ -1,0 +1,84 @@
+"""``garrison lab``: look at (and seed) the simulated fleet."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from actions.lab import LabFleet
+from flows.demo import mykings_host
+from flows.models import defang, defang_text
+from flows.settings import get_settings
+from flows.store import Store
+
+from ._output import console, emit_json, fail
+
+app = typer.Typer(
+    help="The lab fleet: simulated hosts whose state the lab actions change.", no_args_is_help=True
+)
+
+
+def _fleet() -> LabFleet:
+    return LabFleet(Store.open(get_settings().database_url).engine)
+
+
+@app.command("show")
+def show_host(
+    hostname: Annotated[str, typer.Argument(help="Hostname (case-insensitive).")],
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's host.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show a lab host: isolation, registry values, services, scheduled tasks, connections."""
+    hosts = _fleet().show(tenant, hostname)
+    if not hosts:
+        fail(f"no lab host named {hostname}" + (f" in tenant {tenant}" if tenant else ""))
+    if as_json:
+        emit_json(hosts[0] if len(hosts) == 1 else hosts)
+        return
+    for host in hosts:
+        _print_host(host)
+
+
+@app.command("seed-demo")
+def seed_demo(
+    tenant: Annotated[str, typer.Option(help="Tenant to seed the host into.")] = "demo",
+) -> None:
+    """Put the MyKings demo host (Run-key persistence, C2 connections) into the lab fleet."""
+    seed = mykings_host(tenant)
+    device_id = _fleet().seed(seed)
+    console.print(Text(f"seeded {seed.hostname} ({device_id}) for tenant {tenant}"))
+
+
+def _print_host(host: dict[str, Any]) -> None:
+    state = (
+        Text("ISOLATED", style="bold green") if host["isolated"] else Text("on the network", style="yellow")
+    )
+    console.print(Text.assemble(Text(host["hostname"], style="bold"), f"  tenant {host['tenant']}  ", state))
+    values = Table("key", "name", "data", "written", title="Registry values")
+    for value in host["registry_values"]:
+        values.add_row(
+            Text(value["key"]),
+            Text(value["name"]),
+            Text(defang_text(value["data"])),
+            value["written_at"] or "-",
+        )
+    console.print(values)
+    if host["services"]:
+        services = Table("name", "binary", "start", title="Services")
+        for service in host["services"]:
+            services.add_row(Text(service["name"]), Text(service["binary_path"]), service["start_type"])
+        console.print(services)
+    if host["scheduled_tasks"]:
+        tasks = Table("name", "command", "enabled", title="Scheduled tasks")
+        for item in host["scheduled_tasks"]:
+            tasks.add_row(Text(item["name"]), Text(item["command"]), str(item["enabled"]))
+        console.print(tasks)
+    connections = Table("remote", "port", "process", "blocked", title="Connections")
+    for conn in host["connections"]:
+        connections.add_row(
+            Text(defang(conn["remote"])), str(conn["port"]), Text(conn["process"]), str(conn["blocked"])
+        )
+    console.print(connections)

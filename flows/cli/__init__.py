@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from rich.text import Text
 
@@ -29,12 +28,18 @@ def main() -> None:
     """Entry point: expected failures are one line on stderr; GARRISON_DEBUG=1 shows tracebacks."""
     try:
         code = app(standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
-        code = error.exit_code
-    except click.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         code = 130
+    except typer.Exit as done:
+        code = done.exit_code
+    except typer.TyperException as error:  # usage errors: typer prints them in its own format
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(Text(f"error: {error}", style="red"))
+        code = getattr(error, "exit_code", 2)
     except CliError as error:
         err_console.print(Text(f"error: {error}", style="red"))
         code = 1

@@ -113,7 +113,8 @@ def action(
         raise ValueError(f"action key {key!r} must look like '<vendor>.<verb>_<object>'")
 
     def register(fn: ActionFn) -> ActionFn:
-        description = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else key
+        doc_lines = (fn.__doc__ or "").strip().splitlines()
+        description = doc_lines[0] if doc_lines else key
         registry.add(
             ActionSpec(
                 key=key,

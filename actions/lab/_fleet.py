@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -206,9 +207,16 @@ def _host_view(host: LabHost, blocked: Iterable[tuple[str, str, str]]) -> dict[s
                 "remote": c.remote,
                 "port": c.port,
                 "process": c.process,
-                "blocked": (host.tenant, "domain", c.remote.lower()) in blocked_set
-                or (host.tenant, "ip", c.remote) in blocked_set,
+                "blocked": (host.tenant, "domain", c.remote.lower().rstrip(".")) in blocked_set
+                or (host.tenant, "ip", _normal_ip(c.remote)) in blocked_set,
             }
             for c in host.connections
         ],
     }
+
+
+def _normal_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value

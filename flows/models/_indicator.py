@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,18 +51,25 @@ class Indicator(BaseModel):
 
     @classmethod
     def parse(cls, raw: str, field: str = "", hint: IndicatorType | None = None) -> Indicator | None:
-        """Type and normalize ``raw``; ``None`` when it is not a recognizable indicator."""
+        """Type and normalize ``raw``; ``None`` when it is not a recognizable indicator (or not the
+        hinted type: a hostname observable ``WS-FINANCE-07`` is no domain)."""
         value = refang(raw.strip())
-        kind = hint or guess_type(value)
-        if kind is None:
+        if not value:
+            return None
+        guessed = guess_type(value)
+        kind = hint or guessed
+        if kind is None or not _fits(kind, guessed):
             return None
         if kind in (IndicatorType.DOMAIN, IndicatorType.SHA256, IndicatorType.SHA1, IndicatorType.MD5):
             value = value.lower().rstrip(".")
+        elif kind is IndicatorType.X509_SHA1:
+            value = value.lower()
         elif kind in (IndicatorType.IPV4, IndicatorType.IPV6):
-            try:
-                value = str(ipaddress.ip_address(value))
-            except ValueError:
-                return None
+            address = ipaddress.ip_address(value)
+            kind = IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
+            value = str(address)
+        elif kind is IndicatorType.URL:
+            value = _normalize_url(value)
         return cls(type=kind, value=value, field=field)
 
     @property
@@ -92,6 +99,33 @@ def guess_type(value: str) -> IndicatorType | None:
     if _DOMAIN.match(value):
         return IndicatorType.DOMAIN
     return None
+
+
+_FREE_FORM = (IndicatorType.REGISTRY_VALUE, IndicatorType.FILE_PATH, IndicatorType.ACCOUNT)
+_IPS = (IndicatorType.IPV4, IndicatorType.IPV6)
+
+
+def _fits(kind: IndicatorType, guessed: IndicatorType | None) -> bool:
+    """Whether a value that looks like ``guessed`` may be typed as ``kind``."""
+    if kind in _FREE_FORM:
+        return True
+    if kind in _IPS:
+        return guessed in _IPS
+    if kind is IndicatorType.X509_SHA1:
+        return guessed is IndicatorType.SHA1
+    return kind is guessed
+
+
+def _normalize_url(url: str) -> str:
+    # Scheme and host are case-insensitive; path and query are not.
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = parts.netloc
+    if host:
+        userinfo, _, hostport = netloc.rpartition("@")
+        hostport = hostport.lower()
+        netloc = f"{userinfo}@{hostport}" if userinfo else hostport
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
 
 
 _REFANG = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.models import defang, defang_text
+from flows.models import defang
+from flows.models import defang_text as _defang_text
 from flows.settings import get_settings
 from flows.store import IncidentView
 from flows.tenants import Tenant
@@ -15,7 +16,7 @@ _TARGET_IS_INDICATOR = (".block_", ".unblock_")
 def report_context(incident: IncidentView, tenant: Tenant) -> dict[str, Any]:
     detected = incident.detected_at or incident.created_at
     return {
-        "tenant": {"id": tenant.id, "name": tenant.name},
+        "tenant": {"id": tenant.id, "name": defang_text(tenant.name)},
         "incident": {
             "id": incident.id,
             "short_id": incident.id[:8],
@@ -64,6 +65,12 @@ def report_context(incident: IncidentView, tenant: Tenant) -> dict[str, Any]:
             {"at": _when(t.at), "step": t.step, "message": defang_text(t.message)} for t in incident.timeline
         ],
     }
+
+
+def defang_text(text: str) -> str:
+    """Free text from alerts, made inert for every channel: IOCs defanged, and no angle brackets, which
+    chat systems read as mentions and links (Slack ``<!channel>``, ``<https://evil|Approve>``)."""
+    return _defang_text(text).replace("<", "‹").replace(">", "›")
 
 
 def _when(moment: Any) -> str:

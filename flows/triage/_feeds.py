@@ -41,7 +41,8 @@ class LocalFeeds:
             missing = [c for c in _COLUMNS[:3] if c not in (reader.fieldnames or [])]
             if missing:
                 raise FeedError(f"{path}: missing columns {', '.join(missing)}")
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                line = reader.line_num  # the file's line, even after a quoted field spanning lines
                 verdict = (row.get("verdict") or "").strip().lower()
                 if verdict not in _VERDICTS:
                     raise FeedError(f"{path}:{line}: verdict must be one of {sorted(_VERDICTS)}")

@@ -1,19 +1,24 @@
-"""Pluggable action adapters: response actions (lab, and vendors later) behind one registry.
+"""Pluggable action adapters: response actions (lab, EDR, firewalls, Wazuh, OpenC2) behind one registry.
 
-Depends on nothing in ``flows``. An adapter is an async function registered with ``@action``.
+Depends on nothing in ``flows``. An adapter is an async function registered with ``@action``; vendor
+adapters share the HTTP policy in ``actions.http`` and arrive through the ``garrison.actions`` entry points.
 """
 
 from ._context import ActionContext
 from ._errors import (
     ActionError,
+    CircuitOpen,
     MissingSecret,
     PermanentError,
     PolicyViolation,
+    RateLimited,
     TargetNotFound,
     TransientError,
+    VendorRejected,
 )
 from ._registry import ENTRY_POINT_GROUP, ActionSpec, Registry, TargetKind, action, registry
-from ._result import ActionResult, ActionStatus
+from ._result import ActionResult, ActionStatus, Effect, TargetState
+from ._secrets import SecretRef, require_secrets, resolve_secrets
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -22,13 +27,21 @@ __all__ = [
     "ActionResult",
     "ActionSpec",
     "ActionStatus",
+    "CircuitOpen",
+    "Effect",
     "MissingSecret",
     "PermanentError",
     "PolicyViolation",
+    "RateLimited",
     "Registry",
+    "SecretRef",
     "TargetKind",
     "TargetNotFound",
+    "TargetState",
     "TransientError",
+    "VendorRejected",
     "action",
     "registry",
+    "require_secrets",
+    "resolve_secrets",
 ]

@@ -9,16 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
-from .._errors import TargetNotFound
+from ._lookup import by_name, exactly_one
+from ._objects import FileSeed, HostObjects, ProcessSeed
 from ._schema import (
     LabBase,
     LabBlock,
     LabConnection,
+    LabFile,
     LabHost,
+    LabProcess,
     LabRegistryValue,
     LabScheduledTask,
     LabService,
@@ -71,9 +74,11 @@ class HostSeed(BaseModel):
     services: list[ServiceSeed] = Field(default_factory=list)
     scheduled_tasks: list[TaskSeed] = Field(default_factory=list)
     connections: list[ConnectionSeed] = Field(default_factory=list)
+    processes: list[ProcessSeed] = Field(default_factory=list)
+    files: list[FileSeed] = Field(default_factory=list)
 
 
-class LabFleet:
+class LabFleet(HostObjects):
     """All reads and writes of the lab fleet. Hostnames match case-insensitively, like EDR consoles."""
 
     def __init__(self, engine: Engine) -> None:
@@ -86,7 +91,7 @@ class LabFleet:
         """Create the host (replacing any of the same tenant and name); returns its device id."""
         with Session(self.engine) as session, session.begin():
             if replace:
-                for old in session.scalars(_by_name(host.tenant, host.hostname)):
+                for old in session.scalars(by_name(host.tenant, host.hostname)):
                     session.delete(old)
                 session.flush()
             row = LabHost(tenant=host.tenant, hostname=host.hostname, os=host.os, device_id=str(uuid.uuid4()))
@@ -94,17 +99,21 @@ class LabFleet:
             row.services = [LabService(**s.model_dump()) for s in host.services]
             row.scheduled_tasks = [LabScheduledTask(**t.model_dump()) for t in host.scheduled_tasks]
             row.connections = [LabConnection(**c.model_dump()) for c in host.connections]
+            row.processes = [LabProcess(**p.model_dump()) for p in host.processes]
+            row.files = [LabFile(**f.model_dump()) for f in host.files]
             session.add(row)
             return row.device_id
 
     def show(self, tenant: str | None, hostname: str) -> list[dict[str, Any]]:
         """Every host of that name (in ``tenant``, or in all tenants when None), with its state."""
         with Session(self.engine) as session:
-            query = _by_name(tenant, hostname).options(
+            query = by_name(tenant, hostname).options(
                 selectinload(LabHost.registry_values),
                 selectinload(LabHost.services),
                 selectinload(LabHost.scheduled_tasks),
                 selectinload(LabHost.connections),
+                selectinload(LabHost.processes),
+                selectinload(LabHost.files),
             )
             hosts = list(session.scalars(query))
             blocked = {(b.tenant, b.kind, b.value) for b in session.scalars(select(LabBlock))}
@@ -120,7 +129,7 @@ class LabFleet:
     def set_isolated(self, tenant: str, hostname: str, isolated: bool) -> tuple[str, bool]:
         """Set isolation; returns (device id, whether anything changed)."""
         with Session(self.engine) as session, session.begin():
-            host = _exactly_one(session, tenant, hostname)
+            host = exactly_one(session, tenant, hostname)
             changed = host.isolated != isolated
             host.isolated = isolated
             return host.device_id, changed
@@ -128,7 +137,7 @@ class LabFleet:
     def delete_registry_value(self, tenant: str, hostname: str, key: str, name: str) -> dict[str, Any] | None:
         """Delete the value; returns what was deleted (for restore), or None if it was already gone."""
         with Session(self.engine) as session, session.begin():
-            host = _exactly_one(session, tenant, hostname)
+            host = exactly_one(session, tenant, hostname)
             for value in host.registry_values:
                 if value.key.lower() == key.lower() and value.name.lower() == name.lower():
                     captured = {"key": value.key, "name": value.name, "data": value.data, "type": value.type}
@@ -139,7 +148,7 @@ class LabFleet:
     def restore_registry_value(self, tenant: str, hostname: str, seed: RegistryValueSeed) -> bool:
         """Write the value back; returns False when an identical value is already there."""
         with Session(self.engine) as session, session.begin():
-            host = _exactly_one(session, tenant, hostname)
+            host = exactly_one(session, tenant, hostname)
             for value in host.registry_values:
                 if value.key.lower() == seed.key.lower() and value.name.lower() == seed.name.lower():
                     changed = (value.data, value.type) != (seed.data, seed.type)
@@ -163,19 +172,6 @@ class LabFleet:
                 session.delete(existing)
                 return True
             return False
-
-
-def _by_name(tenant: str | None, hostname: str):  # type: ignore[no-untyped-def]
-    query = select(LabHost).where(func.lower(LabHost.hostname) == hostname.lower()).order_by(LabHost.id)
-    return query if tenant is None else query.where(LabHost.tenant == tenant)
-
-
-def _exactly_one(session: Session, tenant: str, hostname: str) -> LabHost:
-    hosts = list(session.scalars(_by_name(tenant, hostname)))
-    if len(hosts) != 1:
-        found = "no device" if not hosts else f"{len(hosts)} devices"
-        raise TargetNotFound(f"{found} named {hostname!r} in tenant {tenant}: refusing to act")
-    return hosts[0]
 
 
 def _host_view(host: LabHost, blocked: Iterable[tuple[str, str, str]]) -> dict[str, Any]:
@@ -202,6 +198,8 @@ def _host_view(host: LabHost, blocked: Iterable[tuple[str, str, str]]) -> dict[s
         "scheduled_tasks": [
             {"name": t.name, "command": t.command, "enabled": t.enabled} for t in host.scheduled_tasks
         ],
+        "processes": [{"pid": p.pid, "name": p.name, "command_line": p.command_line} for p in host.processes],
+        "files": [{"path": f.path, "sha256": f.sha256, "quarantined": f.quarantined} for f in host.files],
         "connections": [
             {
                 "remote": c.remote,

@@ -38,6 +38,8 @@ class LabHost(LabBase):
     connections: Mapped[list[LabConnection]] = relationship(
         cascade="all, delete-orphan", order_by="LabConnection.id"
     )
+    processes: Mapped[list[LabProcess]] = relationship(cascade="all, delete-orphan", order_by="LabProcess.id")
+    files: Mapped[list[LabFile]] = relationship(cascade="all, delete-orphan", order_by="LabFile.id")
 
 
 class LabRegistryValue(LabBase):
@@ -94,3 +96,38 @@ class LabBlock(LabBase):
     kind: Mapped[str] = mapped_column(String(16))  # ip | domain | url
     value: Mapped[str] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Tables added after the first release are new tables only (create_all adds tables, never columns).
+
+
+class LabProcess(LabBase):
+    __tablename__ = "lab_processes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(260), doc="Image name, e.g. msiexec.exe.")
+    command_line: Mapped[str] = mapped_column(Text, default="")
+
+
+class LabFile(LabBase):
+    __tablename__ = "lab_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    quarantined: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LabAccount(LabBase):
+    """A directory account of the tenant (what a VPN login or a lateral movement uses)."""
+
+    __tablename__ = "lab_accounts"
+    __table_args__ = (UniqueConstraint("tenant", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)

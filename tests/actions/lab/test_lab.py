@@ -337,10 +337,18 @@ def test_all_lab_actions_are_registered() -> None:
     assert set(LAB_KEYS) <= set(registry.keys())
 
 
+# Declared to have no inverse: a killed process cannot be brought back.
+NO_INVERSE = {"lab.kill_process"}
+
+
 @pytest.mark.parametrize("key", [key for key in registry.keys() if key.startswith("lab.")])
 def test_every_lab_action_has_a_registered_inverse_that_undoes_it(key: str) -> None:
     spec = registry.get(key)
 
+    assert spec.inverse_declared
+    if key in NO_INVERSE:
+        assert spec.inverse is None
+        return
     assert spec.inverse is not None
     inverse = registry.get(spec.inverse)
     assert inverse.inverse == key

@@ -1,0 +1,85 @@
+"""Secrets by reference: a tenant's configuration names where each secret lives, never its value.
+
+The engine resolves, per action, only the secrets that action declared, and hands them over in
+``ActionContext.secrets`` as ``SecretStr``:
+
+>>> import os
+>>> os.environ["ACME_FALCON_SECRET"] = "s3cret"
+>>> refs = {"crowdstrike_client_secret": SecretRef(env="ACME_FALCON_SECRET")}
+>>> resolve_secrets(["crowdstrike_client_secret"], refs)["crowdstrike_client_secret"]
+SecretStr('**********')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from ._errors import MissingSecret
+
+
+class SecretRef(BaseModel):
+    """Where one secret lives: an environment variable or a Prefect Secret block (exactly one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable holding it."
+    )
+    prefect_secret: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="Name of a Prefect Secret block holding it.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.prefect_secret is None):
+            raise ValueError("give exactly one of 'env' or 'prefect_secret'")
+        return self
+
+    @property
+    def label(self) -> str:
+        """Safe to log and store: says where, never what."""
+        return f"${self.env}" if self.env else f"prefect-secret/{self.prefect_secret}"
+
+
+def load_prefect_secret(name: str) -> str:
+    """The value of a Prefect Secret block (call from synchronous code, e.g. a worker thread)."""
+    from prefect.blocks.system import Secret
+
+    return str(Secret.load(name).get())
+
+
+def resolve_secrets(
+    declared: Iterable[str],
+    refs: Mapping[str, SecretRef],
+    *,
+    environ: Mapping[str, str] | None = None,
+    prefect_loader: Callable[[str], str] = load_prefect_secret,
+) -> dict[str, SecretStr]:
+    """The declared secrets of one action for one tenant, each resolved from its reference.
+
+    A declared secret without a reference, or whose reference is empty, is left out: the action then
+    fails with MissingSecret naming it when it asks (``ActionContext.secret``). There is no default
+    credential to fall back on.
+    """
+    env = os.environ if environ is None else environ
+    found: dict[str, SecretStr] = {}
+    for name in declared:
+        ref = refs.get(name)
+        if ref is None:
+            continue
+        value = env.get(ref.env, "") if ref.env else prefect_loader(ref.prefect_secret or "")
+        if value:
+            found[name] = SecretStr(value)
+    return found
+
+
+def require_secrets(declared: Iterable[str], resolved: Mapping[str, SecretStr], *, tenant: str) -> None:
+    """Raise MissingSecret (names only) unless every declared secret was resolved."""
+    missing = sorted(set(declared) - set(resolved))
+    if missing:
+        raise MissingSecret(f"secrets not configured for tenant {tenant}: {', '.join(missing)}")

@@ -1,0 +1,215 @@
+"""Microsoft Defender for Endpoint: isolate / unisolate a machine, verified by polling the machine action.
+
+OAuth2 client credentials against Entra ID (token cached); the hostname resolves to exactly one machine
+by ``computerDnsName``; the isolate call answers 201 with a MachineAction in status ``Pending``, polled
+until ``Succeeded``/``Failed`` (bounded). ``ActiveRequestAlreadyExists`` means an action is in progress:
+Garrison polls that action instead of failing. Shapes: tests/fixtures/vendors/edr/defender_*.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .._context import ActionContext
+from .._errors import PermanentError, TransientError, VendorRejected
+from .._registry import TargetKind, action
+from .._result import ActionResult, ActionStatus, Effect, TargetState
+from .._vendor import (
+    BearerSession,
+    HostInput,
+    VendorSettings,
+    json_body,
+    one_or_refuse,
+    open_http,
+    pending,
+    poll,
+    succeeded,
+)
+from ..http import VendorHttp, VendorPolicy
+
+VENDOR = "defender"
+SECRETS = ["defender_client_id", "defender_client_secret"]
+DOC_ISOLATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/isolate-machine"
+DOC_UNISOLATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/unisolate-machine"
+# Machine actions: 100 calls per minute and 1500 per hour per tenant (Microsoft's documented limits).
+POLICY = VendorPolicy(rate_per_second=1.5, burst=10)
+RUNNING = ("Pending", "InProgress")
+ENDED_BADLY = ("Failed", "TimeOut", "Cancelled")
+
+
+class DefenderSettings(VendorSettings):
+    base_url: str = Field(default="https://api.securitycenter.microsoft.com", description="MDE API base URL.")
+    login_url: str = Field(default="https://login.microsoftonline.com", description="Entra ID authority.")
+    resource: str = Field(default="https://api.securitycenter.microsoft.com", description="Token audience.")
+    tenant_id: str = Field(
+        pattern=r"^[0-9a-fA-F-]{36}$|^[A-Za-z0-9.-]+$", description="The customer's Entra ID tenant id."
+    )
+    isolation_type: Literal["Full", "Selective"] = Field(default="Full", description="MDE IsolationType.")
+
+
+class _Defender:
+    def __init__(self, ctx: ActionContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings(VENDOR, DefenderSettings)
+        self._client_id = ctx.secret("defender_client_id")
+        self._client_secret = ctx.secret("defender_client_secret")
+        self.http = open_http(
+            ctx, VENDOR, self.settings, POLICY, secrets=[self._client_id, self._client_secret]
+        )
+        self.api = BearerSession(
+            self.http, [self.settings.tenant_id, self._client_id, self._client_secret], self._fetch_token
+        )
+
+    async def __aenter__(self) -> _Defender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.__aexit__(None, None, None)
+
+    async def _fetch_token(self, http: VendorHttp) -> tuple[str, float]:
+        form = {
+            "resource": self.settings.resource,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "client_credentials",
+        }
+        url = f"{self.settings.login_url.rstrip('/')}/{self.settings.tenant_id}/oauth2/token"
+        body = json_body(http, await http.request("POST", url, data=form))
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise PermanentError("defender: the token answer has no access_token")
+        return token, float(body.get("expires_in") or 3599)
+
+    async def machine(self, hostname: str) -> dict[str, Any]:
+        response = await self.api.request(
+            "GET", "/api/machines", params={"$filter": f"computerDnsName eq '{hostname}'"}
+        )
+        machines = [
+            m
+            for m in json_body(self.http, response).get("value") or []
+            if isinstance(m, dict) and str(m.get("computerDnsName", "")).lower() == hostname.lower()
+        ]
+        return one_or_refuse(machines, "Microsoft Defender for Endpoint", hostname, self.ctx.tenant)
+
+    async def machine_actions(self, machine_id: str) -> list[dict[str, Any]]:
+        response = await self.api.request(
+            "GET", "/api/machineactions", params={"$filter": f"machineId eq '{machine_id}'"}
+        )
+        return [a for a in json_body(self.http, response).get("value") or [] if isinstance(a, dict)]
+
+    async def machine_action(self, action_id: str) -> dict[str, Any]:
+        return json_body(self.http, await self.api.request("GET", f"/api/machineactions/{action_id}"))
+
+
+def _latest_isolation(actions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    relevant = [
+        a for a in actions if a.get("type") in ("Isolate", "Unisolate") and a.get("status") not in ENDED_BADLY
+    ]
+    return max(relevant, key=lambda a: str(a.get("creationDateTimeUtc", "")), default=None)
+
+
+def _state(machine_id: str, actions: list[dict[str, Any]], want: str) -> TargetState:
+    latest = _latest_isolation(actions)
+    if latest is None:  # never isolated (or every isolation failed): the machine is on the network
+        effect = Effect.APPLIED if want == "Unisolate" else Effect.ABSENT
+        return TargetState(effect=effect, detail="no isolation action on record", vendor_ref=machine_id)
+    observed = {"type": latest.get("type"), "status": latest.get("status"), "id": latest.get("id")}
+    if latest.get("type") != want:
+        effect = Effect.ABSENT
+    else:
+        effect = Effect.APPLIED if latest.get("status") == "Succeeded" else Effect.IN_PROGRESS
+    detail = f"latest {observed['type']} action {observed['status']}"
+    return TargetState(effect=effect, detail=detail, vendor_ref=machine_id, observed=observed)
+
+
+async def _change(ctx: ActionContext, hostname: str, *, verb: str, want: str) -> ActionResult:
+    async with _Defender(ctx) as mde:
+        machine_id = str((await mde.machine(hostname)).get("id"))
+        current = _latest_isolation(await mde.machine_actions(machine_id))
+        if current is not None and current.get("type") == want and current.get("status") == "Succeeded":
+            return succeeded(f"machine already {verb}d", changed=False, vendor_ref=str(current.get("id")))
+        if current is not None and current.get("type") == want and current.get("status") in RUNNING:
+            action_record = current  # already requested (by us before a crash, or by an analyst)
+        else:
+            action_record = await _request(mde, ctx, machine_id, verb)
+        return await _verify(ctx, mde, action_record, verb)
+
+
+async def _request(mde: _Defender, ctx: ActionContext, machine_id: str, verb: str) -> dict[str, Any]:
+    body: dict[str, str] = {"Comment": f"Garrison incident {ctx.incident_id}"}
+    if verb == "isolate":
+        body["IsolationType"] = mde.settings.isolation_type
+    try:
+        return json_body(
+            mde.http, await mde.api.request("POST", f"/api/machines/{machine_id}/{verb}", json=body)
+        )
+    except VendorRejected as error:
+        if error.code != "ActiveRequestAlreadyExists":
+            raise
+    # Another action is running on the machine: follow it if it is ours, else come back later.
+    want = "Isolate" if verb == "isolate" else "Unisolate"
+    running = [a for a in await mde.machine_actions(machine_id) if a.get("status") in RUNNING]
+    mine = [a for a in running if a.get("type") == want]
+    if mine:
+        return max(mine, key=lambda a: str(a.get("creationDateTimeUtc", "")))
+    kinds = ", ".join(sorted({str(a.get("type")) for a in running})) or "unknown"
+    raise TransientError(f"defender: another machine action is in progress ({kinds})")
+
+
+async def _verify(ctx: ActionContext, mde: _Defender, record: dict[str, Any], verb: str) -> ActionResult:
+    action_id = str(record.get("id"))
+    final = record
+    if record.get("status") in RUNNING:
+        final = await poll(
+            ctx, mde.settings, lambda: mde.machine_action(action_id), lambda a: a.get("status") not in RUNNING
+        )
+    status = final.get("status")
+    if status == "Succeeded":
+        return succeeded(f"machine {verb}d", vendor_ref=action_id)
+    if status in RUNNING:
+        return pending(f"{verb} requested; machine action still {status}", vendor_ref=action_id)
+    return ActionResult(status=ActionStatus.FAILED, detail=f"machine action {status}", vendor_ref=action_id)
+
+
+async def read_isolated(inputs: HostInput, ctx: ActionContext) -> TargetState:
+    async with _Defender(ctx) as mde:
+        machine_id = str((await mde.machine(inputs.hostname)).get("id"))
+        return _state(machine_id, await mde.machine_actions(machine_id), "Isolate")
+
+
+async def read_released(inputs: HostInput, ctx: ActionContext) -> TargetState:
+    async with _Defender(ctx) as mde:
+        machine_id = str((await mde.machine(inputs.hostname)).get("id"))
+        return _state(machine_id, await mde.machine_actions(machine_id), "Unisolate")
+
+
+@action(
+    key="defender.isolate_host",
+    inputs=HostInput,
+    target=TargetKind.HOST,
+    secrets=SECRETS,
+    inverse="defender.release_host",
+    doc_url=DOC_ISOLATE,
+    read_state=read_isolated,
+    idempotent=True,
+)
+async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
+    """Isolate the machine in Microsoft Defender for Endpoint, verified by polling the machine action."""
+    return await _change(ctx, inputs.hostname, verb="isolate", want="Isolate")
+
+
+@action(
+    key="defender.release_host",
+    inputs=HostInput,
+    target=TargetKind.HOST,
+    secrets=SECRETS,
+    inverse="defender.isolate_host",
+    doc_url=DOC_UNISOLATE,
+    read_state=read_released,
+    idempotent=True,
+)
+async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
+    """Release the machine from isolation in Microsoft Defender for Endpoint (``unisolate``)."""
+    return await _change(ctx, inputs.hostname, verb="unisolate", want="Unisolate")

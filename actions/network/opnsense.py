@@ -1,0 +1,134 @@
+"""OPNsense: block an IP by adding it to a firewall alias table (``alias_util``), unblock by deleting it.
+
+One-time set-up: a host-type alias (default ``garrison_block``) referenced by a block rule. ``alias_util``
+changes the live pf table and, for host/network aliases, the saved alias content too (no reconfigure).
+It accepts addresses only (``not_an_address`` otherwise), so OPNsense blocks IPs, not domains.
+Shapes: tests/fixtures/vendors/network/opnsense_*.json.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import httpx
+from pydantic import Field
+
+from .._context import ActionContext
+from .._errors import VendorRejected
+from .._inputs import IpInput
+from .._registry import TargetKind, action
+from .._result import ActionResult, Effect, TargetState
+from .._vendor import VendorSettings, json_body, open_http, succeeded
+from ..http import VendorPolicy
+
+VENDOR = "opnsense"
+SECRETS = ["opnsense_api_key", "opnsense_api_secret"]
+DOC = "https://docs.opnsense.org/development/api/core/firewall.html"
+POLICY = VendorPolicy(rate_per_second=5.0, burst=5)
+
+
+class OpnsenseSettings(VendorSettings):
+    alias: str = Field(
+        default="garrison_block", pattern=r"^[A-Za-z0-9_]{1,32}$", description="Alias the block rule uses."
+    )
+
+
+def _normal(entry: str) -> str:
+    try:
+        return str(ipaddress.ip_network(entry.strip(), strict=False))
+    except ValueError:
+        return entry.strip()
+
+
+def table_entries(body: Any) -> set[str]:
+    """Entries of ``alias_util/list``: a plain list (older releases) or ``{"rows": [{"ip": …}]}``."""
+    rows = body.get("rows", []) if isinstance(body, dict) else body
+    found = set()
+    for row in rows if isinstance(rows, list) else []:
+        value = row.get("ip") if isinstance(row, dict) else row
+        if isinstance(value, str):
+            found.add(_normal(value))
+    return found
+
+
+class _Opnsense:
+    def __init__(self, ctx: ActionContext) -> None:
+        self.settings = ctx.settings(VENDOR, OpnsenseSettings)
+        key, secret = ctx.secret("opnsense_api_key"), ctx.secret("opnsense_api_secret")
+        self.http = open_http(
+            ctx, VENDOR, self.settings, POLICY, secrets=[key, secret], auth=httpx.BasicAuth(key, secret)
+        )
+
+    async def __aenter__(self) -> _Opnsense:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.__aexit__(None, None, None)
+
+    async def listed(self, ip: str) -> bool:
+        response = await self.http.request("GET", f"/api/firewall/alias_util/list/{self.settings.alias}")
+        return _normal(ip) in table_entries(json_body(self.http, response))
+
+    async def change(self, verb: str, ip: str) -> None:
+        path = f"/api/firewall/alias_util/{verb}/{self.settings.alias}"
+        body = json_body(self.http, await self.http.request("POST", path, json={"address": ip}))
+        status = body.get("status") if isinstance(body, dict) else None
+        if status != "done":
+            raise VendorRejected(f"opnsense: alias {verb} answered status {status!r}", code=str(status))
+
+
+async def _read(inputs: IpInput, ctx: ActionContext, *, listed_is_applied: bool) -> TargetState:
+    async with _Opnsense(ctx) as opn:
+        listed = await opn.listed(str(inputs.ip))
+    return TargetState(
+        effect=Effect.APPLIED if listed == listed_is_applied else Effect.ABSENT,
+        detail=f"{inputs.ip} {'is' if listed else 'is not'} in alias {opn.settings.alias}",
+        observed={"listed": listed},
+    )
+
+
+async def read_blocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
+    return await _read(inputs, ctx, listed_is_applied=True)
+
+
+async def read_unblocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
+    return await _read(inputs, ctx, listed_is_applied=False)
+
+
+@action(
+    key="opnsense.block_ip",
+    inputs=IpInput,
+    target=TargetKind.IP,
+    secrets=SECRETS,
+    inverse="opnsense.unblock_ip",
+    doc_url=DOC,
+    read_state=read_blocked,
+    idempotent=True,
+)
+async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
+    """Add the IP to the OPNsense block alias (``alias_util/add``)."""
+    async with _Opnsense(ctx) as opn:
+        if await opn.listed(str(inputs.ip)):
+            return succeeded(f"{inputs.ip} was already in alias {opn.settings.alias}", changed=False)
+        await opn.change("add", str(inputs.ip))
+    return succeeded(f"{inputs.ip} added to alias {opn.settings.alias}")
+
+
+@action(
+    key="opnsense.unblock_ip",
+    inputs=IpInput,
+    target=TargetKind.IP,
+    secrets=SECRETS,
+    inverse="opnsense.block_ip",
+    doc_url=DOC,
+    read_state=read_unblocked,
+    idempotent=True,
+)
+async def unblock_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
+    """Delete the IP from the OPNsense block alias (``alias_util/delete``)."""
+    async with _Opnsense(ctx) as opn:
+        if not await opn.listed(str(inputs.ip)):
+            return succeeded(f"{inputs.ip} was not in alias {opn.settings.alias}", changed=False)
+        await opn.change("delete", str(inputs.ip))
+    return succeeded(f"{inputs.ip} deleted from alias {opn.settings.alias}")

@@ -1,0 +1,211 @@
+"""OpenC2 over HTTPS: send one command to the tenant's OpenC2 consumer and map its response.
+
+Transport: ``POST`` of the command as ``application/openc2-cmd+json;version=1.0`` (OpenC2 HTTPS transfer
+specification v1.0), bearer token. Response status → result: 200 done, 102 pending, 404 target not found,
+400/401/403/501 refused, 500/503 transient. Commands are validated before they are sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._context import ActionContext
+from .._errors import PermanentError, TargetNotFound, TransientError, VendorRejected
+from .._inputs import IpInput
+from .._registry import TargetKind, action
+from .._result import ActionResult, ActionStatus
+from .._vendor import HostInput, Hostname, VendorSettings, json_body, open_http, pending, succeeded
+from ..http import VendorPolicy
+from ._language import Dialect, Response, parse_response
+from ._models import (
+    Action,
+    OpenC2Command,
+    domain_command,
+    er_allow,
+    er_contain,
+    er_delete_registry,
+    slpf_delete_rule,
+    slpf_deny,
+)
+
+VENDOR = "openc2"
+SECRETS = ["openc2_api_token"]
+DOC_LS = "https://docs.oasis-open.org/openc2/oc2ls/v1.0/oc2ls-v1.0.html"
+DOC_SLPF = "https://docs.oasis-open.org/openc2/oc2slpf/v1.0/oc2slpf-v1.0.html"
+DOC_ER = "https://github.com/oasis-tcs/openc2-ap-er/blob/working/oc2edr.md"
+POLICY = VendorPolicy(rate_per_second=5.0, burst=5)
+CMD_TYPE = "application/openc2-cmd+json;version=1.0"
+RSP_TYPE = "application/openc2-rsp+json;version=1.0"
+RESPONSE_DIALECT = Dialect(profiles=frozenset({"slpf", "er"}), extensions=True)
+
+
+class OpenC2Settings(VendorSettings):
+    path: str = Field(
+        default="/openc2", pattern=r"^/[A-Za-z0-9/._-]*$", description="Consumer endpoint path."
+    )
+    named_group: str | None = Field(default=None, description="SLPF actuator named_group for IP blocks.")
+    direction: str | None = Field(
+        default=None, pattern=r"^(both|ingress|egress)$", description="SLPF direction of IP blocks."
+    )
+
+
+class UnblockIpInput(IpInput):
+    rule_number: int | None = Field(
+        default=None, description="SLPF rule id the deny answered with (captured in the block's undo data)."
+    )
+
+
+class DomainInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9_.-]+$", description="Domain name, refanged."
+    )
+
+
+class RegistryValueInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hostname: Hostname = Field(description="Endpoint holding the value.")
+    key: str = Field(min_length=1, max_length=1024, description=r"Full key path, e.g. HKLM\SOFTWARE\...\Run.")
+    name: str = Field(min_length=1, max_length=1024, description="Value name under the key.")
+
+
+async def send(ctx: ActionContext, command: OpenC2Command) -> Response:
+    """Validate and send one command; the consumer's response, or an error from the tree."""
+    settings = ctx.settings(VENDOR, OpenC2Settings)
+    message = command.to_message()
+    token = ctx.secret("openc2_api_token")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": CMD_TYPE, "Accept": RSP_TYPE}
+    async with open_http(ctx, VENDOR, settings, POLICY, secrets=[token]) as http:
+        raw = await http.request("POST", settings.path, content=json.dumps(message).encode(), headers=headers)
+        response = parse_response(json_body(http, raw), RESPONSE_DIALECT)
+        text = http.scrub(response.status_text or "")
+    where = f"openc2: {command.action} answered {response.status}" + (f" ({text})" if text else "")
+    if response.status in (500, 503):
+        raise TransientError(where)
+    if response.status == 404:
+        raise TargetNotFound(where)
+    if response.status >= 300:
+        raise VendorRejected(where, status_code=response.status)
+    return response
+
+
+def _result(response: Response, done: str, **extra: Any) -> ActionResult:
+    if response.status == 102:
+        return pending(f"{done}: consumer is processing")
+    if 200 <= response.status < 300:
+        return succeeded(done, **extra)
+    return ActionResult(status=ActionStatus.FAILED, detail=f"consumer answered {response.status}")
+
+
+@action(
+    key="openc2.block_ip",
+    inputs=IpInput,
+    target=TargetKind.IP,
+    secrets=SECRETS,
+    inverse="openc2.unblock_ip",
+    doc_url=DOC_SLPF,
+)
+async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
+    """Send SLPF ``deny ipv4_net|ipv6_net`` for the IP; the answered rule number is kept for unblocking."""
+    settings = ctx.settings(VENDOR, OpenC2Settings)
+    command = slpf_deny(inputs.ip, named_group=settings.named_group, direction=settings.direction)
+    response = await send(ctx, command)
+    rule = (response.results.get("slpf") or {}).get("rule_number")
+    undo: dict[str, Any] = {"ip": str(inputs.ip), **({"rule_number": rule} if isinstance(rule, int) else {})}
+    ref = None if rule is None else str(rule)
+    return _result(
+        response, f"deny {inputs.ip} sent" + (f" (rule {rule})" if ref else ""), vendor_ref=ref, undo=undo
+    )
+
+
+@action(
+    key="openc2.unblock_ip",
+    inputs=UnblockIpInput,
+    target=TargetKind.IP,
+    secrets=SECRETS,
+    inverse="openc2.block_ip",
+    doc_url=DOC_SLPF,
+)
+async def unblock_ip(inputs: UnblockIpInput, ctx: ActionContext) -> ActionResult:
+    """Send SLPF ``delete slpf:rule_number`` for the rule the IP's deny created."""
+    if inputs.rule_number is None:
+        raise PermanentError("openc2: no rule number was captured for this block; delete the rule by hand")
+    settings = ctx.settings(VENDOR, OpenC2Settings)
+    response = await send(ctx, slpf_delete_rule(inputs.rule_number, named_group=settings.named_group))
+    return _result(response, f"rule {inputs.rule_number} for {inputs.ip} deleted")
+
+
+@action(
+    key="openc2.block_domain",
+    inputs=DomainInput,
+    target=TargetKind.DOMAIN,
+    secrets=SECRETS,
+    inverse="openc2.unblock_domain",
+    doc_url=DOC_LS,
+)
+async def block_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
+    """Send ``deny domain_name`` (language level: SLPF has no domain target) to the consumer."""
+    domain = inputs.domain.lower().rstrip(".")
+    return _result(await send(ctx, domain_command(Action.DENY, domain)), f"deny {domain} sent")
+
+
+@action(
+    key="openc2.unblock_domain",
+    inputs=DomainInput,
+    target=TargetKind.DOMAIN,
+    secrets=SECRETS,
+    inverse="openc2.block_domain",
+    doc_url=DOC_LS,
+)
+async def unblock_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
+    """Send ``allow domain_name`` to lift the consumer's block of the domain."""
+    domain = inputs.domain.lower().rstrip(".")
+    return _result(await send(ctx, domain_command(Action.ALLOW, domain)), f"allow {domain} sent")
+
+
+@action(
+    key="openc2.isolate_host",
+    inputs=HostInput,
+    target=TargetKind.HOST,
+    secrets=SECRETS,
+    inverse="openc2.release_host",
+    doc_url=DOC_ER,
+    idempotent=True,
+)
+async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
+    """Send ER ``contain device`` with ``device_containment: network_isolation`` for the host."""
+    return _result(await send(ctx, er_contain(inputs.hostname)), "contain device sent (network isolation)")
+
+
+@action(
+    key="openc2.release_host",
+    inputs=HostInput,
+    target=TargetKind.HOST,
+    secrets=SECRETS,
+    inverse="openc2.isolate_host",
+    doc_url=DOC_ER,
+    idempotent=True,
+)
+async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
+    """Send ER ``allow device`` to lift the host's containment."""
+    return _result(await send(ctx, er_allow(inputs.hostname)), "allow device sent")
+
+
+@action(
+    key="openc2.delete_registry_value",
+    inputs=RegistryValueInput,
+    target=TargetKind.REGISTRY_VALUE,
+    secrets=SECRETS,
+    inverse=None,  # an OpenC2 delete returns nothing to restore from
+    doc_url=DOC_ER,
+    idempotent=True,
+)
+async def delete_registry_value(inputs: RegistryValueInput, ctx: ActionContext) -> ActionResult:
+    """Send ER ``delete er:registry_entry`` for the value on the host (no data captured: no restore)."""
+    command = er_delete_registry(inputs.hostname, inputs.key, inputs.name)
+    return _result(await send(ctx, command), "delete registry entry sent")

@@ -38,10 +38,15 @@ class Settings(BaseSettings):
         description="Local threat-intel feeds (CSV) used by enrichment.",
     )
     max_alert_bytes: int = Field(default=1_048_576, description="Largest alert body the intake accepts.")
+    max_batch_bytes: int = Field(default=33_554_432, description="Largest NDJSON batch the intake accepts.")
 
     @property
     def database_url(self) -> str:
         return self.database_url_override or f"sqlite:///{self.home / 'garrison.db'}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
 
     @property
     def outbox_dir(self) -> Path:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from flows.normalize import FieldMapping
 
 Language = Literal["en", "zh-TW", "ja"]
 
@@ -24,12 +27,34 @@ class NotifyTarget(BaseModel):
 
     url: str | None = Field(default=None, description="Apprise URL without secrets, e.g. outbox://demo.")
     url_env: str | None = Field(default=None, description="Environment variable holding the apprise URL.")
+    channel: Literal["text", "markdown", "html", "slack"] | None = Field(
+        default=None,
+        description="Message format; by default from the URL scheme (slack → slack, mailto → html, "
+        "workflows/discord/… → markdown, json/form/outbox/… → text).",
+    )
+    allow_internal: bool = Field(
+        default=False,
+        description="Allow a loopback, private or link-local host (an on-premises relay); refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> NotifyTarget:
         if (self.url is None) == (self.url_env is None):
             raise ValueError("give exactly one of 'url' or 'url_env'")
+        # Checked when the configuration loads; again, fully, before every send (flows.notify).
+        if self.url is not None:
+            self.check(self.url, at_send=False)
+        elif os.environ.get(self.url_env or ""):
+            self.check(os.environ[self.url_env or ""], at_send=False, require_apprise=False)
         return self
+
+    def check(self, url: str, *, at_send: bool = True, require_apprise: bool = True) -> str:
+        """Refuse a URL we must not send to (``NotifyUrlError``, a ``ValueError`` that never shows the
+        URL); returns the channel its messages are written in."""
+        from flows.notify._urls import channel_for, check_url  # late: flows.notify imports this module
+
+        check_url(url, allow_internal=self.allow_internal, require_apprise=require_apprise, resolve=at_send)
+        return channel_for(url, self.channel)
 
     def resolve(self) -> SecretStr:
         if self.url is not None:
@@ -61,6 +86,67 @@ class Policy(BaseModel):
         return self
 
 
+class SecretRef(BaseModel):
+    """A secret by reference: the environment variable ``env``, else the file of that name under
+    ``$GARRISON_HOME/secrets/`` (how ``garrison up`` keeps the demo tenant's generated key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$", description="Variable (or secrets file) name.")
+    generate: bool = Field(
+        default=False,
+        description="Let `garrison up` create a random value in the secrets dir if none exists.",
+    )
+
+    def resolve(self, secrets_dir: Path) -> SecretStr | None:
+        value = os.environ.get(self.env)
+        if not value:
+            path = secrets_dir / self.env
+            value = path.read_text(encoding="utf-8").strip() if path.is_file() else None
+        return SecretStr(value) if value else None
+
+
+def generate_missing_secrets(tenants: TenantDirectory, secrets_dir: Path) -> list[str]:
+    """Create the secrets marked ``generate`` that exist neither in the environment nor on disk."""
+    created = []
+    for tenant in tenants:
+        references = [*tenant.auth.api_keys, *([tenant.auth.hmac_secret] if tenant.auth.hmac_secret else [])]
+        for reference in references:
+            if reference.generate and reference.resolve(secrets_dir) is None:
+                secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                path = secrets_dir / reference.env
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+                created.append(reference.env)
+    return created
+
+
+class TenantAuth(BaseModel):
+    """How a tenant's senders prove who they are. A tenant with neither can send nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_keys: list[SecretRef] = Field(default_factory=list, description="Bearer keys (several: rotation).")
+    hmac_secret: SecretRef | None = Field(default=None, description="Shared secret for signed requests.")
+
+
+class Grouping(BaseModel):
+    """How alerts become incidents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_minutes: int = Field(
+        default=60, ge=1, le=10080, description="Join an incident seen this recently."
+    )
+    on_closed: Literal["reopen", "link"] = Field(
+        default="reopen",
+        description="A new alert related to a closed incident reopens it, or opens a linked one.",
+    )
+    closed_lookback_days: int = Field(
+        default=30, ge=0, le=3650, description="How far back closed ones count."
+    )
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +157,11 @@ class Tenant(BaseModel):
     language: Language = "en"
     notify: list[NotifyTarget] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
+    auth: TenantAuth = Field(default_factory=TenantAuth)
+    grouping: Grouping = Field(default_factory=Grouping)
+    sources: dict[str, FieldMapping] = Field(
+        default_factory=dict, description="Generic JSON sources by name, with their field mapping."
+    )
 
 
 class TenantsFile(BaseModel):

@@ -99,11 +99,14 @@ def test_up_alert_incident_lab_demo_and_clean_stop(env: dict[str, str]) -> None:
         assert up.poll() is None, up.stdout.read() if up.stdout else ""
         assert httpx.get(ui, timeout=5).status_code == 200  # the Prefect UI
 
+        key = (Path(env["GARRISON_HOME"]) / "secrets" / "GARRISON_DEMO_API_KEY").read_text().strip()
+        auth = {"X-Garrison-Tenant": "demo", "Authorization": f"Bearer {key}"}
+        assert httpx.post(f"{api}/v1/alerts", json=mykings_alert()).status_code == 401  # no credentials
         bad = httpx.post(
-            f"{api}/v1/alerts", content=b"not json", headers={"content-type": "application/json"}
+            f"{api}/v1/alerts", content=b"not json", headers={**auth, "content-type": "application/json"}
         )
         assert bad.status_code == 400
-        accepted = httpx.post(f"{api}/v1/alerts", json=mykings_alert(), timeout=10)
+        accepted = httpx.post(f"{api}/v1/alerts", json=mykings_alert(), headers=auth, timeout=10)
         assert accepted.status_code == 202
         incident_id = accepted.json()["incident_id"]
 

@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.text import Text
 
-from . import _demo, _incidents, _lab
+from . import _bench, _dead_letters, _demo, _incidents, _ingest, _lab, _triage
 from ._output import CliError, err_console
 
 app = typer.Typer(
@@ -20,8 +20,12 @@ app = typer.Typer(
 )
 app.command("up")(_demo.up)
 app.command("demo")(_demo.demo)
+app.command("ingest")(_ingest.ingest)
+app.command("dead-letters")(_dead_letters.dead_letters)
+app.command("triage")(_triage.triage_command)
 app.add_typer(_incidents.app, name="incidents")
 app.add_typer(_lab.app, name="lab")
+app.add_typer(_bench.app, name="bench")
 
 
 def main() -> None:

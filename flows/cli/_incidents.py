@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +14,7 @@ from rich.text import Text
 from flows.settings import get_settings
 from flows.store import IncidentView, Store
 
-from ._output import console, emit_json, fail
+from ._output import console, emit_json, err_console, fail
 
 app = typer.Typer(help="Incidents: list them, show one.", no_args_is_help=True)
 
@@ -36,9 +39,11 @@ def list_incidents(
     if as_json:
         emit_json(rows)
         return
-    table = Table(
-        "id", "tenant", "status", "verdict", "score", "alerts", "created", "title", title="Incidents"
-    )
+    table = Table(title="Incidents")
+    table.add_column("id", no_wrap=True, min_width=36)  # people copy it into `show`: never cut it
+    for name in ("tenant", "status", "verdict", "score", "alerts", "created"):
+        table.add_column(name, no_wrap=name in ("status", "created"))
+    table.add_column("title", ratio=1)
     for row in rows:
         table.add_row(
             row.id,
@@ -47,7 +52,7 @@ def list_incidents(
             Text(row.verdict or "-", style=_VERDICT_STYLE.get(row.verdict or "", "")),
             "-" if row.score is None else str(row.score),
             str(row.alert_count),
-            row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.created_at.strftime("%m-%d %H:%M"),
             Text(row.title),  # Text(): alert data is never parsed as rich markup
         )
     console.print(table if rows else "No incidents yet.")
@@ -102,3 +107,49 @@ def print_incident(view: IncidentView) -> None:
     for entry in view.timeline:
         timeline.add_row(entry.at.strftime("%H:%M:%S"), entry.step, Text(entry.message))
     console.print(timeline)
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    txt = "txt"
+
+
+_REPORT_CHANNELS = {ReportFormat.md: "markdown", ReportFormat.html: "html", ReportFormat.txt: "text"}
+
+
+@app.command("report")
+def report_incident(
+    incident_id: Annotated[str, typer.Argument(help="Incident id (as printed by 'list').")],
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="en, zh-TW or ja (default: the tenant's language).")
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="md (Markdown), html (e-mail) or txt (plain text).")
+    ] = ReportFormat.md,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write the report to this file.")
+    ] = None,
+) -> None:
+    """The incident report from the store (no server needed): summary, verdict and reasons, timeline with
+    dwell time, infection chain, indicators (defanged), actions, recommended mitigations."""
+    from flows.notify import LANGUAGES, render_report  # here: apprise and jinja load for this command only
+
+    if lang is not None and lang not in LANGUAGES:
+        err_console.print(
+            Text(
+                f"warning: no report language {lang!r} (have {', '.join(LANGUAGES)}); using en",
+                style="yellow",
+            )
+        )
+        lang = "en"
+    try:
+        report = render_report(incident_id, channel=_REPORT_CHANNELS[fmt], language=lang, store=_store())
+    except LookupError as error:
+        fail(str(error))
+    text = report.body if fmt is ReportFormat.html else f"{report.subject}\n\n{report.body}"
+    if output is None:
+        sys.stdout.write(text)  # never through rich: "[.]" and brackets in a report are text, not markup
+        return
+    output.write_text(text, encoding="utf-8")
+    err_console.print(Text(f"wrote {output}"))

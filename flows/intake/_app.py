@@ -1,10 +1,15 @@
-"""The intake API: ``POST /v1/alerts`` stores an alert, opens its incident and starts its playbook."""
+"""The intake API. Every /v1 route but health needs a tenant's credentials; what is acknowledged is stored.
+
+POST /v1/alerts          one alert (OCSF, Suricata EVE, Wazuh, Elastic, or mapped generic JSON)
+POST /v1/alerts:batch    NDJSON, one alert per line, per-line results
+POST /v1/events          NDJSON OCSF activity telemetry (context for triage)
+GET  /v1/incidents/{id}  the tenant's own incident
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,17 +17,26 @@ from typing import Any
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
-from flows.models import Alert
+from flows.normalize import Format
 from flows.settings import Settings, get_settings
-from flows.store import Store
+from flows.store import Replay, Store
 from flows.tenants import TenantConfigError, tenants_from
 
+from ._auth import AuthError, Caller, authenticate
 from ._dispatch import Dispatcher, PrefectDispatcher
+from ._service import BatchReport, Intake, Rejection, parse_json, split_lines
 
 _log = logging.getLogger("garrison.intake")
 SWEEP_INTERVAL_SECONDS = 5.0
+_JSON_TYPES = ("application/json",)
+_NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors = status, detail, errors
 
 
 def _problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -32,19 +46,14 @@ def _problem(status: int, detail: str, errors: list[dict[str, Any]] | None = Non
     return JSONResponse(status_code=status, content=body)
 
 
-def _field_errors(error: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(str(part) for part in item["loc"]) or "(body)", "message": item["msg"]}
-        for item in error.errors(include_url=False, include_input=False)
-    ]
-
-
 def create_app(
     settings: Settings | None = None, dispatcher: Dispatcher | None = None, sweep: bool = True
 ) -> FastAPI:
     settings = settings or get_settings()
     store = Store.open(settings.database_url)
+    intake = Intake(store)
     dispatch = dispatcher or PrefectDispatcher(store)
+    secrets_dir = settings.secrets_dir
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -61,65 +70,186 @@ def create_app(
 
     app = FastAPI(title="Garrison intake", version="0.1.0", lifespan=lifespan)
 
+    async def caller_of(request: Request, body: bytes) -> Caller:
+        try:
+            tenants = tenants_from(settings.tenants_file)
+        except TenantConfigError as error:
+            _log.error("tenant configuration is broken: %s", error)
+            raise _Refused(503, "tenant configuration is unavailable; nothing was stored") from None
+        try:
+            return authenticate(request.headers, body, tenants, secrets_dir)
+        except AuthError as error:
+            raise _Refused(error.status, error.detail) from None
+
+    async def read_body(request: Request, kinds: tuple[str, ...], limit: int) -> bytes:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in kinds and not (kinds is _JSON_TYPES and content_type.endswith("+json")):
+            raise _Refused(415, f"send Content-Type: {kinds[0]}")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, f"body is larger than {limit} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _Refused(413, f"body is larger than {limit} bytes")
+        return body
+
+    async def refuse(request: Request, caller: Caller | None, error: _Refused, body: bytes) -> JSONResponse:
+        if caller is not None:  # only authenticated senders get their rejects kept for operators
+            await run_in_threadpool(
+                store.dead_letter,
+                endpoint=request.url.path,
+                status=error.status,
+                reason=error.detail,
+                body=body,
+                tenant=caller.tenant.id,
+            )
+        return _problem(error.status, error.detail, error.errors)
+
+    def fmt_of(request: Request) -> tuple[Format, str | None]:
+        raw = request.query_params.get("format", "auto")
+        try:
+            fmt = Format(raw)
+        except ValueError:
+            raise _Refused(400, f"format: must be one of {', '.join(f.value for f in Format)}") from None
+        return fmt, request.query_params.get("source")
+
     @app.get("/v1/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.post("/v1/alerts", status_code=202)
     async def post_alert(request: Request, background: BackgroundTasks) -> JSONResponse:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json" and not content_type.endswith("+json"):
-            return _problem(415, "send the alert as JSON with 'Content-Type: application/json'")
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > settings.max_alert_bytes:
-            return _problem(413, f"alert is larger than {settings.max_alert_bytes} bytes")
-        raw = await request.body()
-        if len(raw) > settings.max_alert_bytes:
-            return _problem(413, f"alert is larger than {settings.max_alert_bytes} bytes")
+        caller, body = None, b""
         try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _problem(400, f"body is not valid JSON: {error}")
-        if not isinstance(document, dict):
-            return _problem(
-                422, "body: an alert must be a JSON object", [{"field": "(body)", "message": "not an object"}]
+            body = await read_body(request, _JSON_TYPES, settings.max_alert_bytes)
+            caller = await caller_of(request, body)
+            fmt, source = fmt_of(request)
+            try:
+                document = parse_json(body)
+            except ValueError as error:
+                raise _Refused(400, str(error)) from None
+            report = await run_in_threadpool(
+                intake.accept, caller.tenant, [(1, document)], fmt, source, caller.signature
             )
-        try:
-            alert = Alert.model_validate(document)
-        except ValidationError as error:
-            errors = _field_errors(error)
-            return _problem(422, f"{errors[0]['field']}: {errors[0]['message']}", errors)
-        try:
-            tenants = tenants_from(settings.tenants_file)
-        except TenantConfigError as error:
-            _log.error("tenant configuration is broken: %s", error)
-            return _problem(503, "tenant configuration is unavailable; the alert was not stored")
-        if alert.tenant not in tenants:
-            return _problem(
-                422,
-                f"metadata.tenant_uid: unknown tenant {alert.tenant!r}",
-                [{"field": "metadata.tenant_uid", "message": "unknown tenant"}],
+        except Replay as error:
+            return _problem(401, str(error))
+        except _Refused as error:
+            return await refuse(request, caller, error, body)
+        if report.rejected:
+            rejection = report.rejected[0]
+            error = _Refused(
+                rejection.status,
+                f"{rejection.field}: {rejection.message}",
+                [{"field": rejection.field, "message": rejection.message}],
             )
-        receipt = await run_in_threadpool(store.record_alert, alert, document)
-        body = {
-            "incident_id": receipt.incident_id,
-            "alert_id": receipt.alert_id,
-            "duplicate": receipt.duplicate,
-            "incident_url": f"/v1/incidents/{receipt.incident_id}",
-        }
-        if receipt.duplicate:
-            return JSONResponse(status_code=200, content=body)
-        background.add_task(dispatch.dispatch, receipt.incident_id)
-        return JSONResponse(status_code=202, content=body)
+            return await refuse(request, caller, error, body)
+        [(_, accepted)] = report.accepted
+        _dispatch_later(background, dispatch, report)
+        return JSONResponse(
+            status_code=200 if accepted.duplicate else 202,
+            content={
+                "incident_id": accepted.incident_id,
+                "alert_id": accepted.alert_id,
+                "status": accepted.outcome.value,
+                "duplicate": accepted.duplicate,
+                "incident_url": f"/v1/incidents/{accepted.incident_id}",
+            },
+        )
+
+    @app.post("/v1/alerts:batch")
+    async def post_alert_batch(request: Request, background: BackgroundTasks) -> JSONResponse:
+        caller, body = None, b""
+        try:
+            body = await read_body(request, _NDJSON_TYPES, settings.max_batch_bytes)
+            caller = await caller_of(request, body)
+            fmt, source = fmt_of(request)
+            documents, unreadable = _ndjson(body)
+            report = await run_in_threadpool(
+                intake.accept, caller.tenant, documents, fmt, source, caller.signature
+            )
+            report.rejected.extend(unreadable)
+        except Replay as error:
+            return _problem(401, str(error))
+        except _Refused as error:
+            return await refuse(request, caller, error, body)
+        await _dead_letter_lines(store, request, caller, report, body)
+        _dispatch_later(background, dispatch, report)
+        status = 422 if report.rejected and not report.accepted else 200
+        return JSONResponse(status_code=status, content={**report.counts(), "results": report.results()})
+
+    @app.post("/v1/events")
+    async def post_events(request: Request) -> JSONResponse:
+        caller, body = None, b""
+        try:
+            body = await read_body(request, _NDJSON_TYPES, settings.max_batch_bytes)
+            caller = await caller_of(request, body)
+            documents, unreadable = _ndjson(body)
+            report = await run_in_threadpool(intake.accept_events, caller.tenant, documents)
+            report.rejected.extend(unreadable)
+        except _Refused as error:
+            return await refuse(request, caller, error, body)
+        await _dead_letter_lines(store, request, caller, report, body)
+        status = 422 if report.rejected and not report.events_stored else 200
+        content = {"stored": report.events_stored, "rejected": [r.as_dict() for r in report.rejected]}
+        return JSONResponse(status_code=status, content=content)
 
     @app.get("/v1/incidents/{incident_id}")
-    async def get_incident(incident_id: str) -> JSONResponse:
+    async def get_incident(incident_id: str, request: Request) -> JSONResponse:
+        try:
+            caller = await caller_of(request, b"")
+        except _Refused as error:
+            return _problem(error.status, error.detail)
         view = await run_in_threadpool(store.incident, incident_id)
-        if view is None:
+        if view is None or view.tenant != caller.tenant.id:  # another tenant's incident does not exist
             return _problem(404, f"no incident {incident_id}")
         return JSONResponse(content=view.model_dump(mode="json"))
 
+    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def unknown(rest: str, request: Request) -> JSONResponse:
+        # Authenticate before saying "not found": no path (e.g. /v1/x/health) is a way around auth.
+        try:
+            await caller_of(request, await request.body())
+        except _Refused as error:
+            return _problem(error.status, error.detail)
+        return _problem(404, f"no such endpoint /v1/{rest}")
+
     return app
+
+
+def _ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[Rejection]]:
+    documents, unreadable = [], []
+    for line, raw in split_lines(body):
+        try:
+            documents.append((line, parse_json(raw)))
+        except ValueError as error:
+            unreadable.append(Rejection(line, "(line)", str(error).replace("body", "line"), status=400))
+    if not documents and not unreadable:
+        raise _Refused(400, "empty body: send one JSON document per line")
+    return documents, unreadable
+
+
+async def _dead_letter_lines(
+    store: Store, request: Request, caller: Caller | None, report: BatchReport, body: bytes
+) -> None:
+    if not report.rejected or caller is None:
+        return
+    lines = body.split(b"\n")
+    for rejection in report.rejected[:100]:  # a bad batch must not flood the table
+        await run_in_threadpool(
+            store.dead_letter,
+            endpoint=request.url.path,
+            status=rejection.status,
+            reason=f"line {rejection.line}: {rejection.field}: {rejection.message}",
+            body=lines[rejection.line - 1] if rejection.line - 1 < len(lines) else b"",
+            tenant=caller.tenant.id,
+        )
+
+
+def _dispatch_later(background: BackgroundTasks, dispatch: Dispatcher, report: BatchReport) -> None:
+    for incident_id in report.new_incidents:
+        background.add_task(dispatch.dispatch, incident_id)
 
 
 async def _sweeper(dispatcher: PrefectDispatcher) -> None:

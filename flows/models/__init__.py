@@ -2,6 +2,7 @@
 
 from ._alert import Alert, Device, FindingInfo, Metadata, Observable, Product, RegistryValueRef
 from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of, refang
+from ._text_iocs import iocs_in_text
 from ._verdict import Reason, Verdict, VerdictLabel
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "defang",
     "defang_text",
     "host_of",
+    "iocs_in_text",
     "refang",
 ]

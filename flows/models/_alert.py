@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._indicator import Indicator, IndicatorType, host_of
+from ._text_iocs import iocs_in_text
 
 # Every string from a sensor is attacker-influenced: length caps keep one alert from bloating the store,
 # and nothing here interprets the values beyond typing them.
@@ -168,6 +169,13 @@ def _evidence_indicators(evidence: dict[str, Any], where: str, add: Any) -> None
     value = evidence.get("reg_value")
     if isinstance(value, dict) and isinstance(value.get("path"), str) and value.get("name"):
         add(f"{value['path']}\\{value['name']}", f"{where}.reg_value", IndicatorType.REGISTRY_VALUE)
+    process = evidence.get("process")
+    if isinstance(process, dict):
+        # Command lines carry what the sensor did not split out: download URLs, C2 hosts, Run keys.
+        for command in (process.get("cmd_line"), (process.get("parent_process") or {}).get("cmd_line")):
+            if isinstance(command, str):
+                for found in iocs_in_text(command[:65536], f"{where}.process.cmd_line"):
+                    add(found.value, found.field, found.type)
 
 
 def _is_public(ip: str) -> bool:

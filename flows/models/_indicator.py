@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +34,7 @@ class Provenance(BaseModel):
     verdict: str = Field(description="What the source says: malicious, suspicious, benign.")
     reason: str = Field(default="", description="Why the source lists it (family, relation).")
     first_seen: str | None = Field(default=None, description="When the source first saw it (ISO 8601).")
+    last_seen: str | None = Field(default=None, description="When the source last confirmed it (ISO 8601).")
 
 
 class Indicator(BaseModel):
@@ -42,7 +44,7 @@ class Indicator(BaseModel):
     'http://js.mykings.top:280/v.sct'
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: IndicatorType
     value: str = Field(max_length=4096)
@@ -53,24 +55,7 @@ class Indicator(BaseModel):
     def parse(cls, raw: str, field: str = "", hint: IndicatorType | None = None) -> Indicator | None:
         """Type and normalize ``raw``; ``None`` when it is not a recognizable indicator (or not the
         hinted type: a hostname observable ``WS-FINANCE-07`` is no domain)."""
-        value = refang(raw.strip())
-        if not value:
-            return None
-        guessed = guess_type(value)
-        kind = hint or guessed
-        if kind is None or not _fits(kind, guessed):
-            return None
-        if kind in (IndicatorType.DOMAIN, IndicatorType.SHA256, IndicatorType.SHA1, IndicatorType.MD5):
-            value = value.lower().rstrip(".")
-        elif kind is IndicatorType.X509_SHA1:
-            value = value.lower()
-        elif kind in (IndicatorType.IPV4, IndicatorType.IPV6):
-            address = ipaddress.ip_address(value)
-            kind = IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
-            value = str(address)
-        elif kind is IndicatorType.URL:
-            value = _normalize_url(value)
-        return cls(type=kind, value=value, field=field)
+        return _parse(raw, field, hint)
 
     @property
     def defanged(self) -> str:
@@ -81,24 +66,57 @@ _DOMAIN = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}\.?$", re.I
 )
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_URL_START = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_IPV4_SHAPE = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+_IPV6_CHARS = re.compile(r"^[0-9a-fA-F:.]+(%\w+)?$")
 _HASH_BY_LENGTH = {32: IndicatorType.MD5, 40: IndicatorType.SHA1, 64: IndicatorType.SHA256}
 
 
 def guess_type(value: str) -> IndicatorType | None:
     """The indicator type a refanged string looks like, or ``None``."""
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        pass
-    else:
-        return IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
-    if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I):
+    if _URL_START.match(value):
         return IndicatorType.URL
     if _HEX.match(value) and len(value) in _HASH_BY_LENGTH:
         return _HASH_BY_LENGTH[len(value)]
+    if _IPV4_SHAPE.match(value) or (":" in value and _IPV6_CHARS.match(value)):
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            return None
+        return IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
     if _DOMAIN.match(value):
         return IndicatorType.DOMAIN
     return None
+
+
+@lru_cache(maxsize=65_536)
+def _parse(raw: str, field: str, hint: IndicatorType | None) -> Indicator | None:
+    # Memoized (indicators are frozen): a storm repeats the same values thousands of times.
+    typed = _typed(raw, hint)
+    return None if typed is None else Indicator(type=typed[0], value=typed[1], field=field)
+
+
+@lru_cache(maxsize=65_536)
+def _typed(raw: str, hint: IndicatorType | None) -> tuple[IndicatorType, str] | None:
+    """(type, normalized value) of a raw string, memoized: storms repeat the same indicators."""
+    value = refang(raw.strip())
+    if not value or len(value) > 4096:
+        return None
+    guessed = guess_type(value)
+    kind = hint or guessed
+    if kind is None or not _fits(kind, guessed):
+        return None
+    if kind in (IndicatorType.DOMAIN, IndicatorType.SHA256, IndicatorType.SHA1, IndicatorType.MD5):
+        value = value.lower().rstrip(".")
+    elif kind is IndicatorType.X509_SHA1:
+        value = value.lower()
+    elif kind in (IndicatorType.IPV4, IndicatorType.IPV6):
+        address = ipaddress.ip_address(value)
+        kind = IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
+        value = str(address)
+    elif kind is IndicatorType.URL:
+        value = _normalize_url(value)
+    return kind, value
 
 
 _FREE_FORM = (IndicatorType.REGISTRY_VALUE, IndicatorType.FILE_PATH, IndicatorType.ACCOUNT)
@@ -171,6 +189,7 @@ def defang_text(text: str) -> str:
     return _TEXT_IOC.sub(lambda m: defang(m.group(0)), text)
 
 
+@lru_cache(maxsize=16_384)
 def host_of(url: str) -> str | None:
     """The host part of a URL, without credentials or port; ``None`` when it has none."""
     try:

@@ -1,6 +1,47 @@
-"""Customer notifications: sandboxed templates, defanged indicators, apprise delivery with receipts."""
+"""Customer and analyst notifications: sandboxed templates in three languages, defanged indicators,
+apprise delivery with retries, and a receipt per message and target on the incident."""
 
+from ._context import EventDetails, PlannedAction, campaign_context, incident_context
 from ._deliver import Receipt, deliver
-from ._render import TEMPLATES_DIR, Rendered, render
+from ._events import (
+    AnalystConfigError,
+    Audience,
+    Event,
+    analyst_language,
+    analyst_targets,
+    notify_event,
+    render_report,
+)
+from ._i18n import LANGUAGES, resolve_language
+from ._render import CHANNELS, TEMPLATES_DIR, Rendered, escape_markdown, escape_slack, render, render_channel
+from ._text import inert
+from ._urls import NotifyUrlError, channel_for, check_url
 
-__all__ = ["TEMPLATES_DIR", "Receipt", "Rendered", "deliver", "render"]
+__all__ = [
+    "CHANNELS",
+    "LANGUAGES",
+    "TEMPLATES_DIR",
+    "AnalystConfigError",
+    "Audience",
+    "Event",
+    "EventDetails",
+    "NotifyUrlError",
+    "PlannedAction",
+    "Receipt",
+    "Rendered",
+    "analyst_language",
+    "analyst_targets",
+    "campaign_context",
+    "channel_for",
+    "check_url",
+    "deliver",
+    "escape_markdown",
+    "escape_slack",
+    "incident_context",
+    "inert",
+    "notify_event",
+    "render",
+    "render_channel",
+    "render_report",
+    "resolve_language",
+]

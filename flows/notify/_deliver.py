@@ -1,18 +1,37 @@
-"""Deliver a rendered message to a tenant's targets through apprise, and keep a receipt per target."""
+"""Deliver messages to notification targets through apprise, each target on its own, with retries.
+
+One target failing (a dead webhook, an unset variable, a refused URL) never stops the others. Transient
+failures (network errors, HTTP 5xx/408/429) are retried with short jittered waits, in this one layer:
+apprise's own retry is switched off on every URL. Permanent ones (configuration, HTTP 4xx) are not.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import apprise
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.wait import wait_base
 
-from flows.tenants import Tenant, TenantConfigError
+from flows.tenants import NotifyTarget, Tenant, TenantConfigError
 
-from . import _outbox  # noqa: F401 - registers outbox://
 from ._render import Rendered
+from ._urls import NotifyUrlError, for_sending
 
 _log = logging.getLogger("garrison.notify")
+_FORMATS = {
+    "text": apprise.NotifyFormat.TEXT,
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "html": apprise.NotifyFormat.HTML,
+    "slack": apprise.NotifyFormat.MARKDOWN,  # Slack's own format; passed through untouched in blocks mode
+}
+ATTEMPTS = 3
+WAIT: wait_base = wait_random_exponential(multiplier=0.25, max=2)  # full jitter, ≤ 2 s between tries
 
 
 @dataclass(frozen=True)
@@ -20,27 +39,125 @@ class Receipt:
     target: str  # a label, never the URL (it may hold a token)
     delivered: bool
     error: str = ""
+    channel: str = "text"
+    attempts: int = 0
+    subject: str = ""
+    body: str = ""
+    language: str = ""
 
 
-def deliver(tenant: Tenant, message: Rendered, body_format: str = apprise.NotifyFormat.TEXT) -> list[Receipt]:
-    """Send to every target separately, so one failing channel does not stop the others."""
-    receipts = []
-    for target in tenant.notify:
-        try:
-            url = target.resolve()
-        except TenantConfigError as error:
-            receipts.append(Receipt(target=target.label, delivered=False, error=str(error)))
-            continue
-        sender = apprise.Apprise()
-        if not sender.add(url.get_secret_value()):
-            receipts.append(
-                Receipt(target=target.label, delivered=False, error="apprise does not accept this URL")
-            )
-            continue
-        ok = sender.notify(title=message.subject, body=message.body, body_format=body_format)
-        if not ok:
-            _log.warning("notification to %s failed", target.label)
-        receipts.append(
-            Receipt(target=target.label, delivered=bool(ok), error="" if ok else "delivery failed")
-        )
-    return receipts
+class _Transient(Exception):
+    pass
+
+
+class _Permanent(Exception):
+    pass
+
+
+MessageFor = Callable[[str], Rendered]
+
+
+def deliver(
+    targets: Tenant | Sequence[NotifyTarget],
+    message: Rendered | MessageFor,
+    *,
+    attempts: int = ATTEMPTS,
+    wait: wait_base = WAIT,
+) -> list[Receipt]:
+    """Send to every target separately; ``message`` is one message, or a function from the target's
+    channel (text, markdown, html, slack) to the message written for it. A receipt per target."""
+    chosen = targets.notify if isinstance(targets, Tenant) else targets
+    return [_deliver_one(target, message, attempts, wait) for target in chosen]
+
+
+def _deliver_one(
+    target: NotifyTarget, message: Rendered | MessageFor, attempts: int, wait: wait_base
+) -> Receipt:
+    tries = 0
+    # What was (or would have been) sent: a failed receipt keeps the message too.
+    written: list[Rendered] = [message] if isinstance(message, Rendered) else []
+    try:
+        for attempt in Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        ):
+            with attempt:
+                tries += 1
+                _send(target, message, written)
+    except (_Transient, _Permanent) as error:
+        _log.warning("notification to %s failed after %d attempt(s): %s", target.label, tries, error)
+        return _receipt(target, written[-1] if written else None, False, str(error), tries)
+    return _receipt(target, written[-1] if written else None, True, "", tries)
+
+
+def _receipt(target: NotifyTarget, written: Rendered | None, ok: bool, error: str, tries: int) -> Receipt:
+    return Receipt(
+        target=target.label,
+        delivered=ok,
+        error=error,
+        channel=written.channel if written else (target.channel or ""),
+        attempts=tries,
+        subject=written.subject if written else "",
+        body=written.body if written else "",
+        language=written.language if written else "",
+    )
+
+
+def _send(target: NotifyTarget, message: Rendered | MessageFor, written: list[Rendered]) -> None:
+    try:
+        url = target.resolve().get_secret_value()
+        channel = target.check(url)  # again at send time: the variable may have changed since loading
+    except (TenantConfigError, NotifyUrlError) as error:
+        raise _Permanent(str(error)) from None
+    try:
+        rendered = message if isinstance(message, Rendered) else message(channel)
+    except Exception as error:  # noqa: BLE001 - a broken template must not stop the other targets
+        _log.exception("could not render the %s message for %s", channel, target.label)
+        raise _Permanent(f"message could not be written ({type(error).__name__})") from None
+    written.append(rendered)
+    sender = apprise.Apprise()
+    if not sender.add(for_sending(url)):
+        raise _Permanent("apprise does not accept this URL")
+    title = rendered.subject.lstrip("#").strip() if rendered.channel == "markdown" else rendered.subject
+    with _apprise_warnings() as warnings:
+        ok = sender.notify(title=title, body=rendered.body, body_format=_FORMATS[rendered.channel])
+    if ok:
+        return
+    status = _http_status(warnings)
+    if status is not None and 400 <= status < 500 and status not in (408, 425, 429):
+        raise _Permanent(f"refused by the service (HTTP {status})")
+    raise _Transient(f"delivery failed (HTTP {status})" if status else "delivery failed")
+
+
+# apprise reports HTTP failures only in its log ("… error=500."); we read the status code from there.
+# Nothing else from those lines is kept: they can contain the URL.
+_STATUS = re.compile(r"error=(\d{3})\b")
+
+
+def _http_status(lines: list[str]) -> int | None:
+    codes = [int(m.group(1)) for line in lines for m in _STATUS.finditer(line)]
+    return codes[-1] if codes else None
+
+
+class _ThreadLines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread:  # other threads' sends are not ours
+            self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _apprise_warnings() -> Iterator[list[str]]:
+    handler = _ThreadLines()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)

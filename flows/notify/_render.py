@@ -2,39 +2,78 @@
 
 Alert data only ever reaches templates as values: a hostname of ``{{7*7}}`` is printed as those seven
 characters. Templates come from ``templates/<lang>/<event>.<channel>.<ext>.j2`` and nowhere else.
+
+Each channel has its own environment whose ``finalize`` escapes every ``{{ value }}`` for that channel
+(HTML by autoescape, Markdown and Slack by their own escapers), so a template cannot forget to escape.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from flows.models import defang, defang_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 MAX_OUTPUT_CHARS = 64_000
+# A Slack section block holds at most 3000 characters; longer reports go by email or as the artifact.
+MAX_CHARS = {"slack": 2_900}
+# channel → file extension of its templates
+CHANNELS: dict[str, str] = {"text": "txt", "markdown": "md", "html": "html", "slack": "txt"}
 _log = logging.getLogger("garrison.notify")
 
 
 @dataclass(frozen=True)
 class Rendered:
-    subject: str
-    body: str
+    subject: str  # plain text, except for markdown, whose subject is a heading line
+    body: str  # in the channel's format
     language: str
     template: str
+    channel: str = "text"
 
 
-def _environment(directory: Path) -> ImmutableSandboxedEnvironment:
+# Values always sit inside a line (newlines become spaces), so only inline syntax needs escaping:
+# links and images ([ ] !), autolinks and raw HTML (< >), emphasis and code (* _ ~ `), tables (|).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~!#])")
+
+
+def escape_markdown(value: object) -> str:
+    """Make a value inert inside a Markdown line: no links, emphasis, tables or raw HTML.
+
+    >>> escape_markdown("[Approve](https://evil) <b>")
+    '\\\\[Approve\\\\](https://evil) \\\\<b\\\\>'
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _one_line(value))
+
+
+def escape_slack(value: object) -> str:
+    """Make a value inert in Slack mrkdwn: ``& < >`` become entities, so no ``<url|label>`` link and no
+    ``<!channel>``/``<@user>`` mention can form (Slack parses nothing else into a link or a ping).
+
+    >>> escape_slack("<!channel> & <https://evil|Approve>")
+    '&lt;!channel&gt; &amp; &lt;https://evil|Approve&gt;'
+    """
+    return _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _one_line(value: object) -> str:
+    return str(value).replace("\r", " ").replace("\n", " ")
+
+
+def _environment(directory: Path, channel: str) -> ImmutableSandboxedEnvironment:
+    finalize = {"markdown": escape_markdown, "slack": escape_slack}.get(channel)
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(directory),
         undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
+        autoescape=channel == "html",
+        finalize=finalize,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -42,25 +81,10 @@ def _environment(directory: Path) -> ImmutableSandboxedEnvironment:
     env.globals.clear()  # no range(), lipsum(), dict() …: templates get data and filters, nothing else
     env.filters["defang"] = lambda value: defang(str(value))
     env.filters["defang_text"] = lambda value: defang_text(str(value))
-    env.filters["md"] = escape_markdown
     return env
 
 
-# Values always sit inside a line (newlines become spaces), so only inline syntax needs escaping:
-# links and images ([ ] !), autolinks and raw HTML (< >), emphasis and code (* _ ~ `), tables (|).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~!])")
-
-
-def escape_markdown(value: object) -> str:
-    """Make a value inert inside a Markdown line: no links, emphasis, tables or raw HTML.
-
-    >>> escape_markdown("[Approve](https://evil) <b>")
-    '\\[Approve\\](https://evil) \\<b\\>'
-    """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(value).replace("\r", " ").replace("\n", " "))
-
-
-_ENVIRONMENTS: dict[Path, ImmutableSandboxedEnvironment] = {}
+_ENVIRONMENTS: dict[tuple[Path, str], ImmutableSandboxedEnvironment] = {}
 
 
 def render(
@@ -75,7 +99,8 @@ def render(
 
     The first line of the output is the subject; the rest is the body.
     """
-    env = _ENVIRONMENTS.setdefault(templates_dir, _environment(templates_dir))
+    key = (templates_dir, channel)
+    env = _ENVIRONMENTS.get(key) or _ENVIRONMENTS.setdefault(key, _environment(templates_dir, channel))
     name = f"{event}.{channel}.{ext}.j2"
     try:
         template = env.get_template(f"{language}/{name}")
@@ -85,9 +110,25 @@ def render(
         template = env.get_template(f"en/{name}")
         used = "en"
     output = template.render(**context)
-    if len(output) > MAX_OUTPUT_CHARS:
-        output = output[: MAX_OUTPUT_CHARS - 20] + "\n… (truncated)\n"
+    limit = MAX_CHARS.get(channel, MAX_OUTPUT_CHARS)
+    if len(output) > limit:
+        output = output[: limit - 20] + "\n… (truncated)\n"
     subject, _, body = output.partition("\n")
+    subject = subject.strip()
+    if channel in ("html", "slack"):
+        # Subjects travel as plain text (e-mail Subject, Slack header): undo the channel's escaping.
+        subject = html.unescape(subject)
     return Rendered(
-        subject=subject.strip()[:300], body=body.strip() + "\n", language=used, template=f"{used}/{name}"
+        subject=subject[:300],
+        body=body.strip() + "\n",
+        language=used,
+        template=f"{used}/{name}",
+        channel=channel,
     )
+
+
+def render_channel(
+    event: str, channel: str, language: str, context: dict[str, Any], templates_dir: Path = TEMPLATES_DIR
+) -> Rendered:
+    """``render`` with the channel's own file extension."""
+    return render(event, channel, CHANNELS[channel], language, context, templates_dir)

@@ -23,7 +23,9 @@ class Outcome:
     detail: str
 
 
-async def execute(spec: ActionSpec, target: Target, ctx: ActionContext, store: Store) -> Outcome:
+async def execute(
+    spec: ActionSpec, target: Target, ctx: ActionContext, store: Store, round: int = 1
+) -> Outcome:
     if ctx.dry_run:
         # A plan writes no ledger row: the real run later must not find the key taken.
         store.add_timeline(ctx.incident_id, "act", f"dry-run: would run {spec.key} on {target.label}")
@@ -35,6 +37,7 @@ async def execute(spec: ActionSpec, target: Target, ctx: ActionContext, store: S
         target=target.label,
         inputs=target.inputs,
         inverse=spec.inverse,
+        round=round,
     )
     if not entry.created and entry.status != ActionStatusValue.PENDING:
         return Outcome(spec.key, target.label, entry.status, "already done for this incident")

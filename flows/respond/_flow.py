@@ -68,9 +68,17 @@ def respond(request: RespondRequest) -> dict[str, Any]:
             verdict = classify_incident.with_options(task_run_name=step.id)(incident.id, tenant)
         elif isinstance(step, ActStep):
             outcomes = act.with_options(task_run_name=step.id)(incident.id, tenant.id, step.actions, dry_run)
-            _after_containment(incident.id, outcomes, dry_run)
+            if _after_containment(incident.id, outcomes, dry_run):
+                # The customer hears at once that the threat is contained; the full report comes at closure.
+                notify.with_options(task_run_name=f"{step.id}-notify")(
+                    incident.id, tenant, "containment_done"
+                )
         elif isinstance(step, EscalateStep):
             escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
+            if not dry_run:  # a gray verdict waits for a person: tell the MDR's analysts where they look
+                notify.with_options(task_run_name=f"{step.id}-notify")(
+                    incident.id, tenant, "escalation", step.reason
+                )
         elif isinstance(step, NotifyStep):
             if dry_run:
                 store.add_timeline(incident.id, step.id, f"dry-run: would send {step.event}")
@@ -93,12 +101,15 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     return {"incident_id": final.id, "status": final.status, "verdict": final.verdict}
 
 
-def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> None:
+def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> bool:
+    """Mark the incident contained when every action is in place; returns whether it is."""
     if dry_run:
-        return
+        return False
     store = open_store()
     failed = [o for o in outcomes if o["status"] == "failed"]
     if failed:
         store.add_timeline(incident_id, "act", f"containment incomplete: {len(failed)} action(s) failed")
     elif outcomes:
         store.set_status(incident_id, IncidentStatus.CONTAINED, f"{len(outcomes)} action(s) in place", "act")
+        return True
+    return False

@@ -1,77 +1,24 @@
-"""The values templates see: an incident with every indicator and free text defanged in advance."""
+"""The values templates see for an incident: built by ``flows.notify`` (every indicator defanged, free
+text made inert before any template sees it); kept here under the names the respond flow uses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from flows.models import defang
-from flows.models import defang_text as _defang_text
-from flows.settings import get_settings
+from flows.models import Alert
+from flows.notify import incident_context, inert
 from flows.store import IncidentView
 from flows.tenants import Tenant
 
-_TARGET_IS_INDICATOR = (".block_", ".unblock_")
 
-
-def report_context(incident: IncidentView, tenant: Tenant) -> dict[str, Any]:
-    detected = incident.detected_at or incident.created_at
-    return {
-        "tenant": {"id": tenant.id, "name": defang_text(tenant.name)},
-        "incident": {
-            "id": incident.id,
-            "short_id": incident.id[:8],
-            "title": defang_text(incident.title),
-            "status": incident.status,
-            "verdict": incident.verdict or "undecided",
-            "verdict_label": (incident.verdict or "undecided").upper(),
-            "score": incident.score if incident.score is not None else 0,
-            "hosts": [defang_text(h) for h in incident.hosts],
-            "alert_count": incident.alert_count,
-            "detected_at": _when(detected),
-            "contained_at": _when(incident.contained_at) if incident.contained_at else None,
-            "ui_url": f"{get_settings().prefect_ui_url}/runs/flow-run/{incident.flow_run_id}"
-            if incident.flow_run_id
-            else None,
-        },
-        "reasons": [
-            {
-                "question": r["question"],
-                "finding": defang_text(str(r["finding"])),
-                "effect": int(r["effect"]),
-            }
-            for r in incident.reasons
-        ],
-        "indicators": [
-            {
-                "type": i.type,
-                "value": defang(i.value),
-                "listed": any(p.get("verdict") == "malicious" for p in i.provenance),
-                "why": "; ".join(defang_text(str(p.get("reason", ""))) for p in i.provenance),
-            }
-            for i in incident.indicators
-        ],
-        "actions": [
-            {
-                "name": a.key,
-                "target": defang(a.target)
-                if any(m in a.key for m in _TARGET_IS_INDICATOR)
-                else defang_text(a.target),
-                "status": a.status,
-                "detail": defang_text(a.detail),
-            }
-            for a in incident.actions
-        ],
-        "timeline": [
-            {"at": _when(t.at), "step": t.step, "message": defang_text(t.message)} for t in incident.timeline
-        ],
-    }
+def report_context(
+    incident: IncidentView, tenant: Tenant, alerts: Sequence[Alert] = (), language: str | None = None
+) -> dict[str, Any]:
+    """The incident report's context in ``language`` (default: the tenant's)."""
+    return incident_context(incident, tenant, language=language, alerts=alerts)
 
 
 def defang_text(text: str) -> str:
-    """Free text from alerts, made inert for every channel: IOCs defanged, and no angle brackets, which
-    chat systems read as mentions and links (Slack ``<!channel>``, ``<https://evil|Approve>``)."""
-    return _defang_text(text).replace("<", "‹").replace(">", "›")
-
-
-def _when(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+    """Free text from alerts, made inert for every channel (see ``flows.notify.inert``)."""
+    return inert(text)

@@ -4,20 +4,20 @@ and writes its outcome on the incident timeline. Logic lives in plain functions 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from prefect import get_run_logger, task
 
 from actions import ActionContext, registry
 from flows.models import Alert, Indicator, IndicatorType, Provenance
-from flows.notify import deliver, render
+from flows.notify import EventDetails, notify_event, render_report
 from flows.settings import get_settings
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant
-from flows.triage import classify, feeds_from
+from flows.triage import StoreTelemetry, feeds_from, triage
 
 from ._execute import Outcome, execute
-from ._report import report_context
 from ._targets import targets_for
 
 
@@ -62,8 +62,15 @@ def enrich(incident_id: str) -> int:
 def classify_incident(incident_id: str, tenant: Tenant) -> str:
     store = open_store()
     incident = _require(store, incident_id)
-    verdict = classify(incident_alerts(store, incident_id), _indicators(incident), tenant.policy)
+    # The same triage as `garrison triage`, reading the telemetry the intake collected.
+    alerts = incident_alerts(store, incident_id)
+    result = triage(alerts, _indicators(incident), tenant.policy, StoreTelemetry(store.engine))
+    verdict = result.verdict
     store.set_verdict(incident_id, verdict)
+    store.add_timeline(incident_id, "classify", "triage features", {"features": result.features})
+    first = (result.features.get("timeline") or {}).get("first_evidence")
+    if first:
+        store.note_first_evidence(incident_id, datetime.fromisoformat(first))
     get_run_logger().info("verdict %s, score %s", verdict.verdict, verdict.score)
     return verdict.verdict.value
 
@@ -90,7 +97,7 @@ async def _act(
         targets = targets_for(spec.target, incident, alerts)
         if not targets:
             store.add_timeline(incident_id, "act", f"{key}: no {spec.target} target in this incident")
-        jobs.extend(execute(spec, target, ctx, store) for target in targets)
+        jobs.extend(execute(spec, target, ctx, store, incident.round) for target in targets)
     outcomes: list[Outcome] = list(await asyncio.gather(*jobs))
     return [outcome.__dict__ for outcome in outcomes]
 
@@ -103,27 +110,17 @@ def escalate(incident_id: str, reason: str) -> None:
 
 
 @task(name="notify")
-def notify(incident_id: str, tenant: Tenant, event: str) -> list[dict[str, Any]]:
-    """Render the event's message in the tenant's language and deliver it to the tenant's targets."""
-    store = open_store()
-    incident = _require(store, incident_id)
-    message = render(event, "text", "txt", tenant.language, report_context(incident, tenant))
-    receipts = deliver(tenant, message)
-    for receipt in receipts:
-        store.record_notification(
-            incident_id=incident_id,
-            tenant=tenant.id,
-            event=event,
-            language=message.language,
-            target=receipt.target,
-            subject=message.subject,
-            body=message.body,
-            status="delivered" if receipt.delivered else "failed",
-            error=receipt.error,
-        )
-    if not receipts:
-        store.add_timeline(incident_id, "notify", f"{event}: tenant has no notification targets")
-    return [receipt.__dict__ for receipt in receipts]
+def notify(incident_id: str, tenant: Tenant, event: str, reason: str = "") -> list[dict[str, Any]]:
+    """Tell the right people: customer events go to the tenant's targets in the tenant's language,
+    analyst events (escalation, approval) to the MDR's channels; a receipt per target on the incident."""
+    receipts = notify_event(
+        event, incident_id, tenant=tenant, details=EventDetails(reason=reason), store=open_store()
+    )
+    # The result is kept by Prefect: receipts without the message bodies.
+    return [
+        {"target": r.target, "channel": r.channel, "delivered": r.delivered, "error": r.error}
+        for r in receipts
+    ]
 
 
 @task(name="close")
@@ -145,9 +142,8 @@ def close(incident_id: str) -> str:
 
 
 def publish_report(incident_id: str, tenant: Tenant) -> str:
-    """The incident report as markdown (also published as a Prefect artifact by the flow)."""
-    incident = _require(open_store(), incident_id)
-    report = render("incident_report", "markdown", "md", tenant.language, report_context(incident, tenant))
+    """The incident report as markdown in the tenant's language (published as a Prefect artifact)."""
+    report = render_report(incident_id, channel="markdown", store=open_store(), tenant=tenant)
     return f"{report.subject}\n\n{report.body}"
 
 

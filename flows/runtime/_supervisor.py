@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from flows.settings import Settings
+from flows.tenants import generate_missing_secrets, tenants_from
 
 from ._processes import ProcessGroup, answers, wait_healthy
 
@@ -60,6 +61,9 @@ class Runtime:
                 f"http://{settings.host}:{port}/v1/health"
             ):
                 raise StartupError(f"port {port} ({what}) is already serving: is Garrison already up?")
+        created = generate_missing_secrets(tenants_from(settings.tenants_file), settings.secrets_dir)
+        if created:
+            say(f"generated {', '.join(created)} in {settings.secrets_dir}")
         group = ProcessGroup(log_dir=settings.home / "logs")
         runtime = cls(settings=settings, group=group)
         env = child_env(settings)

@@ -1,11 +1,18 @@
 """The Garrison store (SQLAlchemy 2): SQLite with WAL by default, PostgreSQL by URL."""
 
 from ._engine import engine_for
+from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, Replay, correlation_keys
 from ._schema import OPEN_STATUSES, ActionStatusValue, IncidentStatus
 from ._store import AlertReceipt, LedgerEntry, Store, idempotency_key
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
 __all__ = [
+    "Accepted",
+    "GroupingRules",
+    "IncomingAlert",
+    "Outcome",
+    "Replay",
+    "correlation_keys",
     "OPEN_STATUSES",
     "ActionStatusValue",
     "ActionView",

@@ -7,7 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ._schema import AuditRow, utcnow
@@ -35,6 +36,27 @@ def append_audit(
     payload = data or {}
     session.add(
         AuditRow(
+            at=at,
+            actor=actor,
+            event=event,
+            subject=subject,
+            data=payload,
+            prev_hash=prev_hash,
+            hash=_digest(prev_hash, at, actor, event, subject, payload),
+        )
+    )
+
+
+def append_audit_conn(
+    conn: Connection, actor: str, event: str, subject: str, data: dict[str, Any] | None = None
+) -> None:
+    """The same as ``append_audit``, for Core connections (batched intake)."""
+    last = conn.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
+    prev_hash = last or GENESIS
+    at = utcnow()
+    payload = data or {}
+    conn.execute(
+        insert(AuditRow).values(
             at=at,
             actor=actor,
             event=event,

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -52,6 +63,10 @@ class IncidentRow(Base):
     hosts: Mapped[list[Any]] = mapped_column(default=list)
     alert_count: Mapped[int] = mapped_column(Integer, default=0)
     flow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # A reopened incident responds again: its actions are keyed by round, so they can run once more.
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    related_incident_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    last_alert_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     first_evidence_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -74,12 +89,16 @@ class AlertRow(Base):
     tenant: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(128))
     source_uid: Mapped[str] = mapped_column(String(4096))
+    format: Mapped[str] = mapped_column(String(16), default="ocsf")
     title: Mapped[str] = mapped_column(Text)
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     severity_id: Mapped[int] = mapped_column(Integer, default=0)
     detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    document: Mapped[dict[str, Any]] = mapped_column(doc="The alert as received (validated OCSF).")
+    document: Mapped[dict[str, Any]] = mapped_column(doc="The alert as OCSF (normalized, validated).")
+    raw: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, nullable=True, doc="What the sensor sent, if not OCSF."
+    )
     incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
 
     incident: Mapped[IncidentRow] = relationship(back_populates="alerts")
@@ -167,3 +186,63 @@ class AuditRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CorrelationKeyRow(Base):
+    """Which incident a correlation key (host + rule, or a shared indicator) currently points at."""
+
+    __tablename__ = "correlation_keys"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(36), index=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeadLetterRow(Base):
+    """A rejected payload, kept (bounded, truncated) for operators; never processed."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    tenant: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SeenSignatureRow(Base):
+    """HMAC signatures already accepted, so a captured request cannot be replayed within its window."""
+
+    __tablename__ = "seen_signatures"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class EventRow(Base):
+    """OCSF activity telemetry, with the fields triage queries pulled out of the document."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_tenant_dst", "tenant", "dst"),
+        Index("ix_events_tenant_host_time", "tenant", "hostname", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    class_uid: Mapped[int] = mapped_column(Integer, index=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    dst: Mapped[str | None] = mapped_column(String(2048), nullable=True, doc="Remote IP, domain or URL host.")
+    dst_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_out: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes_in: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    process_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    parent_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    document: Mapped[dict[str, Any]] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

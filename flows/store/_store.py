@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -17,10 +17,12 @@ from flows.models import Alert, Indicator, Verdict
 
 from ._audit import append_audit, verify_audit
 from ._engine import engine_for
+from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
 from ._schema import (
     ActionRow,
     ActionStatusValue,
     AlertRow,
+    DeadLetterRow,
     IncidentRow,
     IncidentStatus,
     IndicatorRow,
@@ -48,8 +50,14 @@ class LedgerEntry:
     undo: dict[str, Any]
 
 
-def idempotency_key(tenant: str, incident_id: str, action: str, target: str) -> str:
-    return hashlib.sha256("\x1f".join((tenant, incident_id, action, target)).encode()).hexdigest()
+def idempotency_key(tenant: str, incident_id: str, action: str, target: str, round: int = 1) -> str:
+    """The ledger key. A reopened incident (round 2, 3 …) may act on the same target again."""
+    scope = incident_id if round == 1 else f"{incident_id}#{round}"
+    return hashlib.sha256("\x1f".join((tenant, scope, action, target)).encode()).hexdigest()
+
+
+DEAD_LETTER_LIMIT = 10_000
+DEAD_LETTER_MAX_BODY = 65_536
 
 
 class Store:
@@ -65,80 +73,20 @@ class Store:
     # -- intake ----------------------------------------------------------------------------------------
 
     def record_alert(self, alert: Alert, document: dict[str, Any]) -> AlertReceipt:
-        """Store the alert and open its incident, atomically. A known (tenant, source, source id) is
-        answered with the original ids and changes nothing."""
-        existing = self._find_alert(alert)
-        if existing is not None:
-            return existing
-        now = utcnow()
-        detected = datetime.fromtimestamp(alert.time / 1000, UTC) if alert.time else None
-        incident_id, alert_id = str(uuid.uuid4()), str(uuid.uuid4())
-        rule = (
-            (alert.finding_info.analytic.uid or alert.finding_info.analytic.name)
-            if alert.finding_info.analytic
-            else None
+        """Store one OCSF alert with the default grouping rules (see ``ingest`` for batches and policy)."""
+        [accepted] = self.ingest([IncomingAlert(alert=alert, document=document)], GroupingRules())
+        return AlertReceipt(
+            alert_id=accepted.alert_id, incident_id=accepted.incident_id, duplicate=accepted.duplicate
         )
-        try:
-            with Session(self.engine) as session, session.begin():
-                incident = IncidentRow(
-                    id=incident_id,
-                    tenant=alert.tenant,
-                    title=alert.finding_info.title,
-                    correlation_key=f"{alert.hostname or '-'}|{rule or alert.finding_info.title}",
-                    status=IncidentStatus.NEW,
-                    severity_id=alert.severity_id,
-                    hosts=[alert.hostname] if alert.hostname else [],
-                    alert_count=1,
-                    detected_at=detected or now,
-                    created_at=now,
-                )
-                session.add(incident)
-                session.add(
-                    AlertRow(
-                        id=alert_id,
-                        tenant=alert.tenant,
-                        source=alert.source,
-                        source_uid=alert.source_uid,
-                        title=alert.finding_info.title,
-                        hostname=alert.hostname,
-                        severity_id=alert.severity_id,
-                        detected_at=detected,
-                        received_at=now,
-                        document=document,
-                        incident_id=incident_id,
-                    )
-                )
-                for indicator in alert.indicators():
-                    session.add(_indicator_row(incident_id, indicator))
-                session.add(
-                    TimelineRow(
-                        incident_id=incident_id,
-                        step="intake",
-                        message=f"alert received from {alert.source}",
-                        data={"alert_id": alert_id, "source_uid": alert.source_uid},
-                    )
-                )
-                append_audit(session, "intake", "alert.accepted", alert_id, {"incident_id": incident_id})
-        except IntegrityError:
-            # Another request stored the same alert between our check and our insert.
-            raced = self._find_alert(alert)
-            if raced is None:
-                raise
-            return raced
-        return AlertReceipt(alert_id=alert_id, incident_id=incident_id, duplicate=False)
 
-    def _find_alert(self, alert: Alert) -> AlertReceipt | None:
-        with Session(self.engine) as session:
-            row = session.scalar(
-                select(AlertRow).where(
-                    AlertRow.tenant == alert.tenant,
-                    AlertRow.source == alert.source,
-                    AlertRow.source_uid == alert.source_uid,
-                )
-            )
-            if row is None:
-                return None
-            return AlertReceipt(alert_id=row.id, incident_id=row.incident_id, duplicate=True)
+    def ingest(
+        self,
+        items: Sequence[IncomingAlert],
+        rules: GroupingRules,
+        signature: tuple[str, datetime] | None = None,
+    ) -> list[Accepted]:
+        """Store a batch of one tenant's alerts atomically, grouped into incidents (``_ingest``)."""
+        return ingest(self.engine, items, rules, signature=signature)
 
     def alert_documents(self, incident_id: str) -> list[dict[str, Any]]:
         with Session(self.engine) as session:
@@ -175,12 +123,15 @@ class Store:
             return [incident_summary(row) for row in session.scalars(query)]
 
     def undispatched(self, older_than_seconds: float = 0.0) -> list[str]:
-        """New incidents that have no flow run yet (Prefect was down, or the trigger failed)."""
+        """New or reopened incidents with no flow run yet (Prefect was down, or the trigger failed)."""
         cutoff = utcnow().timestamp() - older_than_seconds
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(IncidentRow)
-                .where(IncidentRow.status == IncidentStatus.NEW, IncidentRow.flow_run_id.is_(None))
+                .where(
+                    IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]),
+                    IncidentRow.flow_run_id.is_(None),
+                )
                 .order_by(IncidentRow.created_at)
             )
             return [row.id for row in rows if _aware(row.created_at).timestamp() <= cutoff]
@@ -287,9 +238,10 @@ class Store:
         target: str,
         inputs: dict[str, Any],
         inverse: str | None,
+        round: int = 1,
     ) -> LedgerEntry:
         """Write a PENDING record before the vendor call; if the key exists, return it untouched."""
-        key = idempotency_key(tenant, incident_id, action, target)
+        key = idempotency_key(tenant, incident_id, action, target, round)
         try:
             with Session(self.engine) as session, session.begin():
                 row = ActionRow(
@@ -374,6 +326,41 @@ class Store:
                     data={"event": event, "status": status},
                 )
             )
+
+    def dead_letter(
+        self, *, endpoint: str, status: int, reason: str, body: bytes, tenant: str | None = None
+    ) -> None:
+        """Keep a rejected payload for operators: truncated, and only the newest ``DEAD_LETTER_LIMIT``."""
+        with Session(self.engine) as session, session.begin():
+            row = DeadLetterRow(
+                tenant=tenant,
+                endpoint=endpoint,
+                status=status,
+                reason=reason[:2000],
+                body=body[:DEAD_LETTER_MAX_BODY],
+                truncated=len(body) > DEAD_LETTER_MAX_BODY,
+            )
+            session.add(row)
+            session.flush()
+            if row.id % 100 == 0:  # trim now and then, not on every rejection
+                session.execute(delete(DeadLetterRow).where(DeadLetterRow.id <= row.id - DEAD_LETTER_LIMIT))
+
+    def dead_letters(self, limit: int = 50) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit))
+            return [
+                {
+                    "id": r.id,
+                    "at": _aware(r.at).isoformat(),
+                    "tenant": r.tenant,
+                    "endpoint": r.endpoint,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "size": len(r.body),
+                    "truncated": r.truncated,
+                }
+                for r in rows
+            ]
 
     def verify_audit(self) -> int | None:
         with Session(self.engine) as session:

@@ -69,9 +69,12 @@ class IncidentView(BaseModel):
     hosts: list[str]
     alert_count: int
     flow_run_id: str | None
+    round: int
+    related_incident_id: str | None
     created_at: datetime
     updated_at: datetime
     detected_at: datetime | None
+    first_evidence_at: datetime | None
     contained_at: datetime | None
     closed_at: datetime | None
     indicators: list[IndicatorView]
@@ -104,9 +107,12 @@ def incident_view(row: IncidentRow) -> IncidentView:
         hosts=row.hosts or [],
         alert_count=row.alert_count,
         flow_run_id=row.flow_run_id,
+        round=row.round,
+        related_incident_id=row.related_incident_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
         detected_at=row.detected_at,
+        first_evidence_at=row.first_evidence_at,
         contained_at=row.contained_at,
         closed_at=row.closed_at,
         indicators=[_indicator(i) for i in row.indicators],

@@ -1,96 +1,166 @@
-"""First classifier: explainable points from the alert and its enrichment → verdict, score, reasons.
+"""The classifier: answer the analyst's questions, add up their effects, decide, and say why.
 
-Each reason answers one of the analyst's questions (DESIGN §2). The richer feature set (prevalence,
-rhythm, process context) arrives with the triage issue; the rules that hold already are kept here:
-a hacktool is never benign, and clean intel never outweighs malicious host evidence.
+Rules that hold whatever the points say: a hacktool or PUA detection is never benign (someone put it
+there); clean intel never outweighs malicious host evidence; traffic seen on many tenants' networks
+pulls toward benign.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
-from flows.models import Alert, Indicator, Reason, Verdict, VerdictLabel, defang
+from flows.models import Alert, Indicator, IndicatorType, Reason, Verdict, VerdictLabel, defang, host_of
 from flows.tenants import Policy
 
-WHY_WATCHED = "Why are we watching this indicator?"
-HOW_PERSIST = "How does it persist?"
-TOOL_OR_VIRUS = "Is it a tool, not a virus?"
-HOW_SEVERE = "How severe does the sensor rate it?"
+from ._findings import PERSISTENCE, PREVALENCE, PROCESS, SEVERITY, TOOL, Answers, Finding
+from ._host import host_answers
+from ._intel import intel_answers
+from ._network import network_answers
+from ._telemetry import Telemetry
 
-_HACKTOOL_WORDS = ("hacktool", "hack tool", "attack tool", "pua", "riskware", "mimikatz", "cobalt strike")
+_HACKTOOL_WORDS = (
+    "hacktool", "hack tool", "attack tool", "pua", "pup", "riskware", "adware", "mimikatz", "cobalt strike",
+    "remoteadmin", "psexec", "impacket",
+)  # fmt: skip
+_SEVERITY = {4: "high", 5: "critical", 6: "fatal"}
+HOST_EVIDENCE_FLOOR = 40  # this much host evidence is at least suspicious, and intel cannot argue it down
 
 
-def classify(alerts: Iterable[Alert], indicators: Iterable[Indicator], policy: Policy) -> Verdict:
-    alerts = list(alerts)
-    reasons: list[Reason] = []
+@dataclass
+class TriageResult:
+    verdict: Verdict
+    indicators: list[Indicator]
+    features: dict[str, Any] = field(default_factory=dict)
 
-    listed = [i for i in indicators if any(p.verdict == "malicious" for p in i.provenance)]
-    if listed:
-        first = listed[0]
-        source = next(p for p in first.provenance if p.verdict == "malicious")
-        more = f" and {len(listed) - 1} more" if len(listed) > 1 else ""
-        since = f", first seen {source.first_seen}" if source.first_seen else ""
-        reasons.append(
-            Reason(
-                question=WHY_WATCHED,
-                finding=f"{defang(first.value)}{more} listed by {source.source}: {source.reason}{since}",
-                effect=50,
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.verdict.value,
+            "score": self.verdict.score,
+            "reasons": [r.model_dump() for r in self.verdict.reasons],
+            "indicators": [
+                {
+                    "type": i.type.value,
+                    "value": i.value,
+                    "defanged": defang(i.value),
+                    "provenance": [p.model_dump() for p in i.provenance],
+                }
+                for i in self.indicators
+            ],
+            "features": self.features,
+        }
+
+
+def destinations(indicators: Sequence[Indicator]) -> list[str]:
+    """Where the alert's network indicators point: IPs, domains, and the hosts of URLs."""
+    found: dict[str, None] = {}
+    for indicator in indicators:
+        if indicator.type in (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.DOMAIN):
+            found[indicator.value] = None
+        elif indicator.type is IndicatorType.URL and (host := host_of(indicator.value)):
+            found[host.lower()] = None
+    return list(found)
+
+
+def triage(
+    alerts: Sequence[Alert],
+    indicators: Sequence[Indicator],
+    policy: Policy,
+    telemetry: Telemetry | None = None,
+    now: datetime | None = None,
+) -> TriageResult:
+    now = now or datetime.now(UTC)
+    answers = Answers()
+    tenant = alerts[0].tenant if alerts else ""
+    intel_answers(answers, indicators, now)
+    network: list[dict[str, Any]] = []
+    host_rows: list[dict[str, Any]] = []
+    if telemetry is not None:
+        network = telemetry.to_destinations(destinations(indicators))
+        talking_hosts = sorted(
+            {r["hostname"] for r in network if r["tenant"] == tenant and r.get("hostname")}
+        )
+        alert_hosts = [a.hostname for a in alerts if a.hostname]
+        host_rows = telemetry.on_hosts(tenant, sorted({*talking_hosts, *alert_hosts})[:500])
+    network_answers(answers, tenant, network)
+    host_answers(answers, alerts, [r for r in network if r["tenant"] == tenant], host_rows)
+    _tool_or_virus(answers, alerts)
+    _severity(answers, alerts)
+    _everyday_system_traffic(answers)
+    return TriageResult(
+        verdict=_decide(answers, policy), indicators=list(indicators), features=answers.features
+    )
+
+
+def classify(
+    alerts: Sequence[Alert],
+    indicators: Sequence[Indicator],
+    policy: Policy,
+    telemetry: Telemetry | None = None,
+    now: datetime | None = None,
+) -> Verdict:
+    """The verdict alone (what the respond flow stores on the incident)."""
+    return triage(alerts, indicators, policy, telemetry, now).verdict
+
+
+def _tool_or_virus(answers: Answers, alerts: Sequence[Alert]) -> None:
+    for alert in alerts:
+        text = " ".join([alert.finding_info.title, *alert.finding_info.types]).lower()
+        word = next((w for w in _HACKTOOL_WORDS if w in text), None)
+        if word:
+            answers.hacktool = True
+            answers.add(
+                Finding(
+                    TOOL,
+                    f"the detection is a tool ({word}), not a virus: someone put it there, "
+                    "so a human must look",
+                    20,
+                    host_evidence=True,
+                )
             )
-        )
+            return
 
-    persistence = [ref for alert in alerts for ref in alert.registry_values() if _is_autorun(ref.key)]
-    if persistence:
-        names = ", ".join(sorted({ref.name for ref in persistence}))
-        reasons.append(
-            Reason(question=HOW_PERSIST, finding=f"autorun registry values ({names}) written", effect=25)
-        )
 
-    severity = max((alert.severity_id for alert in alerts if alert.severity_id != 99), default=0)
+def _severity(answers: Answers, alerts: Sequence[Alert]) -> None:
+    severity = max((a.severity_id for a in alerts if a.severity_id != 99), default=0)
     if severity >= 4:
-        reasons.append(
-            Reason(
-                question=HOW_SEVERE, finding=f"sensor severity {_SEVERITY.get(severity, severity)}", effect=15
-            )
-        )
+        answers.add(Finding(SEVERITY, f"the sensor rates it {_SEVERITY.get(severity, severity)}", 10))
     elif severity in (1, 2):
-        reasons.append(Reason(question=HOW_SEVERE, finding="sensor rates it low/informational", effect=-10))
+        answers.add(Finding(SEVERITY, "the sensor rates it low or informational", -10))
 
-    hacktool = any(_is_hacktool(alert) for alert in alerts)
-    if hacktool:
-        reasons.append(
-            Reason(
-                question=TOOL_OR_VIRUS,
-                finding="an attack tool was detected: someone put it there, so a human must look",
-                effect=20,
-            )
-        )
 
+def _everyday_system_traffic(answers: Answers) -> None:
+    process = answers.features.get("process", {})
+    baseline = any(f.question == PREVALENCE and f.effect < 0 for f in answers.findings)
+    if process.get("only_system_binaries") and baseline:
+        names = ", ".join(p.rsplit("\\", 1)[-1] for p in process["system_binaries"][:3])
+        answers.add(Finding(PROCESS, f"only signed system binaries ({names}) make these connections", -15))
+
+
+def _decide(answers: Answers, policy: Policy) -> Verdict:
+    host_evidence = sum(f.effect for f in answers.findings if f.host_evidence and f.effect > 0)
+    reasons = []
+    for finding in answers.findings:
+        effect = finding.effect
+        if finding.intel and effect < 0 and host_evidence >= HOST_EVIDENCE_FLOOR:
+            effect = 0  # clean intel never outweighs what the hosts show
+            finding.finding += " (outweighed by the host evidence)"
+        reasons.append(Reason(question=finding.question, finding=finding.finding, effect=effect))
     score = max(0, min(100, sum(r.effect for r in reasons)))
     if score >= policy.malicious_threshold:
         label = VerdictLabel.MALICIOUS
-    elif score >= policy.suspicious_threshold or hacktool or persistence:
-        # A hacktool or autorun persistence is never benign, whatever the points say.
+    elif (
+        score >= policy.suspicious_threshold
+        or answers.hacktool
+        or host_evidence >= HOST_EVIDENCE_FLOOR
+        or any(
+            f.question == PERSISTENCE and f.effect > 0 for f in answers.findings
+        )  # autoruns: a human looks
+    ):
         label = VerdictLabel.SUSPICIOUS
     else:
         label = VerdictLabel.BENIGN
+    reasons.sort(key=lambda r: -abs(r.effect))
     return Verdict(verdict=label, score=score, reasons=reasons)
-
-
-_SEVERITY = {4: "high", 5: "critical", 6: "fatal"}
-_AUTORUN_KEYS = (
-    r"\currentversion\run",
-    r"\currentversion\runonce",
-    r"\shared tools\msconfig\startupreg",
-    r"\winlogon",
-    r"\currentversion\policies\explorer\run",
-)
-
-
-def _is_autorun(key: str) -> bool:
-    lowered = key.lower()
-    return any(marker in lowered for marker in _AUTORUN_KEYS)
-
-
-def _is_hacktool(alert: Alert) -> bool:
-    text = " ".join([alert.finding_info.title, *alert.finding_info.types]).lower()
-    return any(word in text for word in _HACKTOOL_WORDS)

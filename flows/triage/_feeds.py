@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flows.models import Indicator, IndicatorType, Provenance
 
-_COLUMNS = ("type", "value", "verdict", "reason", "first_seen", "source")
+_COLUMNS = ("type", "value", "verdict", "reason", "first_seen", "source", "last_seen")
 _VERDICTS = {"malicious", "suspicious", "benign"}
 
 
@@ -20,7 +20,8 @@ class FeedError(ValueError):
 
 @dataclass
 class LocalFeeds:
-    """Indicator look-ups against CSV feeds with columns ``type,value,verdict,reason,first_seen,source``."""
+    """Indicator look-ups against CSV feeds with columns ``type,value,verdict,reason,first_seen,source``
+    and optionally ``last_seen`` (when the feed last confirmed it; freshness is judged from it)."""
 
     entries: dict[tuple[str, str], list[Provenance]] = field(default_factory=dict)
 
@@ -58,6 +59,7 @@ class LocalFeeds:
                     verdict=verdict,
                     reason=(row.get("reason") or "").strip(),
                     first_seen=(row.get("first_seen") or "").strip() or None,
+                    last_seen=(row.get("last_seen") or "").strip() or None,
                 )
                 self.entries.setdefault((indicator.type, indicator.value), []).append(provenance)
 

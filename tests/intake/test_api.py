@@ -11,29 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.demo import mykings_alert
-from flows.intake import create_app
 from flows.settings import Settings
 from flows.store import Store
-from flows.store._schema import AlertRow, IncidentRow
+from flows.store._schema import AlertRow, DeadLetterRow, IncidentRow
 
-
-class RecordingDispatcher:
-    def __init__(self) -> None:
-        self.dispatched: list[str] = []
-
-    async def dispatch(self, incident_id: str) -> str | None:
-        self.dispatched.append(incident_id)
-        return None
-
-
-@pytest.fixture
-def dispatcher() -> RecordingDispatcher:
-    return RecordingDispatcher()
-
-
-@pytest.fixture
-def client(settings: Settings, dispatcher: RecordingDispatcher) -> TestClient:
-    return TestClient(create_app(settings, dispatcher=dispatcher, sweep=False))
+from .conftest import key_headers
 
 
 def _counts(store: Store) -> tuple[int, int]:
@@ -45,7 +27,7 @@ def _counts(store: Store) -> tuple[int, int]:
 
 
 def test_alert_is_stored_and_its_incident_dispatched(client: TestClient, store: Store, dispatcher) -> None:
-    response = client.post("/v1/alerts", json=mykings_alert())
+    response = client.post("/v1/alerts", headers=key_headers(), json=mykings_alert())
 
     assert response.status_code == 202
     body = response.json()
@@ -53,12 +35,13 @@ def test_alert_is_stored_and_its_incident_dispatched(client: TestClient, store: 
     assert incident is not None and incident.tenant == "demo" and incident.status == "new"
     assert incident.hosts == ["WS-FINANCE-07"]
     assert dispatcher.dispatched == [body["incident_id"]]
-    assert client.get(body["incident_url"]).json()["id"] == body["incident_id"]
+    assert client.get(body["incident_url"], headers=key_headers()).json()["id"] == body["incident_id"]
+    assert client.get(body["incident_url"], headers=key_headers("acme")).status_code == 404  # not theirs
 
 
 def test_the_same_alert_twice_is_stored_once(client: TestClient, store: Store, dispatcher) -> None:
-    first = client.post("/v1/alerts", json=mykings_alert()).json()
-    again = client.post("/v1/alerts", json=mykings_alert())
+    first = client.post("/v1/alerts", headers=key_headers(), json=mykings_alert()).json()
+    again = client.post("/v1/alerts", headers=key_headers(), json=mykings_alert())
 
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
@@ -71,7 +54,7 @@ def test_the_same_alert_twice_is_stored_once(client: TestClient, store: Store, d
 
 
 def _post_raw(client: TestClient, body: bytes, content_type: str = "application/json") -> Any:
-    return client.post("/v1/alerts", content=body, headers={"content-type": content_type})
+    return client.post("/v1/alerts", content=body, headers=key_headers(content_type=content_type))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +89,7 @@ def _without(path: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("alert", "field"),
     [
-        (_without("metadata.tenant_uid"), "metadata.tenant_uid"),
+        (_without("metadata"), "metadata"),
         (_without("finding_info.title"), "finding_info.title"),
         ({**mykings_alert(), "class_uid": 4001}, "class_uid"),
         ({**mykings_alert(), "severity_id": "high"}, "severity_id"),
@@ -116,7 +99,7 @@ def _without(path: str) -> dict[str, Any]:
 def test_invalid_alerts_are_refused_naming_the_field(
     client: TestClient, store: Store, alert: dict[str, Any], field: str
 ) -> None:
-    response = client.post("/v1/alerts", json=alert)
+    response = client.post("/v1/alerts", headers=key_headers(), json=alert)
 
     assert response.status_code == 422
     assert response.json()["detail"].startswith(field)
@@ -124,15 +107,37 @@ def test_invalid_alerts_are_refused_naming_the_field(
     assert _counts(store) == (0, 0)
 
 
-def test_unknown_tenant_is_refused(client: TestClient, store: Store) -> None:
+def test_an_ocsf_alert_without_tenant_belongs_to_the_sender(client: TestClient, store: Store) -> None:
+    alert = _without("metadata.tenant_uid")
+
+    response = client.post("/v1/alerts", headers=key_headers("acme"), json=alert)
+
+    assert response.status_code == 202
+    incident = store.incident(response.json()["incident_id"])
+    assert incident is not None and incident.tenant == "acme"
+
+
+def test_an_alert_naming_another_tenant_is_forbidden(client: TestClient, store: Store) -> None:
     alert = mykings_alert()
-    alert["metadata"]["tenant_uid"] = "someone-else"
+    alert["metadata"]["tenant_uid"] = "acme"
 
-    response = client.post("/v1/alerts", json=alert)
+    response = client.post("/v1/alerts", headers=key_headers("demo"), json=alert)
 
-    assert response.status_code == 422
+    assert response.status_code == 403
     assert "metadata.tenant_uid" in response.json()["detail"]
     assert _counts(store) == (0, 0)
+
+
+def test_rejected_payloads_are_kept_as_dead_letters_never_processed(client: TestClient, store: Store) -> None:
+    _post_raw(client, b"{broken")
+    client.post("/v1/alerts", headers=key_headers(), json={"class_uid": 2004})
+
+    letters = store.dead_letters()
+    assert [(d["status"], d["tenant"]) for d in letters] == [(422, "demo"), (400, "demo")]
+    assert "finding_info" in letters[0]["reason"] or "metadata" in letters[0]["reason"]
+    assert _counts(store) == (0, 0)
+    with Session(store.engine) as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetterRow)) == 2
 
 
 def test_wrong_content_type_is_refused(client: TestClient, store: Store) -> None:
@@ -146,7 +151,7 @@ def test_oversized_alert_is_refused(client: TestClient, store: Store, settings: 
     alert = mykings_alert()
     alert["message"] = "A" * (settings.max_alert_bytes + 1)
 
-    response = client.post("/v1/alerts", json=alert)
+    response = client.post("/v1/alerts", headers=key_headers(), json=alert)
 
     assert response.status_code == 413
     assert _counts(store) == (0, 0)
@@ -156,8 +161,8 @@ def test_server_keeps_serving_after_bad_input(client: TestClient) -> None:
     for _ in range(3):
         assert _post_raw(client, b"\x00garbage").status_code == 400
     assert client.get("/v1/health").json() == {"status": "ok"}
-    assert client.post("/v1/alerts", json=mykings_alert()).status_code == 202
+    assert client.post("/v1/alerts", headers=key_headers(), json=mykings_alert()).status_code == 202
 
 
 def test_unknown_incident_is_404(client: TestClient) -> None:
-    assert client.get("/v1/incidents/nope").status_code == 404
+    assert client.get("/v1/incidents/nope", headers=key_headers()).status_code == 404

@@ -11,10 +11,12 @@ from prefect.client.orchestration import get_client
 
 from actions.lab import LabFleet
 from flows.demo import DEMO_HOST, mykings_alert, mykings_host
+from flows.demo._run import demo_headers
 from flows.intake import create_app
 from flows.respond import RespondRequest, respond
 from flows.settings import Settings
 from flows.store import Store
+from flows.tenants import generate_missing_secrets, tenants_from
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -26,7 +28,8 @@ class NoDispatch:
 
 def _post(settings: Settings, alert: dict[str, Any]) -> str:
     client = TestClient(create_app(settings, dispatcher=NoDispatch(), sweep=False))
-    response = client.post("/v1/alerts", json=alert)
+    generate_missing_secrets(tenants_from(settings.tenants_file), settings.secrets_dir)
+    response = client.post("/v1/alerts", json=alert, headers=demo_headers(settings))
     assert response.status_code == 202, response.text
     return response.json()["incident_id"]
 
@@ -74,11 +77,15 @@ def test_mykings_alert_is_contained_reported_and_closed(settings: Settings, stor
     assert [v["name"] for v in host["registry_values"]] == ["SecurityHealth"]  # the legitimate one stays
     assert all(c["blocked"] for c in host["connections"])
 
-    [note] = incident.notifications
-    assert note.status == "delivered" and note.event == "incident_report"
-    [message] = list((settings.outbox_dir / "demo").glob("*.txt"))
-    text = message.read_text()
+    # The customer hears of the containment at once, and gets the report when the incident closes.
+    assert [(n.event, n.status) for n in incident.notifications] == [
+        ("containment_done", "delivered"),
+        ("incident_report", "delivered"),
+    ]
+    contained, report = sorted((settings.outbox_dir / "demo").glob("*.txt"))
+    text = report.read_text()
     assert "MALICIOUS" in text and "js[.]mykings[.]top" in text and "js.mykings.top" not in text
+    assert "Contained" in contained.read_text()
 
     run, artifacts = asyncio.run(_flow_run(incident.flow_run_id or ""))
     assert run.state is not None and run.state.is_completed()
@@ -130,7 +137,11 @@ def test_a_hacktool_alert_goes_to_an_analyst_not_closed(settings: Settings, stor
     assert incident is not None
     assert incident.verdict == "suspicious" and incident.status == "awaiting_approval"
     assert incident.actions == []
-    assert [n.status for n in incident.notifications] == ["delivered"]
+    # The analysts are told of the gray verdict; the customer gets the (interim) report.
+    assert [(n.event, n.status) for n in incident.notifications] == [
+        ("escalation", "delivered"),
+        ("incident_report", "delivered"),
+    ]
 
 
 def test_a_failed_action_leaves_the_incident_open(settings: Settings, store: Store) -> None:

@@ -95,8 +95,12 @@ def test_the_same_source_uid_from_another_tenant_or_source_is_a_new_alert(store:
     other_source["metadata"]["product"]["name"] = "Another EDR"
 
     assert _record(store, other_tenant).duplicate is False
-    assert _record(store, other_source).duplicate is False
-    assert _count(store, IncidentRow) == 3
+    same_host_and_rule = _record(store, other_source)
+    assert same_host_and_rule.duplicate is False
+    assert _count(store, AlertRow) == 3
+    # Another source about the same host and rule joins the open incident; another tenant never does.
+    assert same_host_and_rule.incident_id == first.incident_id
+    assert _count(store, IncidentRow) == 2
     assert first.incident_id not in {r.id for r in store.incidents(tenant="other")}
 
 
@@ -162,9 +166,13 @@ def test_a_claim_is_on_the_timeline(store: Store) -> None:
 
 def test_undispatched_lists_new_incidents_without_a_flow_run(store: Store) -> None:
     first = _record(store).incident_id
-    other = mykings_alert()
-    other["finding_info"]["uid"] = "second"
-    second = _record(store, other).incident_id
+    unrelated = {  # another host, another rule, no shared indicator: its own incident
+        "class_uid": 2004,
+        "metadata": {"tenant_uid": "demo", "product": {"name": "Demo EDR"}},
+        "finding_info": {"uid": "second", "title": "Unrelated finding"},
+        "device": {"hostname": "WS-OTHER-01"},
+    }
+    second = _record(store, unrelated).incident_id
 
     assert store.undispatched() == [first, second]
 

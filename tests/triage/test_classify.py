@@ -3,6 +3,7 @@ hold whatever the points say (a hacktool or autorun persistence is never benign)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ from flows.demo import mykings_alert
 from flows.models import Alert, Indicator, IndicatorType, Provenance, VerdictLabel
 from flows.tenants import Policy
 from flows.triage import LocalFeeds, classify
-from flows.triage._classify import HOW_PERSIST, HOW_SEVERE, TOOL_OR_VIRUS, WHY_WATCHED
+from flows.triage._findings import PERSISTENCE as HOW_PERSIST
+from flows.triage._findings import SEVERITY as HOW_SEVERE
+from flows.triage._findings import TOOL as TOOL_OR_VIRUS
+from flows.triage._findings import WHY_WATCHED
 
 DEFAULT_FEED = Path(__file__).resolve().parents[2] / "flows" / "defaults" / "intel-feed.csv"
 RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
@@ -36,8 +40,11 @@ def _listed(value: str = "evil.example", verdict: str = "malicious") -> Indicato
     return Indicator(
         type=IndicatorType.DOMAIN,
         value=value,
-        provenance=[Provenance(source="feed", verdict=verdict, reason="C2", first_seen="2020-01-01")],
+        provenance=[Provenance(source="feed", verdict=verdict, reason="C2", first_seen=_RECENT)],
     )
+
+
+_RECENT = (datetime.now(UTC) - timedelta(days=10)).date().isoformat()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +59,7 @@ def test_the_mykings_alert_is_malicious(mykings: tuple[Alert, list[Indicator]]) 
     verdict = classify([alert], indicators, Policy())
 
     assert verdict.verdict is VerdictLabel.MALICIOUS
-    assert verdict.score == 90  # intel 50 + persistence 25 + high severity 15
+    assert verdict.score == 90  # listed 35 + current 5 + persistence 25 + regsvr32 fetching 15 + high 10
     questions = [reason.question for reason in verdict.reasons]
     assert "Why are we watching this indicator?" in questions
     assert "How does it persist?" in questions
@@ -67,11 +74,11 @@ def test_mykings_reasons_say_who_listed_what_and_which_values_persist(
 
     watched = reasons[WHY_WATCHED].finding
     assert "garrison-demo-feed" in watched
-    assert "first seen 2017-03-01" in watched
-    assert "and 1 more" in watched  # the URL and its domain are both listed
+    assert "(+1 more)" in watched  # the URL and its domain are both listed
     assert "http://" not in watched and "mykings.top" not in watched  # defanged for people
-    assert reasons[HOW_PERSIST].finding == "autorun registry values (start, start1) written"
-    assert reasons[HOW_SEVERE].finding == "sensor severity high"
+    assert "last confirmed 2026-11-01" in reasons["How long has it been watched?"].finding
+    assert {"start", "start1"} <= set(reasons[HOW_PERSIST].finding.replace(",", " ").split())
+    assert reasons[HOW_SEVERE].finding == "the sensor rates it high"
     assert sum(r.effect for r in reasons.values()) == 90
 
 
@@ -150,14 +157,15 @@ def test_benign_or_suspicious_intel_is_not_malicious_intel() -> None:
     verdict = classify([_alert(severity=2)], indicators, Policy())
 
     assert verdict.verdict is VerdictLabel.BENIGN
-    assert WHY_WATCHED not in [r.question for r in verdict.reasons]
+    [watched] = [r for r in verdict.reasons if r.question == WHY_WATCHED]
+    assert "known good" in watched.finding and watched.effect < 0
 
 
 def test_the_highest_severity_of_several_alerts_counts() -> None:
     verdict = classify([_alert(severity=1), _alert(severity=5)], [], Policy())
 
-    assert verdict.reasons[0].finding == "sensor severity critical"
-    assert verdict.score == 15
+    assert verdict.reasons[0].finding == "the sensor rates it critical"
+    assert verdict.score == 10
 
 
 def test_severity_99_other_is_ignored() -> None:
@@ -167,7 +175,7 @@ def test_severity_99_other_is_ignored() -> None:
     assert verdict.verdict is VerdictLabel.BENIGN
 
 
-def test_every_signal_at_once_is_capped_at_100() -> None:
+def test_every_signal_at_once_is_malicious_within_100() -> None:
     alert = _alert(
         "HackTool found",
         severity=5,
@@ -176,8 +184,8 @@ def test_every_signal_at_once_is_capped_at_100() -> None:
 
     verdict = classify([alert], [_listed()], Policy())
 
-    assert sum(r.effect for r in verdict.reasons) == 110
-    assert verdict.score == 100
+    assert sum(r.effect for r in verdict.reasons) == 95  # listed, current, tool, persistence, critical
+    assert verdict.score == 95
     assert verdict.verdict is VerdictLabel.MALICIOUS
 
 

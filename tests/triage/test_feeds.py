@@ -45,6 +45,7 @@ def test_the_default_feed_knows_the_mykings_domain(default_feeds: LocalFeeds) ->
         verdict="malicious",
         reason="MyKings botnet C2 and payload host",
         first_seen="2017-03-01",
+        last_seen="2026-11-01",
     )
 
 

@@ -1,0 +1,201 @@
+"""``garrison ingest``: load alert files into the store, as the intake API would, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from flows.intake import PrefectDispatcher
+from flows.intake._service import BatchReport, Intake, Rejection, parse_json
+from flows.normalize import Format
+from flows.runtime._processes import answers
+from flows.settings import get_settings
+from flows.store import Store
+from flows.tenants import Tenant, tenants_from
+
+from ._output import console, emit_json, fail
+
+BATCH = 1_000
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="JSON, JSON array or NDJSON files of alerts.")],
+    fmt: Annotated[
+        Format, typer.Option("--format", help="Alert format; auto detects each one.")
+    ] = Format.AUTO,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant the alerts belong to (else OCSF tenant_uid).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Generic source name (its mapping in the tenant).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Store alerts from files (one transaction per 1,000), grouped into incidents; start their playbooks
+    if Garrison is up, or leave them for `garrison up` to start."""
+    settings = get_settings()
+    tenants = tenants_from(settings.tenants_file)
+    chosen: Tenant | None = None
+    if tenant is not None:
+        chosen = tenants.get(tenant)
+        if chosen is None:
+            fail(f"unknown tenant {tenant!r}")
+    for path in files:
+        if not path.is_file():
+            fail(f"{path}: no such file")
+    intake = Intake(Store.open(settings.database_url))
+    total = BatchReport()
+    reasons: Counter[str] = Counter()
+    progress = Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("bytes"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("ingest", total=sum(p.stat().st_size for p in files))
+        for path in files:
+            for batch, consumed in _batches(path):
+                report = _accept(intake, tenants, chosen, batch, fmt, source)
+                total.accepted += report.accepted
+                total.rejected += [
+                    Rejection(r.line, r.field, f"{path}:{r.line}: {r.message}") for r in report.rejected
+                ]
+                reasons.update(f"{r.field}: {r.message}" for r in report.rejected)
+                progress.advance(task, consumed)
+    started = _dispatch(total.new_incidents)
+    summary = {**total.counts(), "runs_started": started, "rejections": dict(reasons.most_common(20))}
+    if as_json:
+        emit_json(summary)
+    else:
+        _print(summary, started, len(total.new_incidents))
+    if total.rejected and not total.accepted:
+        raise typer.Exit(1)
+
+
+def _batches(path: Path) -> Iterator[tuple[list[tuple[int, Any]], int]]:
+    """(line, document) batches from a file, with the bytes each batch consumed."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16).lstrip()
+        handle.seek(0)
+        if head.startswith(b"["):  # one JSON array
+            data = handle.read()
+            documents = _whole(data)
+            for start in range(0, len(documents), BATCH):
+                yield documents[start : start + BATCH], len(data) if start == 0 else 0
+            return
+        batch: list[tuple[int, Any]] = []
+        consumed = 0
+        for number, raw in enumerate(handle, start=1):
+            consumed += len(raw)
+            if raw.strip():
+                try:
+                    batch.append((number, parse_json(raw)))
+                except ValueError:
+                    if number == 1:  # a pretty-printed single document, not NDJSON
+                        handle.seek(0)
+                        data = handle.read()
+                        yield _whole(data), len(data)
+                        return
+                    batch.append((number, _Unreadable(raw)))
+            if len(batch) >= BATCH:
+                yield batch, consumed
+                batch, consumed = [], 0
+        if batch or consumed:
+            yield batch, consumed
+
+
+class _Unreadable:
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+def _whole(data: bytes) -> list[tuple[int, Any]]:
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [(1, _Unreadable(str(error).encode()))]
+    items = parsed if isinstance(parsed, list) else [parsed]
+    return list(enumerate(items, start=1))
+
+
+def _accept(
+    intake: Intake,
+    tenants: Any,
+    chosen: Tenant | None,
+    batch: list[tuple[int, Any]],
+    fmt: Format,
+    source: str | None,
+) -> BatchReport:
+    report = BatchReport()
+    by_tenant: dict[str, list[tuple[int, Any]]] = {}
+    for line, document in batch:
+        if isinstance(document, _Unreadable):
+            report.rejected.append(Rejection(line, "(line)", "not valid JSON", 400))
+            continue
+        tenant_id = chosen.id if chosen else _ocsf_tenant(document)
+        if tenant_id is None or tenants.get(tenant_id) is None:
+            why = "no tenant: pass --tenant" if tenant_id is None else f"unknown tenant {tenant_id!r}"
+            report.rejected.append(Rejection(line, "metadata.tenant_uid", why))
+            continue
+        by_tenant.setdefault(tenant_id, []).append((line, document))
+    for tenant_id, documents in by_tenant.items():
+        part = intake.accept(tenants.get(tenant_id), documents, fmt, source)
+        report.accepted += part.accepted
+        report.rejected += part.rejected
+    return report
+
+
+def _ocsf_tenant(document: Any) -> str | None:
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    tenant = metadata.get("tenant_uid") if isinstance(metadata, dict) else None
+    return tenant if isinstance(tenant, str) and tenant else None
+
+
+def _dispatch(incidents: list[str]) -> int:
+    """Start respond runs now if Garrison is up; otherwise `garrison up`'s sweeper starts them."""
+    settings = get_settings()
+    if not incidents or not answers(f"{settings.prefect_api_url}/health"):
+        return 0
+    import os
+
+    os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
+    dispatcher = PrefectDispatcher(Store.open(settings.database_url))
+
+    async def run() -> int:
+        return sum(1 for incident in incidents if await dispatcher.dispatch(incident))
+
+    return asyncio.run(run())
+
+
+def _print(summary: dict[str, Any], started: int, new: int) -> None:
+    table = Table(title="Ingest", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("accepted", str(summary["accepted"]))
+    table.add_row("duplicates", str(summary["duplicates"]))
+    table.add_row("rejected", str(summary["rejected"]))
+    table.add_row("incidents to respond to", str(new))
+    table.add_row(
+        "respond runs started",
+        str(started) if started else "0 (Garrison is not up: `garrison up` starts them)",
+    )
+    console.print(table)
+    if summary["rejections"]:
+        reasons = Table("reason", "count", title="Rejected")
+        for reason, count in summary["rejections"].items():
+            reasons.add_row(Text(reason), str(count))
+        console.print(reasons)

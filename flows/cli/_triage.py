@@ -1,0 +1,106 @@
+"""``garrison triage``: an explained verdict for one alert, offline; ``--evaluate DIR`` runs a corpus."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from flows.normalize import Format
+from flows.settings import get_settings
+from flows.tenants import Policy, tenants_from
+from flows.triage._evaluate import LABELS, Evaluation, evaluate
+from flows.triage._offline import TriageInputError, triage_files
+
+from ._output import console, emit_json, exit_with, fail
+
+_STYLE = {"malicious": "bold red", "suspicious": "yellow", "benign": "green"}
+
+
+def triage_command(
+    alert: Annotated[Path | None, typer.Argument(help="The alert (any intake format).")] = None,
+    events: Annotated[list[Path], typer.Option("--events", help="OCSF activity events (NDJSON).")] = [],  # noqa: B006
+    intel: Annotated[
+        list[Path], typer.Option("--intel", help="STIX 2.1 bundle, MISP event, CSV or list.")
+    ] = [],  # noqa: B006
+    tenant: Annotated[str | None, typer.Option(help="Tenant (its policy and field mappings).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Alert format.")] = Format.AUTO,
+    source: Annotated[str | None, typer.Option(help="Generic source name (the tenant's mapping).")] = None,
+    now: Annotated[str | None, typer.Option(help="Judge intel age as of this ISO 8601 time.")] = None,
+    evaluate_dir: Annotated[
+        Path | None, typer.Option("--evaluate", help="Run a labelled case corpus.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Answer the analyst's questions about an alert and give a verdict with its reasons. Offline: no
+    server, no network."""
+    policy, mapping = Policy(), None
+    if tenant:
+        found = tenants_from(get_settings().tenants_file).get(tenant)
+        if found is None:
+            fail(f"unknown tenant {tenant!r}")
+        policy = found.policy
+        mapping = found.sources.get(source) if source else None
+        if source and mapping is None:
+            fail(f"tenant {tenant} has no source {source!r}")
+    try:
+        if evaluate_dir is not None:
+            result = evaluate(evaluate_dir, policy)
+            emit_json(result.as_dict()) if as_json else _print_evaluation(result)
+            exit_with(0 if result.passed else 1)
+        if alert is None:
+            fail("give an ALERT file, or --evaluate DIR")
+        moment = datetime.fromisoformat(now) if now else None
+        triaged = triage_files(
+            alert,
+            events=events,
+            intel=intel,
+            tenant=tenant,
+            policy=policy,
+            fmt=fmt,
+            mapping=mapping,
+            now=moment,
+        )
+    except (TriageInputError, ValueError) as error:
+        fail(str(error))
+    if as_json:
+        emit_json(triaged.as_dict())
+        return
+    verdict = triaged.verdict
+    console.print(
+        Text.assemble(
+            "Verdict ",
+            Text(verdict.verdict.value.upper(), style=_STYLE[verdict.verdict.value]),
+            f"  score {verdict.score}/100",
+        )
+    )
+    table = Table("effect", "question", "finding", title="Why")
+    for reason in verdict.reasons:
+        table.add_row(f"{reason.effect:+d}", reason.question, Text(reason.finding))
+    console.print(table)
+
+
+def _print_evaluation(result: Evaluation) -> None:
+    matrix = Table("expected ↓ / got →", *LABELS, title="Confusion matrix")
+    for expected, row in result.matrix().items():
+        matrix.add_row(expected, *(str(row[label]) for label in LABELS))
+    console.print(matrix)
+    for case in result.cases:
+        mark = Text("✔", style="green") if case.passed else Text("✘", style="red")
+        want = case.expected or f"not {case.never}"
+        console.print(
+            Text.assemble(
+                mark,
+                f" {case.name}: expected {want}, got ",
+                Text(case.got, style=_STYLE[case.got]),
+                f" ({case.score})",
+            )
+        )
+        for reason in case.reasons[:6]:
+            console.print(Text(f"    {reason['effect']:+d}  {reason['question']} {reason['finding']}"))
+        if case.missing_answers:
+            console.print(Text(f"    missing answers: {', '.join(case.missing_answers)}", style="red"))

@@ -1,0 +1,62 @@
+"""Indicators inside free text (command lines, log lines, descriptions), defanged forms included."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+from ._indicator import Indicator, IndicatorType
+
+# File names look like domains (scrobj.dll, v.sct); a command line is full of them.
+_FILE_SUFFIXES = frozenset(
+    "exe dll sys sct msi ps1 psm1 bat cmd vbs vbe js jse wsf hta lnk cpl ocx scr txt log dat tmp ini cfg "
+    "xml json yml yaml zip rar 7z gz tar iso img doc docx xls xlsx xlsm ppt pptx pdf rtf png jpg gif "
+    "py sh pl rb php asp aspx jsp html htm css db evtx etl reg inf".split()
+)
+_URL = re.compile(r"\b(?:hxxps?|https?|fxp|ftp)(?:://|\[://\]|\[:\]//)[^\s\"'<>|^`]+", re.I)
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}(?:\.|\[\.\]|\(\.\))){3}\d{1,3}(?![\d.])")
+_DOMAIN = re.compile(
+    r"(?<![\w@.\\/-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.|\[\.\]|\(\.\)))+[a-z][a-z0-9-]{1,62}(?![\w-])",
+    re.I,
+)
+_HASH = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])", re.I)
+_REGISTRY = re.compile(r"\b(?:HKLM|HKCU|HKCR|HKU|HKEY_[A-Z_]+)\\[^\"'\r\n]+?(?=\"|'|\s/|$)", re.I)
+
+
+def iocs_in_text(text: str, field: str) -> tuple[Indicator, ...]:
+    """Every URL, IPv4 address, domain, hash and registry path in ``text`` (memoized: a storm repeats
+    the same command line thousands of times; callers must not mutate the results)."""
+    return _iocs_in_text(text, field)
+
+
+@lru_cache(maxsize=4096)
+def _iocs_in_text(text: str, field: str) -> tuple[Indicator, ...]:
+    return tuple(_scan(text, field))
+
+
+def _scan(text: str, field: str) -> Iterator[Indicator]:
+    spans: list[tuple[int, int]] = []
+    for match in _URL.finditer(text):
+        spans.append(match.span())
+        if found := Indicator.parse(match.group(0).rstrip(".,;)]"), field=field, hint=IndicatorType.URL):
+            yield found
+    for match in _IPV4.finditer(text):
+        if not _inside(match.span(), spans) and (found := Indicator.parse(match.group(0), field=field)):
+            yield found
+    for match in _DOMAIN.finditer(text):
+        value = match.group(0)
+        suffix = re.split(r"\.|\[\.\]|\(\.\)", value)[-1].lower()
+        if _inside(match.span(), spans) or suffix in _FILE_SUFFIXES:
+            continue
+        if found := Indicator.parse(value, field=field, hint=IndicatorType.DOMAIN):
+            yield found
+    for match in _HASH.finditer(text):
+        if not _inside(match.span(), spans) and (found := Indicator.parse(match.group(0), field=field)):
+            yield found
+    for match in _REGISTRY.finditer(text):
+        yield Indicator(type=IndicatorType.REGISTRY_VALUE, value=match.group(0).strip(), field=field)
+
+
+def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in spans)

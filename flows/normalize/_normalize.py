@@ -1,0 +1,122 @@
+"""Turn what a sensor sent into an Alert: detect the format (or take the caller's), normalize, validate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from flows.models import Alert
+
+from . import _elastic, _generic, _suricata, _wazuh
+from ._generic import FieldMapping
+
+
+class Format(StrEnum):
+    AUTO = "auto"
+    OCSF = "ocsf"
+    SURICATA = "suricata"
+    WAZUH = "wazuh"
+    ELASTIC = "elastic"
+    GENERIC = "generic"
+
+
+class NormalizeError(ValueError):
+    """The document is not an alert Garrison can read; ``field`` says where (a JSON path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class TenantMismatch(PermissionError):
+    """An OCSF alert names another tenant than the one that sent it."""
+
+
+@dataclass(frozen=True)
+class Normalized:
+    alert: Alert
+    format: Format
+    document: dict[str, Any]  # the OCSF document, as validated
+    raw: dict[str, Any]  # what the sensor sent
+
+
+def detect(document: dict[str, Any]) -> Format | None:
+    if document.get("class_uid") is not None:
+        return Format.OCSF
+    if _suricata.looks_like(document):
+        return Format.SURICATA
+    if _wazuh.looks_like(document):
+        return Format.WAZUH
+    if _elastic.looks_like(document):
+        return Format.ELASTIC
+    return None
+
+
+def normalize(
+    raw: Any,
+    tenant: str,
+    fmt: Format = Format.AUTO,
+    mapping: FieldMapping | None = None,
+) -> Normalized:
+    """Normalize one alert for ``tenant``. Raises NormalizeError (with a field path) or TenantMismatch.
+
+    Generic JSON needs ``mapping`` (the tenant's per-source field mapping).
+    """
+    if not isinstance(raw, dict):
+        raise NormalizeError("(body)", "an alert must be a JSON object")
+    chosen = detect(raw) if fmt is Format.AUTO else fmt
+    if chosen is None:
+        if mapping is None:
+            raise NormalizeError(
+                "(body)", "unknown alert format: send OCSF, Suricata EVE, Wazuh or Elastic, or map the source"
+            )
+        chosen = Format.GENERIC
+    try:
+        document = _to_ocsf(raw, tenant, chosen, mapping)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise NormalizeError(
+            "(body)", f"not a valid {chosen} alert ({type(error).__name__}: {error})"
+        ) from None
+    try:
+        alert = Alert.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(body)"
+        raise NormalizeError(field, first["msg"]) from None
+    if alert.tenant != tenant:
+        raise TenantMismatch(
+            f"metadata.tenant_uid names tenant {alert.tenant!r}; a tenant writes only its own alerts"
+        )
+    return Normalized(alert=alert, format=chosen, document=document, raw=raw)
+
+
+def _to_ocsf(raw: dict[str, Any], tenant: str, fmt: Format, mapping: FieldMapping | None) -> dict[str, Any]:
+    if fmt is Format.OCSF:
+        document = dict(raw)
+        metadata = document.get("metadata")
+        if isinstance(metadata, dict) and "tenant_uid" not in metadata:
+            document["metadata"] = {**metadata, "tenant_uid": tenant}
+        return document
+    if fmt is Format.SURICATA:
+        if not _suricata.looks_like(raw):
+            raise NormalizeError(
+                "alert", "not a Suricata EVE alert record (event_type 'alert' with alert.signature_id)"
+            )
+        return _suricata.normalize(raw, tenant)
+    if fmt is Format.WAZUH:
+        if not _wazuh.looks_like(raw):
+            raise NormalizeError("rule", "not a Wazuh alert (rule.level and agent are required)")
+        return _wazuh.normalize(raw, tenant)
+    if fmt is Format.ELASTIC:
+        if not _elastic.looks_like(raw):
+            raise NormalizeError("kibana.alert", "not an Elastic Security alert (no kibana.alert.* fields)")
+        return _elastic.normalize(raw, tenant)
+    if mapping is None:
+        raise NormalizeError(
+            "(source)", "generic JSON needs a field mapping for this source in the tenant config"
+        )
+    return _generic.normalize(raw, tenant, mapping)

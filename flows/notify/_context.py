@@ -1,0 +1,255 @@
+"""The values templates see: an incident told in one language, with every piece of data made inert.
+
+Templates never see raw alert data: every indicator is defanged, every free text defanged and stripped of
+angle brackets and line breaks (``inert``) before it is placed here; the channel's escaping follows on top.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flows.models import Alert
+from flows.settings import get_settings
+from flows.store import IncidentView
+from flows.tenants import Tenant
+
+from ._advice import Situation, mitigations
+from ._evidence import STAGES, first_evidence, infection_chain
+from ._i18n import Catalog, catalog, resolve_language
+from ._story import hacktool_in, milestones, reasons, summary
+from ._text import defanged, indicator_text, inert, when
+
+_TARGET_IS_INDICATOR = (".block_", ".unblock_")
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """An action waiting for approval: its key (``lab.isolate_host``) and target, as the ledger names them."""
+
+    action: str
+    target: str
+
+
+@dataclass(frozen=True)
+class EventDetails:
+    """What an event adds to the incident: why it was sent, what waits for approval, campaign reach."""
+
+    reason: str = ""  # escalation / reopening: why (free text, made inert)
+    pending: Sequence[PlannedAction] = ()  # approval_requested: the actions waiting for a decision
+    expires_at: datetime | None = None  # approval_requested: when the request lapses
+    affected_tenants: int = 0  # campaign_warning: how many customers saw the same activity
+    deployed: bool = False  # campaign_warning: the indicators are already on the recipient's block lists
+
+
+def incident_context(
+    incident: IncidentView,
+    tenant: Tenant,
+    *,
+    language: str | None = None,
+    alerts: Sequence[Alert] = (),
+    details: EventDetails | None = None,
+) -> dict[str, Any]:
+    """Everything an incident template may show, in ``language`` (default: the tenant's)."""
+    t = catalog(resolve_language(language or tenant.language))
+    details = details or EventDetails()
+    detected = incident.detected_at or incident.created_at
+    first = _first_evidence(incident, alerts, detected)
+    dwell = detected - first if first and first < detected else None
+    chain = infection_chain(alerts)
+    titles = " ".join(a.finding_info.title + " " + " ".join(a.finding_info.types) for a in alerts)
+    intel = " ".join(str(p.get("reason", "")) for i in incident.indicators for p in i.provenance)
+    hacktool = hacktool_in(incident, alerts)
+    situation = Situation(incident, chain, hacktool, f"{incident.title} {titles} {intel}".lower(), dwell)
+    verdict = incident.verdict or "undecided"
+    advice = mitigations(situation)
+    return {
+        "language": t.language,
+        "mdr": {"name": t("mdr_name")},
+        "tenant": {"id": tenant.id, "name": inert(tenant.name)},
+        "incident": {
+            "id": incident.id,
+            "short_id": incident.id[:8],
+            "title": inert(incident.title),
+            "status": incident.status,
+            "status_label": t(f"status.{incident.status}")
+            if t.has(f"status.{incident.status}")
+            else incident.status,
+            "verdict": verdict,
+            "verdict_label": t(f"verdict_short.{verdict}"),
+            "verdict_text": t(f"verdict.{verdict}"),
+            "score": incident.score if incident.score is not None else 0,
+            "hosts": [inert(h) for h in incident.hosts],
+            "hosts_text": t.join([inert(h) for h in incident.hosts]) if incident.hosts else t("none_named"),
+            "alert_count": incident.alert_count,
+            "sources": t.join(sorted({inert(a.source) for a in alerts})) if alerts else "",
+            "detected_at": when(detected),
+            "received_at": when(incident.created_at),
+            "contained_at": when(incident.contained_at) if incident.contained_at else "",
+            "closed_at": when(incident.closed_at) if incident.closed_at else "",
+            "ui_url": f"{get_settings().prefect_ui_url}/runs/flow-run/{incident.flow_run_id}"
+            if incident.flow_run_id
+            else "",
+        },
+        "summary": summary(t, incident, alerts, dwell, first),
+        "reasons": reasons(t, incident),
+        "indicators": _indicators(t, incident),
+        "actions": _actions(t, incident),
+        "dwell": {
+            "first_evidence_at": when(first) if first else "",
+            "dwell": t.duration(dwell) if dwell else "",
+            "to_contain": t.duration(incident.contained_at - incident.created_at)
+            if incident.contained_at
+            else "",
+        },
+        "milestones": milestones(t, incident, alerts, first),
+        "chain": [
+            {"stage": stage, "label": t(f"stage.{stage}"), "steps": steps}
+            for stage in STAGES
+            if (steps := [_chain_text(t, s.kind, s.params) for s in chain if s.stage == stage])
+        ],
+        "entry_known": any(s.stage == "entry" for s in chain),
+        "mitigations": [_advice_text(t, a.code, a.values) for a in advice],
+        "mitigation_codes": [a.code for a in advice],
+        "timeline": [
+            {"at": when(e.at), "step": e.step, "message": inert(e.message)} for e in incident.timeline
+        ],
+        "event": _event(t, details),
+    }
+
+
+def _first_evidence(incident: IncidentView, alerts: Sequence[Alert], detected: datetime) -> datetime | None:
+    stored = getattr(incident, "first_evidence_at", None)  # when the store exposes it (see the notes)
+    found = [m for m in (stored, first_evidence(alerts, latest=detected)) if m is not None]
+    return min(found) if found else None
+
+
+def _indicators(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
+    rows = []
+    for indicator in incident.indicators:
+        listed = [p for p in indicator.provenance if p.get("verdict") == "malicious"]
+        why = [
+            t(
+                "intel.listed_since" if p.get("first_seen") else "intel.listed",
+                reason=inert(str(p.get("reason", ""))),
+                source=inert(str(p.get("source", ""))),
+                since=inert(str(p.get("first_seen") or "")),
+            )
+            for p in listed
+        ]
+        rows.append(
+            {
+                "type": indicator.type,
+                "type_label": t(f"indicator.{indicator.type}")
+                if t.has(f"indicator.{indicator.type}")
+                else indicator.type,
+                "value": indicator_text(indicator.type, indicator.value),
+                "listed": bool(listed),
+                "why": t.join(why),
+            }
+        )
+    # Known-bad first: they are what the reader should act on.
+    return sorted(rows, key=lambda row: not row["listed"])
+
+
+def _actions(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
+    rows = []
+    for action in incident.actions:
+        verb = action.key.rsplit(".", 1)[-1]
+        indicator = any(marker in action.key for marker in _TARGET_IS_INDICATOR)
+        rows.append(
+            {
+                "name": action.key,
+                "label": t(f"action.{verb}") if t.has(f"action.{verb}") else action.key,
+                "target": defanged(action.target) if indicator else inert(action.target),
+                "status": action.status,
+                "status_label": t(f"action_status.{action.status}")
+                if t.has(f"action_status.{action.status}")
+                else action.status,
+                "detail": inert(action.detail),
+                "failed": action.status == "failed",
+            }
+        )
+    return rows
+
+
+def _chain_text(t: Catalog, kind: str, params: dict[str, str]) -> str:
+    values = {
+        name: (defanged(value) if name in ("url", "host") else inert(value)) for name, value in params.items()
+    }
+    return t(f"chain.{kind}", **values)
+
+
+def _advice_text(t: Catalog, code: str, values: list[str]) -> str:
+    shown = [inert(value) for value in values[:8]]  # inert: URLs and domains defanged, file names kept
+    if len(values) > 8:
+        shown.append(t("and_more", n=len(values) - 8))
+    return t(f"mitigation.{code}", items=t.join(shown, last=True))
+
+
+def _event(t: Catalog, details: EventDetails) -> dict[str, Any]:
+    return {
+        "reason": inert(details.reason),
+        "pending": [
+            {
+                "action": p.action,
+                "label": t(f"action.{p.action.rsplit('.', 1)[-1]}")
+                if t.has(f"action.{p.action.rsplit('.', 1)[-1]}")
+                else p.action,
+                "target": defanged(p.target)
+                if any(m in p.action for m in _TARGET_IS_INDICATOR)
+                else inert(p.target),
+            }
+            for p in details.pending
+        ],
+        "expires_at": when(details.expires_at) if details.expires_at else "",
+        "affected_tenants": details.affected_tenants,
+        "deployed": details.deployed,
+    }
+
+
+def campaign_context(
+    incident: IncidentView,
+    recipient: Tenant,
+    *,
+    language: str | None = None,
+    details: EventDetails | None = None,
+) -> dict[str, Any]:
+    """What another customer may learn of an incident: the threat and its indicators, never the
+    affected customer, its hosts, the incident's title or id (tenants never cross)."""
+    t = catalog(resolve_language(language or recipient.language))
+    details = details or EventDetails()
+    listed = [i for i in incident.indicators if any(p.get("verdict") == "malicious" for p in i.provenance)]
+    threats = sorted(
+        {inert(str(p.get("reason", ""))) for i in listed for p in i.provenance if p.get("reason")}
+    )
+    seen = sorted({str(p["first_seen"]) for i in listed for p in i.provenance if p.get("first_seen")})
+    return {
+        "language": t.language,
+        "mdr": {"name": t("mdr_name")},
+        "tenant": {"id": recipient.id, "name": inert(recipient.name)},
+        "campaign": {
+            # A reference the MDR can trace back, that tells the recipient nothing about the incident.
+            "reference": "CW-" + hashlib.sha256(incident.id.encode()).hexdigest()[:8].upper(),
+            "threat": t.join(threats) if threats else t("campaign.unnamed"),
+            "headline": threats[0] if threats else t("campaign.unnamed"),
+            "first_seen": inert(seen[0]) if seen else "",
+            "observed_at": when(incident.detected_at or incident.created_at),
+            "indicators": [
+                {
+                    "type_label": t(f"indicator.{i.type}") if t.has(f"indicator.{i.type}") else i.type,
+                    "value": indicator_text(i.type, i.value),
+                }
+                for i in listed
+            ],
+            "affected_tenants": details.affected_tenants,
+            "deployed": details.deployed,
+        },
+        "mitigations": [
+            t("mitigation.campaign_block") if not details.deployed else t("mitigation.campaign_deployed"),
+            t("mitigation.campaign_hunt"),
+        ],
+    }

@@ -1,0 +1,260 @@
+"""The incident told as a story: summary sentences, the verdict's reasons and the timeline's milestones,
+in the reader's language. Values are made inert here (``inert``, ``defang``) before they are placed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flows.models import Alert
+from flows.store import IncidentView
+
+from ._i18n import Catalog
+from ._text import defanged, inert, when
+
+_HACKTOOL_WORDS = ("hacktool", "hack tool", "attack tool", "mimikatz", "cobalt strike")
+
+# The analyst's questions (DESIGN §2) as the classifier words them → catalog keys.
+_QUESTIONS = {
+    "why are we watching this indicator": "why_watched",
+    "how long has it been watched / seen": "how_long",
+    "how long has it been watched": "how_long",
+    "how prevalent is it": "how_prevalent",
+    "how often, in what rhythm": "rhythm",
+    "how much data, which direction": "data_volume",
+    "which process talks, from where": "which_process",
+    "how does it persist": "how_persist",
+    "how did it get there": "how_got_there",
+    "is it a tool, not a virus": "tool_or_virus",
+    "how severe does the sensor rate it": "how_severe",
+}
+
+# The classifier's findings, recognised so they can be told in the reader's language. A finding that
+# matches none is shown as written (English), never dropped.
+Teller = Callable[[Catalog, "re.Match[str]"], str]
+
+
+def _listed(t: Catalog, m: re.Match[str]) -> str:
+    more = m.groupdict().get("more")
+    reason = m.groupdict().get("reason")
+    if reason:
+        key = "finding.listed_more" if more else "finding.listed"
+    else:
+        key = "finding.listed_by_more" if more else "finding.listed_by"
+    values = {"ioc": m["ioc"], "more": more or "", "source": m["source"], "reason": reason or ""}
+    told = t(key, **{name: inert(value) for name, value in values.items()})
+    since = m.groupdict().get("since")
+    return told + (t("finding.since", since=inert(since)) if since else "")
+
+
+def _severity(t: Catalog, m: re.Match[str]) -> str:
+    level = m["level"]
+    return t("finding.severity", level=t(f"severity.{level}") if t.has(f"severity.{level}") else inert(level))
+
+
+_AUTOSTART = r'(?:Run-key value [^,]+|service "[^"]+"|scheduled task [^,]+?)'
+_AUTOSTART_ITEM = re.compile(
+    r'^Run-key value (?P<run>.+)$|^service "(?P<service>.+)"$|^scheduled task (?P<task>.+)$'
+)
+
+
+def _persistence(t: Catalog, m: re.Match[str]) -> str:
+    items = []
+    for item in m["items"].split(", "):
+        part = _AUTOSTART_ITEM.match(item)
+        assert part is not None  # the pattern below only lets these through
+        kind = next(name for name in ("run", "service", "task") if part[name])
+        items.append(t(f"finding.item_{kind}", name=inert(part[kind])))
+    if m["near"]:
+        return t("finding.persistence_near", items=t.join(items))
+    if m["days"]:
+        return t("finding.persistence_long_lived", items=t.join(items), days=m["days"])
+    return t("finding.persistence", items=t.join(items))
+
+
+def _watched(t: Catalog, m: re.Match[str]) -> str:
+    days = int(m["n"]) * (365 if m["unit"].startswith("year") else 1)
+    age = t.duration(timedelta(days=days))
+    if m["confirmed"]:
+        return t("finding.watched_confirmed", age=age, confirmed=inert(m["confirmed"]))
+    return t("finding.watched", age=age)
+
+
+_FINDINGS: list[tuple[re.Pattern[str], Teller]] = [
+    # the walking skeleton's classifier, and the triage one (both wordings are in stored incidents)
+    (
+        re.compile(
+            r"^(?P<ioc>\S+?)(?: and (?P<more>\d+) more)? listed by (?P<source>[^:]+): (?P<reason>.*?)"
+            r"(?:, first seen (?P<since>[\w:.+-]+))?$"
+        ),
+        _listed,
+    ),
+    (
+        re.compile(
+            r"^(?P<ioc>\S+?)(?: \(\+(?P<more>\d+) more\))? is listed by (?P<source>[^:]+?)"
+            r"(?:: (?P<reason>.*))?$"
+        ),
+        _listed,
+    ),
+    (
+        re.compile(r"^autorun registry values \((?P<names>.*)\) written$"),
+        lambda t, m: t("finding.autorun", names=inert(m["names"])),
+    ),
+    (
+        re.compile(r"^(?:the )?sensor rates it low(?:/| or )informational$"),
+        lambda t, m: t("finding.severity_low"),
+    ),
+    (re.compile(r"^sensor severity (?P<level>\w+)$"), _severity),
+    (re.compile(r"^the sensor rates it (?P<level>\w+)$"), _severity),
+    (
+        re.compile(
+            rf"^(?P<items>{_AUTOSTART}(?:, {_AUTOSTART})*)"
+            r"(?:(?P<near> created around the first activity)"
+            r"| written (?P<days>\d+) days before the traffic we see: long-lived)?$"
+        ),
+        _persistence,
+    ),
+    (
+        re.compile(
+            r"^watched for (?P<n>\d+) (?P<unit>days?|years)(?:, last confirmed (?P<confirmed>[\d-]+))?"
+            r": still current$"
+        ),
+        _watched,
+    ),
+    (re.compile(r"^an attack tool was detected\b"), lambda t, m: t("finding.hacktool")),
+    (re.compile(r"^the detection is a tool \([^)]*\), not a virus\b"), lambda t, m: t("finding.hacktool")),
+]
+
+
+def reasons(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
+    rows = []
+    for reason in incident.reasons:
+        question = str(reason.get("question", ""))
+        key = _QUESTIONS.get(question.strip().rstrip("?").lower())
+        finding = str(reason.get("finding", ""))
+        rows.append(
+            {
+                "question": t(f"question.{key}") if key else inert(question),
+                "finding": _finding(t, finding),
+                "effect": int(reason.get("effect", 0)),
+                "effect_text": f"{int(reason.get('effect', 0)):+d}",
+            }
+        )
+    return rows
+
+
+def _finding(t: Catalog, finding: str) -> str:
+    for pattern, tell in _FINDINGS:
+        match = pattern.match(finding.strip())
+        if match:
+            return tell(t, match)
+    return inert(finding)
+
+
+def hacktool_in(incident: IncidentView, alerts: Sequence[Alert]) -> bool:
+    """An attack tool was found: a person put it there (DESIGN §1, the ignored precursor)."""
+    if any(
+        _QUESTIONS.get(str(r.get("question", "")).rstrip("?").lower()) == "tool_or_virus"
+        for r in incident.reasons
+    ):
+        return True
+    text = " ".join([incident.title, *(a.finding_info.title for a in alerts)]).lower()
+    return any(word in text for word in _HACKTOOL_WORDS)
+
+
+def summary(
+    t: Catalog,
+    incident: IncidentView,
+    alerts: Sequence[Alert],
+    dwell: timedelta | None,
+    first: datetime | None,
+) -> list[str]:
+    hosts = t.join([inert(h) for h in incident.hosts]) if incident.hosts else t("none_named")
+    sources = t.join(sorted({inert(a.source) for a in alerts}))
+    detected = when(incident.detected_at or incident.created_at)
+    title = inert(incident.title)
+    sentences = [
+        t("summary.detected", date=detected, source=sources, hosts=hosts, title=title)
+        if sources
+        else t("summary.detected_nosource", date=detected, hosts=hosts, title=title)
+    ]
+    if dwell is not None and first is not None:
+        sentences.append(t("summary.dwell", first=when(first), dwell=t.duration(dwell)))
+    verdict = incident.verdict or "undecided"
+    sentences.append(t(f"summary.verdict.{verdict}", score=incident.score or 0))
+    done = _done_phrases(t, incident)
+    if done:
+        sentences.append(t("summary.done", actions=t.clauses(done)))
+    elif verdict == "malicious":
+        sentences.append(t("summary.nothing_done"))
+    failed = [a for a in incident.actions if a.status == "failed"]
+    if failed:
+        sentences.append(t.plural("summary.failed", len(failed)))
+    if t.has(f"summary.status.{incident.status}"):
+        sentences.append(t(f"summary.status.{incident.status}"))
+    return sentences
+
+
+def _done_phrases(t: Catalog, incident: IncidentView) -> list[str]:
+    by_verb: dict[str, list[str]] = {}
+    for action in incident.actions:
+        if action.status == "succeeded":
+            by_verb.setdefault(action.key.rsplit(".", 1)[-1], []).append(action.target)
+    phrases = []
+    for verb, targets in by_verb.items():
+        if not t.has(f"done.{verb}"):
+            continue
+        shown = [defanged(x) if verb.startswith(("block_", "unblock_")) else inert(x) for x in targets]
+        phrases.append(t.plural(f"done.{verb}", len(targets), targets=t.join(shown)))
+    return phrases
+
+
+def milestones(
+    t: Catalog, incident: IncidentView, alerts: Sequence[Alert], first: datetime | None
+) -> list[dict[str, str]]:
+    events: list[tuple[datetime, str]] = []
+    dates: list[tuple[date, str]] = []  # day-precise events (intel dates) are shown without a time
+    if first is not None:
+        events.append((first, t("milestone.first_evidence")))
+    intel = _earliest_intel(incident)
+    if intel is not None:
+        seen, source, ioc = intel
+        dates.append((seen, t("milestone.intel", source=inert(source), ioc=defanged(ioc))))
+    sources = t.join(sorted({inert(a.source) for a in alerts}))
+    detected = incident.detected_at or incident.created_at
+    events.append(
+        (detected, t("milestone.detected", source=sources) if sources else t("milestone.detected_plain"))
+    )
+    events.append((incident.created_at, t("milestone.received")))
+    for entry in incident.timeline:
+        status = str(entry.data.get("status", "")) if isinstance(entry.data, dict) else ""
+        if entry.step == "classify" and entry.data.get("verdict"):
+            verdict = str(entry.data["verdict"])
+            label = t(f"verdict.{verdict}") if t.has(f"verdict.{verdict}") else inert(verdict)
+            events.append((entry.at, t("milestone.verdict", verdict=label)))
+        elif status in ("awaiting_approval", "responding", "reopened"):
+            events.append((entry.at, t(f"milestone.{status}")))
+    if incident.contained_at:
+        events.append((incident.contained_at, t("milestone.contained")))
+    if incident.closed_at:
+        events.append((incident.closed_at, t("milestone.closed")))
+    shown = [(moment, when(moment), label) for moment, label in events]
+    shown += [(datetime(d.year, d.month, d.day, tzinfo=UTC), when(d), label) for d, label in dates]
+    shown.sort(key=lambda event: event[0])
+    return [{"at": at, "label": label} for _, at, label in shown]
+
+
+def _earliest_intel(incident: IncidentView) -> tuple[date, str, str] | None:
+    found = []
+    for indicator in incident.indicators:
+        for p in indicator.provenance:
+            if p.get("verdict") != "malicious" or not p.get("first_seen"):
+                continue
+            try:
+                seen = date.fromisoformat(str(p["first_seen"])[:10])
+            except ValueError:
+                continue
+            found.append((seen, str(p.get("source", "")), indicator.value))
+    return min(found) if found else None

@@ -21,6 +21,12 @@ class Reason(BaseModel):
     question: str = Field(description="The analyst's question (DESIGN §2).")
     finding: str = Field(description="What the evidence says, in plain words.")
     effect: int = Field(description="Points added to (or taken from) the score.")
+    # The finding as data, so messages can tell it in the reader's language (templates/<lang>/messages.yaml
+    # finding.<code>); ``finding`` stays the English sentence for people and logs.
+    code: str | None = Field(default=None, description="Which finding this is (catalog key).")
+    params: dict[str, str | int | list[str]] = Field(
+        default_factory=dict, description="The finding's values."
+    )
 
 
 class Verdict(BaseModel):

@@ -134,15 +134,41 @@ def reasons(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
         question = str(reason.get("question", ""))
         key = _QUESTIONS.get(question.strip().rstrip("?").lower())
         finding = str(reason.get("finding", ""))
+        told = _coded(t, reason.get("code"), reason.get("params") or {})
         rows.append(
             {
                 "question": t(f"question.{key}") if key else inert(question),
-                "finding": _finding(t, finding),
+                "finding": told if told is not None else _finding(t, finding),
                 "effect": int(reason.get("effect", 0)),
                 "effect_text": f"{int(reason.get('effect', 0)):+d}",
             }
         )
     return rows
+
+
+def _coded(t: Catalog, code: Any, params: dict[str, Any]) -> str | None:
+    """A finding triage gave as data (``code`` + ``params``), told from the catalog; None if unknown."""
+    if not isinstance(code, str) or not t.has(f"finding.{code}"):
+        return None
+    values = {name: inert(", ".join(v) if isinstance(v, list) else str(v)) for name, v in params.items()}
+    if code.startswith("persistence"):
+        items = [
+            t(f"finding.item_{kind}", name=inert(name))
+            for kind, field in (("run", "runs"), ("service", "services"), ("task", "tasks"))
+            for name in params.get(field) or []
+        ]
+        values["items"] = t.join(items)
+    if "days" in params and code in ("watched", "watched_confirmed", "stale", "long_dwell"):
+        values["age"] = t.duration(timedelta(days=int(params["days"])))
+    if "period_seconds" in params:
+        values["period"] = t.duration(timedelta(seconds=int(params["period_seconds"])))
+    if code == "severity":
+        level = str(params.get("level", ""))
+        values["level"] = t(f"severity.{level}") if t.has(f"severity.{level}") else inert(level)
+    try:
+        return t(f"finding.{code}", **values)
+    except KeyError:  # a catalog phrase naming a value this finding lacks: tell it in English instead
+        return None
 
 
 def _finding(t: Catalog, finding: str) -> str:

@@ -118,6 +118,8 @@ def _tool_or_virus(answers: Answers, alerts: Sequence[Alert]) -> None:
                     "so a human must look",
                     20,
                     host_evidence=True,
+                    code="hacktool",
+                    params={"word": word},
                 )
             )
             return
@@ -126,9 +128,12 @@ def _tool_or_virus(answers: Answers, alerts: Sequence[Alert]) -> None:
 def _severity(answers: Answers, alerts: Sequence[Alert]) -> None:
     severity = max((a.severity_id for a in alerts if a.severity_id != 99), default=0)
     if severity >= 4:
-        answers.add(Finding(SEVERITY, f"the sensor rates it {_SEVERITY.get(severity, severity)}", 10))
+        level = _SEVERITY.get(severity, str(severity))
+        answers.add(
+            Finding(SEVERITY, f"the sensor rates it {level}", 10, code="severity", params={"level": level})
+        )
     elif severity in (1, 2):
-        answers.add(Finding(SEVERITY, "the sensor rates it low or informational", -10))
+        answers.add(Finding(SEVERITY, "the sensor rates it low or informational", -10, code="severity_low"))
 
 
 def _everyday_system_traffic(answers: Answers) -> None:
@@ -136,7 +141,15 @@ def _everyday_system_traffic(answers: Answers) -> None:
     baseline = any(f.question == PREVALENCE and f.effect < 0 for f in answers.findings)
     if process.get("only_system_binaries") and baseline:
         names = ", ".join(p.rsplit("\\", 1)[-1] for p in process["system_binaries"][:3])
-        answers.add(Finding(PROCESS, f"only signed system binaries ({names}) make these connections", -15))
+        answers.add(
+            Finding(
+                PROCESS,
+                f"only signed system binaries ({names}) make these connections",
+                -15,
+                code="system_binaries",
+                params={"names": names},
+            )
+        )
 
 
 def _decide(answers: Answers, policy: Policy) -> Verdict:
@@ -147,7 +160,15 @@ def _decide(answers: Answers, policy: Policy) -> Verdict:
         if finding.intel and effect < 0 and host_evidence >= HOST_EVIDENCE_FLOOR:
             effect = 0  # clean intel never outweighs what the hosts show
             finding.finding += " (outweighed by the host evidence)"
-        reasons.append(Reason(question=finding.question, finding=finding.finding, effect=effect))
+        reasons.append(
+            Reason(
+                question=finding.question,
+                finding=finding.finding,
+                effect=effect,
+                code=finding.code,
+                params=finding.params,
+            )
+        )
     score = max(0, min(100, sum(r.effect for r in reasons)))
     if score >= policy.malicious_threshold:
         label = VerdictLabel.MALICIOUS

@@ -25,6 +25,8 @@ class Finding:
     # Host evidence is what intel can never outweigh (DESIGN §2).
     host_evidence: bool = False
     intel: bool = False
+    code: str | None = None
+    params: dict[str, str | int | list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -89,6 +89,8 @@ def _process_context(
                 "a system binary that rarely talks to the network",
                 15,
                 host_evidence=True,
+                code="lolbin",
+                params={"names": lolbins},
             )
         )
     if writable_parents or writable_talkers:
@@ -99,6 +101,8 @@ def _process_context(
                 f"the program behind it runs from a user-writable folder ({where})",
                 15,
                 host_evidence=True,
+                code="user_writable",
+                params={"path": where},
             )
         )
     if side_loads:
@@ -110,6 +114,8 @@ def _process_context(
                 "DLL side-loading",
                 20,
                 host_evidence=True,
+                code="side_loading",
+                params={"process": first["process"], "module": first["module"]},
             )
         )
     if system_talkers and not (lolbins or writable_parents or writable_talkers or side_loads):
@@ -177,13 +183,19 @@ def _persistence(
         for _, when in items
     )
     oldest = min((when for _, when in items if when is not None), default=None)
+    days = 0
     if near:
-        detail = " created around the first activity"
+        detail, code = " created around the first activity", "persistence_near"
     elif oldest is not None and first_activity is not None and first_activity - oldest > NEAR:
-        detail = f" written {(first_activity - oldest).days} days before the traffic we see: long-lived"
+        days = (first_activity - oldest).days
+        detail, code = f" written {days} days before the traffic we see: long-lived", "persistence_long_lived"
     else:
-        detail = ""
-    answers.add(Finding(PERSISTENCE, f"{names}{detail}", 25, host_evidence=True))
+        detail, code = "", "persistence"
+    kinds = {"Run-key value ": "runs", "service ": "services", "scheduled task ": "tasks"}
+    params: dict[str, str | int | list[str]] = {"days": days}
+    for prefix, key in kinds.items():
+        params[key] = sorted({n[len(prefix) :].strip('"') for n, _ in items if n.startswith(prefix)})[:4]
+    answers.add(Finding(PERSISTENCE, f"{names}{detail}", 25, host_evidence=True, code=code, params=params))
 
 
 def _entry_and_dwell(
@@ -205,7 +217,7 @@ def _entry_and_dwell(
             if name in _SCRIPT_HOSTS and (
                 ".lnk" in command or parent == "explorer.exe" and "-enc" in command
             ):
-                entry.append(("a shortcut (LNK) started " + name, row["time"]))
+                entry.append(("a shortcut (LNK) started " + name, row["time"], "lnk", {"process": name}))
         elif row["class_uid"] == 1001 and get(document, "activity_id") == 1:
             path = text(document, "file.path") or ""
             actor = _name(text(document, "actor.process.file.path"))
@@ -215,20 +227,29 @@ def _entry_and_dwell(
                 "msedge.exe",
                 "firefox.exe",
             }:
-                entry.append((f"{actor} saved {_name(path)}", row["time"]))
-    logins = _logins_near(host_rows, [when for _, when in entry] or ([first] if first else []))
+                saved = {"process": actor, "file": _name(path)}
+                entry.append((f"{actor} saved {_name(path)}", row["time"], "saved", saved))
+    logins = _logins_near(host_rows, [e[1] for e in entry] or ([first] if first else []))
     answers.features["timeline"] = {
         "first_evidence": first.isoformat() if first else None,
         "detected": detected.isoformat() if detected else None,
         "dwell_days": round((detected - first).total_seconds() / 86400, 1) if first and detected else None,
-        "entry": [what for what, _ in entry][:10],
+        "entry": [e[0] for e in entry][:10],
         "logins_near_entry": logins[:10],
     }
-    if entry or logins:
-        parts = [entry[0][0]] if entry else []
-        if logins:
-            parts.append(f"account {logins[0]} logged in around then")
-        answers.add(Finding(ENTRY, "; ".join(parts), 10, host_evidence=bool(entry)))
+    if entry:
+        how, what = entry[0][2], entry[0][3]
+        answers.add(Finding(ENTRY, entry[0][0], 10, host_evidence=True, code=f"entry_{how}", params=what))
+    if logins:
+        answers.add(
+            Finding(
+                ENTRY,
+                f"account {logins[0]} logged in around then",
+                0 if entry else 10,
+                code="entry_login",
+                params={"account": logins[0]},
+            )
+        )
     if first and detected and (detected - first).days >= LONG_DWELL_DAYS:
         answers.add(
             Finding(
@@ -237,6 +258,8 @@ def _entry_and_dwell(
                 "it has been there a long time",
                 10,
                 host_evidence=True,
+                code="long_dwell",
+                params={"days": (detected - first).days},
             )
         )
 

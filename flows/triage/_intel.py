@@ -47,12 +47,28 @@ def intel_answers(answers: Answers, indicators: Sequence[Indicator], now: dateti
                 f"{defang(indicator.value)}{more} is listed by {provenance.source}{why}",
                 35,
                 intel=True,
+                code=("listed_more" if more else "listed")
+                if provenance.reason
+                else ("listed_by_more" if more else "listed_by"),
+                params={
+                    "ioc": defang(indicator.value),
+                    "more": len(listed) - 1,
+                    "source": provenance.source,
+                    "reason": provenance.reason or "-",
+                },
             )
         )
         if age is not None:
             confirmed = f", last confirmed {provenance.last_seen[:10]}" if provenance.last_seen else ""
             answers.add(
-                Finding(HOW_LONG, f"watched for {_days(age)}{confirmed}: still current", 5, intel=True)
+                Finding(
+                    HOW_LONG,
+                    f"watched for {_days(age)}{confirmed}: still current",
+                    5,
+                    intel=True,
+                    code="watched_confirmed" if provenance.last_seen else "watched",
+                    params={"days": age.days, "confirmed": (provenance.last_seen or "")[:10]},
+                )
             )
     elif stale:
         indicator, provenance, age = stale[0]
@@ -63,6 +79,12 @@ def intel_answers(answers: Answers, indicators: Sequence[Indicator], now: dateti
                 f"confirmed since: too old to trust for {_KIND.get(indicator.type, 'an indicator')}",
                 10,
                 intel=True,
+                code="stale",
+                params={
+                    "ioc": defang(indicator.value),
+                    "source": provenance.source,
+                    "days": age.days if age else 0,
+                },
             )
         )
     if clean and not listed:
@@ -73,6 +95,8 @@ def intel_answers(answers: Answers, indicators: Sequence[Indicator], now: dateti
                 f"{defang(indicator.value)} is known good to {provenance.source}",
                 -20,
                 intel=True,
+                code="known_good",
+                params={"ioc": defang(indicator.value), "source": provenance.source},
             )
         )
 

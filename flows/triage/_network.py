@@ -54,6 +54,8 @@ def network_answers(answers: Answers, tenant: str, rows: Sequence[dict[str, Any]
                 PREVALENCE,
                 f"{len(hosts)} hosts in {len(tenants)} tenants talk to it: everyday traffic, not a target",
                 -35,
+                code="prevalence_baseline",
+                params={"hosts": len(hosts), "tenants": len(tenants)},
             )
         )
     elif len(tenants) == 1 and 0 < len(own_hosts) <= TARGETED_HOSTS:
@@ -64,6 +66,8 @@ def network_answers(answers: Answers, tenant: str, rows: Sequence[dict[str, Any]
                 f"talk{'s' if len(own_hosts) == 1 else ''} to it, nobody else: targeted",
                 10,
                 host_evidence=True,
+                code="prevalence_targeted",
+                params={"hosts": len(own_hosts)},
             )
         )
 
@@ -78,6 +82,8 @@ def network_answers(answers: Answers, tenant: str, rows: Sequence[dict[str, Any]
                 f"(≥{int(ON_BEAT * 100)} % of gaps within ±{int(JITTER * 100)} %): a programmatic beacon",
                 25,
                 host_evidence=True,
+                code="rhythm",
+                params={"hosts": len(beacons), "period_seconds": round(period)},
             )
         )
 
@@ -95,6 +101,8 @@ def network_answers(answers: Answers, tenant: str, rows: Sequence[dict[str, Any]
                 "always the same: a check-in, not a person browsing",
                 15,
                 host_evidence=True,
+                code="volume",
+                params={"bytes_out": sample["median_out"], "bytes_in": sample["median_in"]},
             )
         )
 

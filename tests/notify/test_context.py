@@ -52,7 +52,8 @@ def test_the_earliest_evidence_is_the_oldest_plausible_time_the_evidence_carries
     earliest = first_evidence([_alert(evidences=evidences)])
 
     assert earliest == datetime(2017, 7, 23, 3, 14, tzinfo=UTC)
-    assert first_evidence([_alert()]) is None  # the demo alert carries no evidence times
+    # The demo alert carries the Run-key values' write time (OCSF reg_value.modified_time).
+    assert first_evidence([_alert()]) == datetime(2017, 7, 23, 3, 14, tzinfo=UTC)
 
 
 def test_the_infection_chain_follows_the_evidence_in_order() -> None:

@@ -214,7 +214,13 @@ def test_set_verdict_stores_label_score_and_reasons(store: Store) -> None:
     assert incident is not None
     assert (incident.verdict, incident.score) == ("malicious", 90)
     assert incident.reasons == [
-        {"question": "Why are we watching this indicator?", "finding": "listed", "effect": 50}
+        {
+            "question": "Why are we watching this indicator?",
+            "finding": "listed",
+            "effect": 50,
+            "code": None,
+            "params": {},
+        }
     ]
     assert incident.timeline[-1].step == "classify"
     assert incident.timeline[-1].message == "verdict malicious (score 90)"

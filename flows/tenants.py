@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from actions import SecretRef as ActionSecretRef
 from flows.normalize import FieldMapping
 
 Language = Literal["en", "zh-TW", "ja"]
@@ -72,17 +74,89 @@ class NotifyTarget(BaseModel):
         return f"${self.url_env}"
 
 
+class ProtectedAssets(BaseModel):
+    """Assets whose containment can hurt more than the threat (domain controllers, EDR servers, jump hosts):
+    any action on them needs the two-person rule. Patterns are shell-style (``DC-*``), case-insensitive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostnames: list[str] = Field(default_factory=list, description="Hostname patterns, e.g. DC-*, *-JUMP-??.")
+    tags: list[str] = Field(
+        default_factory=lambda: ["domain_controller*", "edr_server*", "jump_host*", "jump_server*"],
+        description="Patterns matched against the host's groups/labels in its alerts (lower-case, words "
+        "joined by _). Alert data can only add protection this way, never remove it.",
+    )
+    accounts: list[str] = Field(default_factory=list, description="Account patterns, e.g. krbtgt, adm-*.")
+
+
+class NeverBlock(BaseModel):
+    """What a block action must never take, on top of the built-in lists (public resolvers, a warninglist
+    of major domains, loopback/link-local/multicast ranges)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domains: list[str] = Field(default_factory=list, description="The tenant's own domains (and subdomains).")
+    ip_ranges: list[IPv4Network | IPv6Network] = Field(
+        default_factory=list, description="The tenant's own address ranges (CIDR)."
+    )
+    allow_private: bool = Field(
+        default=False, description="Allow blocking private (RFC 1918, ULA) and CGNAT addresses."
+    )
+
+
+class BlastRadius(BaseModel):
+    """Caps on host isolations; past a cap further isolations halt and the incident goes to a human."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_hosts_per_incident: int | None = Field(default=10, ge=1, description="Hosts isolated per incident.")
+    max_hosts_per_hour: int | None = Field(default=25, ge=1, description="Per tenant per hour.")
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     malicious_threshold: int = Field(default=70, ge=1, le=100, description="Score at or above: malicious.")
     suspicious_threshold: int = Field(default=30, ge=0, le=100, description="Score at or above: suspicious.")
     auto_contain: bool = Field(default=True, description="Run containment on a malicious verdict unasked.")
+    protected_assets: ProtectedAssets = Field(default_factory=ProtectedAssets)
+    never_block: NeverBlock = Field(default_factory=NeverBlock)
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    approvers: list[str] = Field(
+        default_factory=list, description="People who may approve actions on protected assets (names)."
+    )
+    approvals_required: int = Field(
+        default=2, ge=2, le=5, description="Distinct approvers a protected-asset action needs."
+    )
+    approval_ttl_minutes: int = Field(default=240, ge=1, le=10080, description="How long an approval lasts.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Policy:
         if self.suspicious_threshold >= self.malicious_threshold:
             raise ValueError("suspicious_threshold must be below malicious_threshold")
+        return self
+
+
+# Setting names that hold credentials: those go under ``secrets:`` as references, never in ``settings:``.
+_SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "credential", "private_key")
+
+
+class AdapterConfig(BaseModel):
+    """One vendor for one tenant: non-secret settings (validated by the adapter when it runs) and, by
+    reference only, the secrets its actions declare (``crowdstrike_client_secret: {env: ACME_FALCON}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. base_url, member_cid.")
+    secrets: dict[str, ActionSecretRef] = Field(
+        default_factory=dict, description="Secret name → {env: VAR} or {prefect_secret: block-name}."
+    )
+
+    @model_validator(mode="after")
+    def _no_literal_secrets(self) -> AdapterConfig:
+        for name in self.settings:
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                raise ValueError(f"settings.{name} looks like a secret: give it under secrets: by reference")
         return self
 
 
@@ -162,6 +236,23 @@ class Tenant(BaseModel):
     sources: dict[str, FieldMapping] = Field(
         default_factory=dict, description="Generic JSON sources by name, with their field mapping."
     )
+    adapters: dict[str, AdapterConfig] = Field(
+        default_factory=dict, description="Response vendors by name (crowdstrike …): settings, secrets."
+    )
+    intel: IntelConfig = Field(
+        default_factory=lambda: IntelConfig(), description="Online intel providers asked at enrichment."
+    )
+
+
+class IntelConfig(BaseModel):
+    """Online intel for one tenant: which providers enrichment asks, with settings and secrets by reference
+    (``virustotal_api_key: {env: ACME_VT_KEY}``). None configured: only the local feeds are used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    providers: list[str] = Field(default_factory=list, description="virustotal, abuseipdb, greynoise, …")
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="e.g. misp: {base_url: …}.")
+    secrets: dict[str, ActionSecretRef] = Field(default_factory=dict, description="Secret name → reference.")
 
 
 class TenantsFile(BaseModel):

@@ -36,7 +36,8 @@ def test_the_default_tenants_file_has_the_demo_tenant() -> None:
     assert "demo" in directory
     assert demo.language == "en"
     assert [target.url for target in demo.notify] == ["outbox://demo"]
-    assert demo.policy == Policy(malicious_threshold=70, suspicious_threshold=30, auto_contain=True)
+    policy = demo.policy
+    assert (policy.malicious_threshold, policy.suspicious_threshold, policy.auto_contain) == (70, 30, True)
 
 
 def test_the_settings_point_at_the_default_tenants_file(settings: Settings) -> None:

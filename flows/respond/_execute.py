@@ -1,18 +1,80 @@
-"""Run one action on one target through the ledger: PENDING first, then the outcome, never twice."""
+"""Run one action on one target through the ledger: guardrails, a claim, the call, the outcome — once.
+
+1. Guardrails are decided for this action and target now, from the tenant's policy (never only in a plan).
+   A refusal is written on the ledger as SKIPPED with its reason; nothing reaches the adapter.
+2. The ledger claim (PENDING, a lease for this worker) is taken before the vendor call. Blast-radius caps
+   and approvals are checked in the claim's transaction. A key someone else holds is waited for (bounded
+   by the lease): a live worker finishes it, a dead one's lease runs out and this worker resumes it. The
+   lease is renewed by a heartbeat, and once more right before each vendor call (a fence: a worker that
+   stalled past its lease and lost the key never sends).
+3. A resumed row may have been sent already: the vendor's state is read first (``read_state``): APPLIED
+   → succeeded without sending, IN_PROGRESS → left pending for a later re-check, UNKNOWN → failed for a
+   human, ABSENT → safe to send.
+4. Transient errors are retried here, the one retry layer: a 429 waits for the shared limiter (which
+   honours Retry-After), a non-idempotent call that may have landed (timeout, 5xx) is looked at before it
+   is sent again, an open circuit fails at once (no call was made).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, replace
+from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from pydantic import SecretStr
 
-from actions import ActionContext, ActionError, ActionSpec, TransientError
+from actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ActionStatus,
+    CircuitOpen,
+    Effect,
+    PolicyViolation,
+    RateLimited,
+    TransientError,
+)
 from flows.store import ActionStatusValue, Store
+from flows.store._ledger import Ledger, LedgerEntry, LedgerRow, undo_key
+from flows.tenants import Tenant
 
+from ._guardrails import Decision, Guard, Verdict
+from ._plan import vendor_view
 from ._targets import Target
+from ._vendors import with_secrets
 
 _log = logging.getLogger("garrison.respond")
+# How a guardrail refusal reads on the ledger: the error tree's name, though nothing is raised (the action
+# is recorded as skipped, and the other targets go on).
+POLICY_VIOLATION = PolicyViolation.__name__
+PENDING, SUCCEEDED, FAILED, SKIPPED = (
+    ActionStatusValue.PENDING.value,
+    ActionStatusValue.SUCCEEDED.value,
+    ActionStatusValue.FAILED.value,
+    ActionStatusValue.SKIPPED.value,
+)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Leases and retries. The lease outlives a stalled heartbeat by far: a worker whose lease ran out
+    while it still lives could send a second call, so the heartbeat renews it often."""
+
+    lease: float = 120.0  # seconds a claim lasts without a heartbeat
+    heartbeat: float = 15.0
+    attempts: int = 3  # calls per action, counting the first
+    backoff: float = 0.5  # base of the jittered exponential wait between attempts (the pool's clock)
+    backoff_max: float = 5.0
+
+
+TIMING = Timing()
 
 
 @dataclass(frozen=True)
@@ -21,16 +83,31 @@ class Outcome:
     target: str
     status: str
     detail: str
+    # Why a person (or time) must act next: "approval", "refused" (a guardrail), "blast_radius", "pending"
+    # (the vendor is still applying it, or another worker holds it); "" when nothing waits.
+    hold: str = ""
 
 
 async def execute(
-    spec: ActionSpec, target: Target, ctx: ActionContext, store: Store, round: int = 1
+    spec: ActionSpec,
+    target: Target,
+    ctx: ActionContext,
+    store: Store,
+    round: int = 1,
+    *,
+    tenant: Tenant | None = None,
+    guard: Guard | None = None,
+    timing: Timing = TIMING,
+    reverses: LedgerRow | None = None,
 ) -> Outcome:
+    """Run ``spec`` on ``target`` once for this incident (``reverses``: as the rollback of that row)."""
+    guard = guard or Guard(tenant.policy if tenant else None)
+    rollback = reverses is not None
+    decision = guard.decide(spec.key, spec.target, target.inputs, target.tags, rollback=rollback)
     if ctx.dry_run:
-        # A plan writes no ledger row: the real run later must not find the key taken.
-        store.add_timeline(ctx.incident_id, "act", f"dry-run: would run {spec.key} on {target.label}")
-        return Outcome(spec.key, target.label, ActionStatusValue.SKIPPED, "dry-run")
-    entry = store.begin_action(
+        return await _dry_run(spec, target, ctx, store, tenant, decision)
+    ledger = store.ledger
+    where = dict(
         tenant=ctx.tenant,
         incident_id=ctx.incident_id,
         action=spec.key,
@@ -38,34 +115,235 @@ async def execute(
         inputs=target.inputs,
         inverse=spec.inverse,
         round=round,
+        key=undo_key(reverses.idempotency_key, spec.key) if reverses else None,
+        reverses=reverses.id if reverses else None,
     )
-    if not entry.created and entry.status != ActionStatusValue.PENDING:
-        return Outcome(spec.key, target.label, entry.status, "already done for this incident")
-    # A PENDING row left by a crashed run: the lab's actions are state-idempotent (acting again reads the
-    # state and reports "already"), so resuming is safe. Vendor adapters reconcile by reading vendor state.
+    if decision.refused:
+        reason = f"{POLICY_VIOLATION}: {decision.reason}"
+        entry = await asyncio.to_thread(ledger.refuse, reason=reason, **where)  # type: ignore[arg-type]
+        if entry.status == SKIPPED:
+            return Outcome(spec.key, target.label, SKIPPED, reason, "refused")
+        return _settled(spec, target, entry)
+    owner = _owner()
+    entry = await _claim(
+        ledger,
+        where,
+        owner,
+        timing,
+        cap=guard.cap(spec.key, rollback=rollback),
+        approval=guard.approval(decision, ctx.tenant, ctx.incident_id, spec.key, target.inputs),
+    )
+    if not entry.claimed:
+        return _not_claimed(spec, target, entry, decision)
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(3),
-            wait=wait_random_exponential(multiplier=0.5, max=5),  # full jitter: no thundering herd
-            reraise=True,
-        ):
-            with attempt:
-                result = await spec.run(target.inputs, ctx)
-    except ActionError as error:
-        detail = f"{type(error).__name__}: {error}"
-        store.finish_action(entry.id, status=ActionStatusValue.FAILED, detail=detail)
-        return Outcome(spec.key, target.label, ActionStatusValue.FAILED, detail)
-    except Exception as error:  # noqa: BLE001 - one broken adapter must not abort the other targets
-        _log.exception("action %s on %s raised", spec.key, target.label)
-        detail = f"adapter error {type(error).__name__}: {error}"
-        store.finish_action(entry.id, status=ActionStatusValue.FAILED, detail=detail)
-        return Outcome(spec.key, target.label, ActionStatusValue.FAILED, detail)
-    store.finish_action(
+        scoped = await with_secrets(ctx, spec, tenant)
+    except Exception as error:  # noqa: BLE001 - e.g. a Prefect Secret block that cannot be loaded
+        scoped = replace(ctx, secrets={})
+        done = _Done(FAILED, f"secrets for {spec.vendor} could not be resolved ({type(error).__name__})")
+    else:
+        async with _heartbeat(ledger, entry.id, owner, timing):
+            done = await _act(spec, target, scoped, entry, timing, _fence(ledger, entry.id, owner, timing))
+    status, detail = done.status, _scrub(done.detail, scoped.secrets)
+    finished = await asyncio.to_thread(
+        ledger.finish,
         entry.id,
-        status=result.status.value,
-        detail=result.detail,
-        vendor_ref=result.vendor_ref,
-        undo=result.undo,
+        owner,
+        status=status,
+        detail=detail,
+        vendor_ref=done.vendor_ref,
+        undo=done.undo,
+        changed=done.changed,
     )
-    return Outcome(spec.key, target.label, result.status.value, result.detail)
+    if not finished:  # our lease ran out meanwhile: the worker that took over reconciles the truth
+        _log.warning("lost the claim on %s for %s; its new owner records the outcome", spec.key, target.label)
+        return Outcome(
+            spec.key, target.label, PENDING, "claim lost while acting; re-checked by its new owner", "pending"
+        )
+    return Outcome(spec.key, target.label, status, detail, "pending" if status == PENDING else "")
+
+
+async def _dry_run(
+    spec: ActionSpec,
+    target: Target,
+    ctx: ActionContext,
+    store: Store,
+    tenant: Tenant | None,
+    decision: Decision,
+) -> Outcome:
+    # A plan writes no ledger row (the real run later must not find the key taken) and calls no vendor
+    # write endpoint: it reads the target's state where the adapter can.
+    view = await vendor_view(spec, target, await with_secrets(ctx, spec, tenant))
+    verdict = "" if decision.verdict is Verdict.ALLOWED else f" [{decision.verdict}: {decision.reason}]"
+    store.add_timeline(
+        ctx.incident_id, "act", f"dry-run: would run {spec.key} on {target.label}{verdict}: {view}"
+    )
+    return Outcome(spec.key, target.label, SKIPPED, f"dry-run: {decision.verdict}; {view}")
+
+
+async def _claim(
+    ledger: Ledger, where: dict[str, object], owner: str, timing: Timing, **guards: object
+) -> LedgerEntry:
+    """Claim the key; while another live worker holds it, wait (at most about one lease) for it to finish
+    or for its lease to run out."""
+    deadline = asyncio.get_running_loop().time() + timing.lease + timing.heartbeat
+    while True:
+        entry = await asyncio.to_thread(
+            ledger.claim,
+            owner=owner,
+            lease_seconds=timing.lease,
+            **where,
+            **guards,  # type: ignore[arg-type]
+        )
+        if entry.claimed or entry.status != PENDING or asyncio.get_running_loop().time() >= deadline:
+            return entry
+        await asyncio.sleep(min(timing.heartbeat, max(timing.lease / 4, 0.05)))
+
+
+def _not_claimed(spec: ActionSpec, target: Target, entry: LedgerEntry, decision: Decision) -> Outcome:
+    if entry.status == SKIPPED:
+        hold = "blast_radius" if "blast radius" in entry.detail else "approval"
+        if decision.verdict is not Verdict.NEEDS_APPROVAL and hold == "approval":
+            hold = "refused"
+        return Outcome(spec.key, target.label, SKIPPED, entry.detail, hold)
+    if entry.status == PENDING:
+        return Outcome(
+            spec.key, target.label, PENDING, "another worker holds this action (lease live)", "pending"
+        )
+    return _settled(spec, target, entry)
+
+
+def _settled(spec: ActionSpec, target: Target, entry: LedgerEntry) -> Outcome:
+    if entry.status == PENDING:
+        return Outcome(spec.key, target.label, PENDING, "an earlier attempt awaits reconciliation", "pending")
+    return Outcome(spec.key, target.label, entry.status, "already done for this incident")
+
+
+@dataclass(frozen=True)
+class _Done:
+    status: str
+    detail: str
+    vendor_ref: str | None = None
+    undo: dict[str, Any] | None = None
+    changed: bool | None = None  # None: unknown (reconciled: the effect may predate us)
+
+
+async def _act(
+    spec: ActionSpec,
+    target: Target,
+    ctx: ActionContext,
+    entry: LedgerEntry,
+    timing: Timing,
+    still_ours: Fence,
+) -> _Done:
+    if entry.resumed:
+        looked = await _look(spec, target, ctx, "an earlier attempt crashed")
+        if looked is not None:
+            return looked
+    return await _send(spec, target, ctx, timing, still_ours)
+
+
+async def _look(spec: ActionSpec, target: Target, ctx: ActionContext, why: str) -> _Done | None:
+    """Reconcile by reading the vendor's state; None means ABSENT: the call never landed, send it."""
+    try:
+        state = await spec.read_state(target.inputs, ctx)
+    except ActionError as error:
+        return _Done(
+            FAILED,
+            f"{why} and the state cannot be read ({type(error).__name__}: {error}): a human must check",
+        )
+    except Exception as error:  # noqa: BLE001 - a broken adapter must not abort the other targets
+        return _Done(
+            FAILED, f"{why} and the adapter failed reading state ({type(error).__name__}): a human must check"
+        )
+    if state.effect is Effect.APPLIED:
+        return _Done(SUCCEEDED, f"reconciled ({why}): {state.detail}", vendor_ref=state.vendor_ref)
+    if state.effect is Effect.IN_PROGRESS:
+        return _Done(PENDING, f"vendor still applying ({state.detail}); re-checked later", state.vendor_ref)
+    if state.effect is Effect.UNKNOWN:
+        return _Done(FAILED, f"{why} and the vendor cannot tell ({state.detail}): a human must check")
+    return None
+
+
+async def _send(
+    spec: ActionSpec, target: Target, ctx: ActionContext, timing: Timing, still_ours: Fence
+) -> _Done:
+    clock = ctx.pool().clock
+    last: TransientError | None = None
+    for attempt in range(1, timing.attempts + 1):
+        try:
+            if not await still_ours():  # a stalled worker whose lease was taken over must not send too
+                return _Done(PENDING, "claim lost before sending; its new owner settles it")
+            result = await spec.run(target.inputs, ctx)
+        except CircuitOpen as error:
+            return _Done(FAILED, f"CircuitOpen: {error}")  # nothing was sent; retrying now cannot help
+        except TransientError as error:
+            last = error
+            if not isinstance(error, RateLimited) and not spec.idempotent:
+                # A timeout or 5xx may have landed: sending again could do it twice. Look first.
+                looked = await _look(spec, target, ctx, f"{type(error).__name__} on attempt {attempt}")
+                if looked is not None:
+                    return looked
+            if attempt < timing.attempts:
+                # RateLimited: the shared limiter already holds the next call past Retry-After (+ jitter).
+                wait = min(timing.backoff_max, timing.backoff * 2 ** (attempt - 1)) * clock.random()
+                await clock.sleep(wait)
+            continue
+        except ActionError as error:
+            return _Done(FAILED, f"{type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - one broken adapter must not abort the other targets
+            _log.error("action %s on %s raised %s", spec.key, target.label, type(error).__name__)
+            return _Done(FAILED, f"adapter error {type(error).__name__}: {error}")
+        return _Done(_status(result), result.detail, result.vendor_ref, result.undo, result.changed)
+    assert last is not None
+    return _Done(FAILED, f"{type(last).__name__} after {timing.attempts} attempts: {last}")
+
+
+def _status(result: ActionResult) -> str:
+    return {
+        ActionStatus.SUCCEEDED: SUCCEEDED,
+        ActionStatus.FAILED: FAILED,
+        ActionStatus.SKIPPED: SKIPPED,
+        ActionStatus.PENDING: PENDING,  # accepted, not in effect yet: stays pending, re-checked later
+    }[result.status]
+
+
+@asynccontextmanager
+async def _heartbeat(ledger: Ledger, entry_id: int, owner: str, timing: Timing) -> AsyncIterator[None]:
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(timing.heartbeat)
+            if not await asyncio.to_thread(ledger.renew, entry_id, owner, timing.lease):
+                _log.warning("ledger entry %s: the lease was taken over", entry_id)
+                return
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+Fence = Callable[[], Awaitable[bool]]
+
+
+def _fence(ledger: Ledger, entry_id: int, owner: str, timing: Timing) -> Fence:
+    """Renew the lease right before each vendor call and say whether the row is still ours."""
+
+    async def still_ours() -> bool:
+        return await asyncio.to_thread(ledger.renew, entry_id, owner, timing.lease)
+
+    return still_ours
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _scrub(text: str, secrets: Mapping[str, SecretStr]) -> str:
+    """Defence in depth: an adapter's error text never carries a secret into the store."""
+    for value in sorted((s.get_secret_value() for s in secrets.values()), key=len, reverse=True):
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actions import registry
 from flows.settings import get_settings
-from flows.store import IncidentStatus
 from flows.tenants import tenants_from
 from playbooks import (
     ActStep,
@@ -23,6 +22,7 @@ from playbooks import (
     load_playbook,
 )
 
+from ._act import settle
 from ._steps import act, classify_incident, close, enrich, escalate, notify, open_store, publish_report
 
 
@@ -63,15 +63,20 @@ def respond(request: RespondRequest) -> dict[str, Any]:
             store.add_timeline(incident.id, step.id, f"step skipped (verdict {verdict})")
             continue
         if isinstance(step, EnrichStep):
-            enrich.with_options(task_run_name=step.id)(incident.id)
+            enrich.with_options(task_run_name=step.id)(incident.id, tenant)
         elif isinstance(step, ClassifyStep):
             verdict = classify_incident.with_options(task_run_name=step.id)(incident.id, tenant)
         elif isinstance(step, ActStep):
             outcomes = act.with_options(task_run_name=step.id)(incident.id, tenant.id, step.actions, dry_run)
-            if _after_containment(incident.id, outcomes, dry_run):
+            contained, held = _after_containment(incident.id, outcomes, dry_run)
+            if contained:
                 # The customer hears at once that the threat is contained; the full report comes at closure.
                 notify.with_options(task_run_name=f"{step.id}-notify")(
                     incident.id, tenant, "containment_done"
+                )
+            elif held:  # a guardrail, an approval or the vendor holds an action: the analysts decide
+                notify.with_options(task_run_name=f"{step.id}-escalate")(
+                    incident.id, tenant, "escalation", held
                 )
         elif isinstance(step, EscalateStep):
             escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
@@ -101,15 +106,9 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     return {"incident_id": final.id, "status": final.status, "verdict": final.verdict}
 
 
-def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> bool:
-    """Mark the incident contained when every action is in place; returns whether it is."""
+def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> tuple[bool, str]:
+    """Mark the incident contained when every action is in place, or awaiting a human when a guardrail,
+    an approval or the vendor holds one; returns (contained, why a person must look)."""
     if dry_run:
-        return False
-    store = open_store()
-    failed = [o for o in outcomes if o["status"] == "failed"]
-    if failed:
-        store.add_timeline(incident_id, "act", f"containment incomplete: {len(failed)} action(s) failed")
-    elif outcomes:
-        store.set_status(incident_id, IncidentStatus.CONTAINED, f"{len(outcomes)} action(s) in place", "act")
-        return True
-    return False
+        return False, ""
+    return settle(open_store(), incident_id, outcomes)

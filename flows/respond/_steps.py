@@ -9,16 +9,15 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from actions import ActionContext, registry
 from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.notify import EventDetails, notify_event, render_report
 from flows.settings import get_settings
 from flows.store import IncidentStatus, IncidentView, Store
-from flows.tenants import Tenant
-from flows.triage import StoreTelemetry, feeds_from, triage
+from flows.tenants import Tenant, tenants_from
+from flows.triage import StoreTelemetry, triage
+from flows.triage._enrich import enrich as enrich_indicators
 
-from ._execute import Outcome, execute
-from ._targets import targets_for
+from ._act import act_on_incident
 
 
 def open_store() -> Store:
@@ -42,18 +41,25 @@ def _indicators(incident: IncidentView) -> list[Indicator]:
 
 
 @task(name="enrich")
-def enrich(incident_id: str) -> int:
-    """Look every indicator up in the intel feeds and snapshot the answers onto the incident."""
+def enrich(incident_id: str, tenant: Tenant) -> int:
+    """Ask the local feeds and the tenant's online providers about every indicator; snapshot the answers
+    onto the incident (C2 infrastructure changes hands: what intel said then is the evidence)."""
     store = open_store()
     incident = _require(store, incident_id)
-    enriched = feeds_from(get_settings().intel_feeds).enrich(_indicators(incident))
-    store.save_indicators(incident_id, enriched)
-    listed = [i for i in enriched if i.provenance]
+    result = enrich_indicators(
+        _indicators(incident),
+        tenant=tenant.id,
+        feeds=get_settings().intel_feeds,
+        intel=tenant.intel,
+        incident_id=incident_id,
+    )
+    store.save_indicators(incident_id, result.indicators)
+    listed = [i for i in result.indicators if i.provenance]
     store.add_timeline(
         incident_id,
         "enrich",
-        f"{len(enriched)} indicators looked up, {len(listed)} known to intel",
-        {"known": [i.value for i in listed]},
+        f"{len(result.indicators)} indicators looked up, {len(listed)} known to intel",
+        {"known": [i.value for i in listed], "intel": result.snapshot},
     )
     return len(listed)
 
@@ -87,18 +93,13 @@ async def _act(
 ) -> list[dict[str, Any]]:
     store = open_store()
     incident = _require(store, incident_id)
-    alerts = incident_alerts(store, incident_id)
-    ctx = ActionContext(tenant=tenant_id, incident_id=incident_id, dry_run=dry_run, db=store.engine)
+    tenant = tenants_from(get_settings().tenants_file).get(tenant_id)
+    if tenant is None:
+        raise LookupError(f"incident {incident_id} names unknown tenant {tenant_id!r}")
     if not dry_run:
         store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
-    jobs = []
-    for key in action_keys:
-        spec = registry.get(key)
-        targets = targets_for(spec.target, incident, alerts)
-        if not targets:
-            store.add_timeline(incident_id, "act", f"{key}: no {spec.target} target in this incident")
-        jobs.extend(execute(spec, target, ctx, store, incident.round) for target in targets)
-    outcomes: list[Outcome] = list(await asyncio.gather(*jobs))
+    # Per-target outcomes (no secrets: those live only inside each action's context).
+    outcomes = await act_on_incident(store, incident, tenant, action_keys, dry_run=dry_run)
     return [outcome.__dict__ for outcome in outcomes]
 
 

@@ -1,12 +1,16 @@
 """Which targets an action acts on, taken from the incident.
 
 Block actions only ever take indicators that intel calls malicious: an attacker can put any domain in
-an alert (``google.com``), and blocking whatever an alert names would hand them our firewall.
+an alert (``google.com``), and blocking whatever an alert names would hand them our firewall. Objects on
+a host (registry values, services, scheduled tasks, processes, files) and accounts come from the alert's
+OCSF evidences, on the host the alert is about.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from actions import TargetKind
@@ -18,24 +22,27 @@ from flows.store import IncidentView
 class Target:
     label: str  # what the ledger and people see; part of the idempotency key
     inputs: dict[str, Any]
+    # The host's groups/labels in its alerts (lower-case): guardrails match protected-asset tags on them.
+    tags: frozenset[str] = field(default_factory=frozenset)
 
 
 def targets_for(kind: TargetKind, incident: IncidentView, alerts: list[Alert]) -> list[Target]:
+    tags = host_tags(alerts)
     if kind is TargetKind.HOST:
-        return [Target(label=host, inputs={"hostname": host}) for host in incident.hosts]
-    if kind is TargetKind.REGISTRY_VALUE:
+        return [
+            Target(label=host, inputs={"hostname": host}, tags=tags.get(host.lower(), frozenset()))
+            for host in incident.hosts
+        ]
+    from_evidence = _EVIDENCE.get(kind)
+    if from_evidence is not None:
         found: dict[str, Target] = {}
         for alert in alerts:
-            if not alert.hostname:
-                continue
-            for ref in alert.registry_values():
-                label = f"{alert.hostname}:{ref.key}\\{ref.name}"
-                found.setdefault(
-                    label.lower(),
-                    Target(
-                        label=label, inputs={"hostname": alert.hostname, "key": ref.key, "name": ref.name}
-                    ),
-                )
+            for target in from_evidence(alert):
+                if "hostname" in target.inputs:
+                    target = Target(
+                        target.label, target.inputs, tags.get(target.inputs["hostname"].lower(), frozenset())
+                    )
+                found.setdefault(target.label.lower(), target)
         return list(found.values())
     wanted = {
         TargetKind.DOMAIN: ({IndicatorType.DOMAIN}, "domain"),
@@ -44,9 +51,126 @@ def targets_for(kind: TargetKind, incident: IncidentView, alerts: list[Alert]) -
     }.get(kind)
     if wanted is None:
         return []
-    types, field = wanted
+    types, name = wanted
     return [
-        Target(label=indicator.value, inputs={field: indicator.value})
+        Target(label=indicator.value, inputs={name: indicator.value})
         for indicator in incident.indicators
         if indicator.type in types and any(p.get("verdict") == "malicious" for p in indicator.provenance)
     ]
+
+
+def host_tags(alerts: Iterable[Alert]) -> dict[str, frozenset[str]]:
+    """Each host's groups, labels and type as its alerts give them (OCSF ``device.groups[].name``,
+    ``device.labels``, ``device.type``), by lower-case hostname. Only ever used to *add* protection."""
+    found: dict[str, set[str]] = {}
+    for alert in alerts:
+        if not alert.hostname or alert.device is None:
+            continue
+        extra = alert.device.model_extra or {}
+        names: list[Any] = [extra.get("type")]
+        names += [g.get("name") for g in _list(extra.get("groups")) if isinstance(g, dict)]
+        names += _list(extra.get("labels"))
+        found.setdefault(alert.hostname.lower(), set()).update(
+            n.strip().lower()[:128] for n in names if isinstance(n, str) and n.strip()
+        )
+    return {host: frozenset(names) for host, names in found.items()}
+
+
+def _registry_values(alert: Alert) -> list[Target]:
+    if not alert.hostname:
+        return []
+    return [
+        Target(
+            label=f"{alert.hostname}:{ref.key}\\{ref.name}",
+            inputs={"hostname": alert.hostname, "key": ref.key, "name": ref.name},
+        )
+        for ref in alert.registry_values()
+    ]
+
+
+def _services(alert: Alert) -> list[Target]:
+    found = []
+    for evidence in _evidences(alert):
+        service = _dict(evidence.get("win_service") or evidence.get("service"))
+        name = _text(service.get("name"), 256)
+        if name and alert.hostname:
+            found.append(
+                Target(f"{alert.hostname}:service:{name}", {"hostname": alert.hostname, "name": name})
+            )
+    return found
+
+
+def _tasks(alert: Alert) -> list[Target]:
+    found = []
+    for evidence in _evidences(alert):
+        name = _text(_dict(evidence.get("job")).get("name"), 512)
+        if name and alert.hostname:
+            found.append(Target(f"{alert.hostname}:task:{name}", {"hostname": alert.hostname, "name": name}))
+    return found
+
+
+def _processes(alert: Alert) -> list[Target]:
+    found = []
+    for evidence in _evidences(alert):
+        process = _dict(evidence.get("process"))
+        pid = process.get("pid")
+        if not alert.hostname or not isinstance(pid, int) or isinstance(pid, bool) or pid < 0:
+            continue
+        name = _text(process.get("name"), 260) or _basename(
+            _text(_dict(process.get("file")).get("path"), 1024)
+        )
+        # The image name travels with the pid: the adapter refuses if the pid now belongs to another image.
+        inputs: dict[str, Any] = {"hostname": alert.hostname, "pid": pid, **({"name": name} if name else {})}
+        found.append(Target(f"{alert.hostname}:pid:{pid}" + (f" ({name})" if name else ""), inputs))
+    return found
+
+
+def _files(alert: Alert) -> list[Target]:
+    found = []
+    for evidence in _evidences(alert):
+        path = _text(_dict(evidence.get("file")).get("path"), 1024)
+        if path and alert.hostname:
+            found.append(Target(f"{alert.hostname}:{path}", {"hostname": alert.hostname, "path": path}))
+    return found
+
+
+def _accounts(alert: Alert) -> list[Target]:
+    # The account the malicious activity ran as (evidence user, or the process's user): never any name
+    # an alert merely mentions. Protected accounts (krbtgt, admins) need approval like protected hosts.
+    found = []
+    for evidence in _evidences(alert):
+        for holder in (evidence.get("user"), _dict(evidence.get("process")).get("user")):
+            name = _text(_dict(holder).get("name"), 256)
+            if name:
+                found.append(Target(name, {"account": name}))
+    return found
+
+
+_EVIDENCE: dict[TargetKind, Callable[[Alert], list[Target]]] = {
+    TargetKind.REGISTRY_VALUE: _registry_values,
+    TargetKind.SERVICE: _services,
+    TargetKind.SCHEDULED_TASK: _tasks,
+    TargetKind.PROCESS: _processes,
+    TargetKind.FILE: _files,
+    TargetKind.ACCOUNT: _accounts,
+}
+
+
+def _evidences(alert: Alert) -> list[dict[str, Any]]:
+    return [e for e in alert.evidences if isinstance(e, dict)]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) and value.strip() else ""
+
+
+def _basename(path: str) -> str:
+    return re.split(r"[\\/]", path)[-1] if path else ""

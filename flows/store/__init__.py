@@ -1,12 +1,22 @@
 """The Garrison store (SQLAlchemy 2): SQLite with WAL by default, PostgreSQL by URL."""
 
+from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, Replay, correlation_keys
+from ._ledger import IsolationCap, Ledger, LedgerRow, undo_key
 from ._schema import OPEN_STATUSES, ActionStatusValue, IncidentStatus
 from ._store import AlertReceipt, LedgerEntry, Store, idempotency_key
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
 __all__ = [
+    "ApprovalNeed",
+    "ApprovalRefused",
+    "ApprovalView",
+    "action_hash",
+    "IsolationCap",
+    "Ledger",
+    "LedgerRow",
+    "undo_key",
     "Accepted",
     "GroupingRules",
     "IncomingAlert",

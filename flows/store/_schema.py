@@ -17,6 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -155,6 +157,52 @@ class ActionRow(Base):
     undo: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # The claim: the worker acting on this key holds a lease, renewed by a heartbeat while it waits on the
+    # vendor. A PENDING row whose lease ran out was left by a dead worker: it is reconciled by reading the
+    # vendor's state, never by sending blindly; one with a live lease belongs to a worker still at it.
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int | None] = mapped_column(Integer, nullable=True, default=0)
+    # False when the effect was already in place (a rollback must not undo what we did not do); None:
+    # unknown (reconciled after a crash).
+    changed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # A rollback row: the id of the ledger row whose effect it undoes.
+    reverses: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    round: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _add_ledger_columns(metadata: Any, connection: Any, **_: Any) -> None:
+    """``create_all`` makes missing tables, not missing columns: give a store created before the ledger
+    columns above existed those columns (all nullable), so upgrading Garrison keeps its history."""
+    table = ActionRow.__table__
+    have = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in have:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+
+
+class ApprovalRow(Base):
+    """One person's approval of one action on one target of one incident (two-person rule for protected
+    assets). Bound to tenant + incident + action hash (the action and its inputs) + target; expires; used
+    once (``used_by`` is the ledger row it authorised)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_binding", "tenant", "incident_id", "action_hash", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    action: Mapped[str] = mapped_column(String(128))
+    action_hash: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text)
+    approver: Mapped[str] = mapped_column(String(128))
+    requested_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class NotificationRow(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from flows.models import Alert, Indicator, Verdict
 from ._audit import append_audit, verify_audit
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
+from ._ledger import Ledger, LedgerEntry, idempotency_key
 from ._schema import (
     ActionRow,
     ActionStatusValue,
@@ -38,22 +38,6 @@ class AlertReceipt:
     alert_id: str
     incident_id: str
     duplicate: bool
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """The ledger row for an idempotency key, and whether this call created it."""
-
-    id: int
-    status: str
-    created: bool
-    undo: dict[str, Any]
-
-
-def idempotency_key(tenant: str, incident_id: str, action: str, target: str, round: int = 1) -> str:
-    """The ledger key. A reopened incident (round 2, 3 …) may act on the same target again."""
-    scope = incident_id if round == 1 else f"{incident_id}#{round}"
-    return hashlib.sha256("\x1f".join((tenant, scope, action, target)).encode()).hexdigest()
 
 
 DEAD_LETTER_LIMIT = 10_000
@@ -229,6 +213,11 @@ class Store:
 
     # -- the action ledger -----------------------------------------------------------------------------
 
+    @property
+    def ledger(self) -> Ledger:
+        """Claims with leases, guardrail counts, approvals (``_ledger``); the respond engine uses these."""
+        return Ledger(self.engine)
+
     def begin_action(
         self,
         *,
@@ -253,6 +242,7 @@ class Store:
                     inputs=inputs,
                     inverse=inverse,
                     status=ActionStatusValue.PENDING,
+                    round=round,
                 )
                 session.add(row)
                 session.flush()

@@ -1,0 +1,203 @@
+"""``garrison plan | rollback | approve | reconcile``: the response engine from the command line.
+
+Each runs the same code as the respond flow (guardrails, ledger, adapters) against the store, without a
+Prefect server: a plan changes nothing, a rollback and an approved action go through the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from flows.settings import get_settings
+from flows.store import IncidentView, Store
+from flows.store._approvals import ApprovalRefused
+from flows.tenants import Tenant, TenantDirectory, tenants_from
+from playbooks import load_playbook
+
+from ._output import console, emit_json, exit_with, fail
+
+# The engine (flows.respond) is imported inside each command: other commands start faster without it.
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+IncidentArg = Annotated[str, typer.Argument(help="Incident id (as printed by 'incidents list').")]
+_VERDICT_STYLE = {"allowed": "green", "needs_approval": "yellow", "refused": "bold red"}
+_STATUS_STYLE = {"succeeded": "green", "failed": "red", "pending": "yellow", "would_run": "cyan"}
+
+
+def _open(incident_id: str) -> tuple[Store, TenantDirectory, IncidentView, Tenant]:
+    settings = get_settings()
+    store = Store.open(settings.database_url)
+    tenants = tenants_from(settings.tenants_file)
+    incident = store.incident(incident_id)
+    if incident is None:
+        fail(f"no incident {incident_id}")
+    tenant = tenants.get(incident.tenant)
+    if tenant is None:
+        fail(f"incident {incident_id} names unknown tenant {incident.tenant!r}")
+    return store, tenants, incident, tenant
+
+
+def plan(
+    incident_id: IncidentArg,
+    playbook: Annotated[str, typer.Option(help="Built-in playbook name or path to a YAML file.")] = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Show every action per target with its guardrail verdict and the vendor's view; changes nothing."""
+    from flows.respond._plan import plan_incident
+
+    store, _, incident, tenant = _open(incident_id)
+    items = asyncio.run(plan_incident(store, tenant, incident, load_playbook(playbook)))
+    if as_json:
+        emit_json({"incident_id": incident.id, "tenant": tenant.id, "items": [i.as_dict() for i in items]})
+        return
+    table = Table(title=f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}")
+    for column in ("step", "action", "target", "verdict", "why", "vendor says"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        step = item.step + (f" (if {'/'.join(item.when)})" if item.when else "")
+        table.add_row(
+            Text(step),
+            Text(item.action),
+            Text(item.target),
+            Text(item.verdict, style=_VERDICT_STYLE.get(item.verdict, "")),
+            Text(item.reason or "-"),
+            Text(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
+        )
+    console.print(table if items else "The playbook has no actions.")
+
+
+def rollback(
+    incident_id: IncidentArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Run without asking.")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who asks for it (on the timeline).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Undo the incident's succeeded actions with their inverses, newest first (a false positive)."""
+    from flows.respond._rollback import rollback_incident, rollback_steps
+
+    store, _, incident, tenant = _open(incident_id)
+    preview = [s.item for s in rollback_steps(store, incident)]
+    runnable = [i for i in preview if i.status == "would_run"]
+    if not yes:
+        if as_json:  # scripts get the preview; they pass --yes to act
+            emit_json({"incident_id": incident.id, "done": False, "items": [i.as_dict() for i in preview]})
+            return
+        _print_rollback(preview, "Rollback plan")
+        if not runnable:
+            console.print("Nothing to undo.")
+            return
+        typer.confirm(f"Run these {len(runnable)} inverse action(s)?", abort=True)
+    items = asyncio.run(rollback_incident(store, tenant, incident, by=by))
+    failed = [i for i in items if i.status in ("failed", "pending", "skipped")]
+    if as_json:
+        emit_json({"incident_id": incident.id, "done": True, "items": [i.as_dict() for i in items]})
+    else:
+        _print_rollback(items, "Rollback")
+    if failed:
+        exit_with(1)
+
+
+def _print_rollback(items: list[Any], title: str) -> None:
+    table = Table("action", "target", "inverse", "status", "detail", title=title)
+    for item in items:
+        table.add_row(
+            Text(item.action),
+            Text(item.target),
+            Text(item.inverse or "-"),
+            Text(item.status, style=_STATUS_STYLE.get(item.status, "")),
+            Text(item.detail),
+        )
+    console.print(table if items else "No succeeded actions on this incident.")
+
+
+def approve(
+    incident_id: IncidentArg,
+    action: Annotated[str, typer.Option("--action", help="Action key, e.g. lab.isolate_host.")],
+    target: Annotated[str, typer.Option("--target", help="Target as the plan shows it, e.g. DC-01.")],
+    by: Annotated[str, typer.Option("--by", help="Your name, as listed in the tenant's approvers.")],
+    requested_by: Annotated[
+        str | None, typer.Option("--requested-by", help="Who asked for the action (cannot approve it).")
+    ] = None,
+    run: Annotated[
+        bool, typer.Option("--run/--no-run", help="Run the action once it has all its approvals.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Approve one action on one protected target (the two-person rule); the last approval runs it."""
+    from flows.respond._approvals import approve as record_approval
+    from flows.respond._approvals import run_approved
+
+    store, _, incident, tenant = _open(incident_id)
+    try:
+        status, spec, found = record_approval(
+            store, tenant, incident, action, target, by, requested_by=requested_by
+        )
+    except ApprovalRefused as error:
+        fail(str(error))
+    result: dict[str, Any] = {
+        "incident_id": incident.id,
+        "action": spec.key,
+        "target": found.label,
+        "approver": status.approval.approver,
+        "approvals": status.have,
+        "required": status.required,
+        "expires_at": status.approval.expires_at.isoformat(),
+        "outcome": None,
+    }
+    if status.ready and run:
+        outcome = asyncio.run(run_approved(store, tenant, incident, spec, found))
+        result["outcome"] = {"status": outcome.status, "detail": outcome.detail}
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(
+            Text(f"approval {status.have} of {status.required} for {spec.key} on {found.label} by {by}")
+        )
+        if result["outcome"]:
+            console.print(Text(f"{spec.key} on {found.label}: {result['outcome']['status']}"))
+            console.print(Text(result["outcome"]["detail"]))
+        elif status.ready:
+            console.print(
+                "All approvals given; run it with the next respond run or `garrison approve … --run`."
+            )
+    if result["outcome"] and result["outcome"]["status"] != "succeeded":
+        exit_with(1)
+
+
+def reconcile(
+    incident_id: Annotated[str | None, typer.Argument(help="Only this incident (default: all).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Settle PENDING actions nobody works on (a crashed worker, a slow vendor) by reading vendor state."""
+    from flows.respond._reconcile import reconcile as reconcile_ledger
+
+    settings = get_settings()
+    store = Store.open(settings.database_url)
+    outcomes = asyncio.run(reconcile_ledger(store, tenants_from(settings.tenants_file), incident_id))
+    if as_json:
+        emit_json([o.__dict__ for o in outcomes])
+        return
+    table = Table("action", "target", "status", "detail", title="Reconciled")
+    for o in outcomes:
+        table.add_row(
+            Text(o.action),
+            Text(o.target),
+            Text(o.status, style=_STATUS_STYLE.get(o.status, "")),
+            Text(o.detail),
+        )
+    console.print(table if outcomes else "No pending action needs reconciling.")
+
+
+def register(app: typer.Typer) -> None:
+    for name, command in (
+        ("plan", plan),
+        ("rollback", rollback),
+        ("approve", approve),
+        ("reconcile", reconcile),
+    ):
+        app.command(name)(command)

@@ -1,0 +1,88 @@
+"""The act step as a plain function: every action on every target of an incident, concurrently.
+
+One failure does not stop the others: each target has its own ledger row and outcome. The tenant's
+policy and vendors are read as they are now, since guardrails are decided when an action executes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from actions import ActionContext, registry
+from flows.models import Alert
+from flows.store import IncidentStatus, IncidentView, Store
+from flows.tenants import Tenant
+
+from ._execute import TIMING, Outcome, Timing, execute
+from ._guardrails import Guard
+from ._targets import targets_for
+from ._vendors import vendor_settings
+
+
+def base_context(store: Store, tenant: Tenant, incident_id: str, *, dry_run: bool = False) -> ActionContext:
+    """The context every action of this incident starts from (secrets are added per action)."""
+    return ActionContext(
+        tenant=tenant.id,
+        incident_id=incident_id,
+        dry_run=dry_run,
+        db=store.engine,
+        vendors=vendor_settings(tenant),
+    )
+
+
+async def act_on_incident(
+    store: Store,
+    incident: IncidentView,
+    tenant: Tenant,
+    action_keys: list[str],
+    *,
+    dry_run: bool = False,
+    timing: Timing = TIMING,
+    ctx: ActionContext | None = None,
+) -> list[Outcome]:
+    if tenant.id != incident.tenant:
+        raise PermissionError(f"incident {incident.id} belongs to another tenant")  # never cross tenants
+    alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
+    ctx = ctx or base_context(store, tenant, incident.id, dry_run=dry_run)
+    guard = Guard(tenant.policy)
+    jobs = []
+    for key in action_keys:
+        spec = registry.get(key)
+        targets = targets_for(spec.target, incident, alerts)
+        if not targets:
+            store.add_timeline(incident.id, "act", f"{key}: no {spec.target} target in this incident")
+        jobs.extend(
+            execute(spec, target, ctx, store, incident.round, tenant=tenant, guard=guard, timing=timing)
+            for target in targets
+        )
+    return list(await asyncio.gather(*jobs))
+
+
+_WAITS = {
+    "approval": "awaiting two-person approval",
+    "refused": "refused by a guardrail",
+    "blast_radius": "halted by the blast-radius cap",
+    "pending": "not confirmed by the vendor yet",
+}
+
+
+def settle(store: Store, incident_id: str, outcomes: list[dict[str, object]]) -> tuple[bool, str]:
+    """After an act step: (contained, why a person must look). Contained only when every action is in
+    place; an action held by a guardrail, an approval or the vendor sends the incident to a human."""
+    held = [o for o in outcomes if o.get("hold")]
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if held:
+        kinds = sorted({str(o["hold"]) for o in held})
+        first = held[0]
+        reason = (
+            f"{len(held)} action(s) {', '.join(_WAITS.get(k, k) for k in kinds)}; "
+            f"first: {first['action']} on {first['target']}: {first['detail']}"
+        )
+        store.set_status(incident_id, IncidentStatus.AWAITING_APPROVAL, reason, "act")
+        return False, reason
+    if failed:
+        store.add_timeline(incident_id, "act", f"containment incomplete: {len(failed)} action(s) failed")
+    elif outcomes:
+        store.set_status(incident_id, IncidentStatus.CONTAINED, f"{len(outcomes)} action(s) in place", "act")
+        return True, ""
+    return False, ""

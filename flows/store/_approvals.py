@@ -1,0 +1,170 @@
+"""Approvals for the two-person rule, bound to tenant + incident + action hash + target, expiring, and
+used once: ``consume`` runs inside the ledger's claim, so the action and its approvals go together."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ._audit import append_audit
+from ._schema import ActionRow, ApprovalRow, TimelineRow, utcnow
+
+
+def action_hash(tenant: str, incident_id: str, action: str, inputs: dict[str, Any]) -> str:
+    """What an approval is bound to besides the target: the action and its exact inputs."""
+    canonical = json.dumps([tenant, incident_id, action, inputs], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApprovalNeed:
+    """The two-person rule for one action: ``required`` distinct approvers out of ``approvers``."""
+
+    action_hash: str
+    required: int
+    approvers: frozenset[str]  # lower-case names; empty: nobody may approve
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    id: int
+    tenant: str
+    incident_id: str
+    action: str
+    action_hash: str
+    target: str
+    approver: str
+    requested_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: int | None
+
+
+class ApprovalRefused(ValueError):
+    """An approval that cannot be recorded (self-approval, not an approver, already given)."""
+
+
+def approve(
+    engine: Engine,
+    *,
+    tenant: str,
+    incident_id: str,
+    action: str,
+    action_hash: str,
+    target: str,
+    approver: str,
+    ttl: timedelta,
+    requested_by: str | None = None,
+) -> ApprovalView:
+    """Record one person's approval. The same person twice for one binding, or the requester
+    approving their own request, is refused: the two-person rule needs two other people."""
+    name = approver.strip()
+    if requested_by and requested_by.strip().lower() == name.lower():
+        raise ApprovalRefused(f"{name} requested this action and cannot approve it")
+    now = utcnow()
+    with Session(engine) as session, session.begin():
+        mine = session.scalars(
+            select(ApprovalRow).where(
+                ApprovalRow.tenant == tenant,
+                ApprovalRow.incident_id == incident_id,
+                ApprovalRow.action_hash == action_hash,
+                ApprovalRow.target == target,
+                func.lower(ApprovalRow.approver) == name.lower(),
+                ApprovalRow.used_at.is_(None),
+            )
+        )
+        if any(_aware(a.expires_at) > now for a in mine):
+            raise ApprovalRefused(f"{name} has already approved this action")
+        row = ApprovalRow(
+            tenant=tenant,
+            incident_id=incident_id,
+            action=action,
+            action_hash=action_hash,
+            target=target,
+            approver=name,
+            requested_by=requested_by,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            TimelineRow(
+                incident_id=incident_id,
+                step="approve",
+                message=f"{action} on {target}: approved by {name}",
+                data={"action": action, "target": target, "approver": name},
+            )
+        )
+        append_audit(session, name, "approval.given", f"{incident_id}:{action_hash}", {"target": target})
+        return _approval(row)
+
+
+def approvals(engine: Engine, incident_id: str) -> list[ApprovalView]:
+    with Session(engine) as session:
+        found = session.scalars(
+            select(ApprovalRow).where(ApprovalRow.incident_id == incident_id).order_by(ApprovalRow.id)
+        )
+        return [_approval(a) for a in found]
+
+
+def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: datetime) -> str | None:
+    """Consume ``need.required`` approvals by distinct listed approvers for this row, or say what lacks."""
+    if need is None:
+        return None
+    if not need.approvers:
+        return f"{need.reason}; no approvers are configured in the tenant's policy"
+    candidates = session.scalars(
+        select(ApprovalRow)
+        .where(
+            ApprovalRow.tenant == row.tenant,
+            ApprovalRow.incident_id == row.incident_id,
+            ApprovalRow.action_hash == need.action_hash,
+            ApprovalRow.target == row.target,
+            or_(ApprovalRow.used_at.is_(None), ApprovalRow.used_by == row.id),
+        )
+        .order_by(ApprovalRow.id)
+        .with_for_update()
+    )
+    chosen: dict[str, ApprovalRow] = {}
+    for approval in candidates:
+        who = approval.approver.strip().lower()
+        usable = approval.used_by == row.id or _aware(approval.expires_at) > now
+        if usable and who in need.approvers and who != (approval.requested_by or "").strip().lower():
+            chosen.setdefault(who, approval)
+    if len(chosen) < need.required:
+        return f"{need.reason}; awaiting approval ({len(chosen)} of {need.required})"
+    for approval in list(chosen.values())[: need.required]:
+        if approval.used_at is None:
+            approval.used_at, approval.used_by = now, row.id  # single use: bound to this ledger row now
+    return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _approval(a: ApprovalRow) -> ApprovalView:
+    return ApprovalView(
+        id=a.id,
+        tenant=a.tenant,
+        incident_id=a.incident_id,
+        action=a.action,
+        action_hash=a.action_hash,
+        target=a.target,
+        approver=a.approver,
+        requested_by=a.requested_by,
+        created_at=_aware(a.created_at),
+        expires_at=_aware(a.expires_at),
+        used_at=_aware(a.used_at) if a.used_at else None,
+        used_by=a.used_by,
+    )

@@ -11,9 +11,10 @@ import pytest
 from flows.models import Alert
 from flows.notify import render_report
 from flows.store import Store
-from flows.tenants import Policy, Tenant
+from flows.tenants import IntelConfig, Policy, Tenant
 from flows.triage import MemoryTelemetry, triage
-from flows.triage._offline import attach_intel, read_events, read_intel
+from flows.triage._enrich import enrich
+from flows.triage._offline import read_events
 
 CORPUS = Path(__file__).parents[1] / "triage" / "corpus" / "duobean"
 PHRASES = {
@@ -27,7 +28,8 @@ PHRASES = {
 def incident_id(store: Store) -> str:
     document = json.loads((CORPUS / "alert.json").read_text())
     alert = Alert.model_validate(document)
-    indicators = attach_intel(alert.indicators(), read_intel([CORPUS / "intel.stix.json"]))
+    feeds = [CORPUS / "intel.stix.json"]
+    indicators = enrich(alert.indicators(), tenant="acme", feeds=feeds, intel=IntelConfig()).indicators
     telemetry = MemoryTelemetry(read_events(CORPUS / "events.ndjson", "acme"))
     verdict = triage(
         [alert], indicators, Policy(), telemetry, datetime.fromisoformat("2026-11-15T09:00:00+00:00")

@@ -119,6 +119,16 @@ class Policy(BaseModel):
     malicious_threshold: int = Field(default=70, ge=1, le=100, description="Score at or above: malicious.")
     suspicious_threshold: int = Field(default=30, ge=0, le=100, description="Score at or above: suspicious.")
     auto_contain: bool = Field(default=True, description="Run containment on a malicious verdict unasked.")
+    # Unknown is gray (DESIGN §8). Both switches below loosen that for one tenant, explicitly.
+    unknown_verdict: Literal["suspicious", "benign"] = Field(
+        default="suspicious",
+        description="The verdict when nothing clears an alert and nothing condemns it.",
+    )
+    auto_close_risky: bool = Field(
+        default=False,
+        description="Close incidents with attacker behaviour, high severity, ransomware, credential theft "
+        "or attack tools without an analyst once contained.",
+    )
     protected_assets: ProtectedAssets = Field(default_factory=ProtectedAssets)
     never_block: NeverBlock = Field(default_factory=NeverBlock)
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)

@@ -110,8 +110,11 @@ def test_up_alert_incident_lab_demo_and_clean_stop(env: dict[str, str]) -> None:
         assert accepted.status_code == 202
         incident_id = accepted.json()["incident_id"]
 
+        # High severity and attacker behaviour: contained by the playbook, closed only by an analyst.
         _wait(
-            lambda: _json(env, "incidents", "show", incident_id)["status"] == "closed", 60, "incident closed"
+            lambda: _json(env, "incidents", "show", incident_id)["status"] == "contained",
+            60,
+            "incident contained",
         )
         incident = _json(env, "incidents", "show", incident_id)
         assert incident["verdict"] == "malicious"

@@ -108,7 +108,10 @@ def print_report(report: DemoReport, settings: Settings) -> None:
         table.add_row("Prefect UI", report.ui_url)
     console.print(table)
     if report.ok:
-        console.print("[bold green]Demo passed:[/] the alert was triaged, contained, reported and closed.")
+        console.print(
+            "[bold green]Demo passed:[/] the alert was triaged, contained and reported; "
+            "an analyst was asked to close it."
+        )
     else:
         for problem in report.problems:
             err_console.print(Text(f"demo problem: {problem}", style="red"))

@@ -82,6 +82,10 @@ def triage_command(
     for reason in verdict.reasons:
         table.add_row(f"{reason.effect:+d}", reason.question, Text(reason.finding))
     console.print(table)
+    skipped = (triaged.features.get("telemetry") or {}).get("skipped", 0)
+    if skipped:  # said, not hidden: the verdict did not see these events
+        events_word = "event" if skipped == 1 else "events"
+        console.print(Text(f"skipped: {skipped} {events_word} (unknown class or malformed)", style="yellow"))
 
 
 def _print_evaluation(result: Evaluation) -> None:

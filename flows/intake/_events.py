@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from flows.models import host_of
 from flows.normalize._paths import get, text
 
 # Network 4001, HTTP 4002, DNS 4003, process 1007, file 1001, module 1005, scheduled job 1006,
 # Windows registry key/value 201001/201002, Windows service 201004, authentication 3002.
 EVENT_CLASSES = {4001, 4002, 4003, 1007, 1001, 1005, 1006, 201001, 201002, 201004, 3002}
+_LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later times are no datetime (and were a crash)
 
 
 class EventError(ValueError):
@@ -26,7 +28,7 @@ def event_row(document: Any, tenant: str) -> dict[str, Any]:
     if not isinstance(class_uid, int) or isinstance(class_uid, bool) or class_uid not in EVENT_CLASSES:
         raise EventError("class_uid", f"must be one of {sorted(EVENT_CLASSES)}")
     stamp = document.get("time")
-    if not isinstance(stamp, int) or isinstance(stamp, bool) or stamp < 0:
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp <= _LAST_MS:
         raise EventError("time", "required: milliseconds since the epoch")
     named = get(document, "metadata.tenant_uid")
     if named is not None and named != tenant:
@@ -36,17 +38,8 @@ def event_row(document: Any, tenant: str) -> dict[str, Any]:
         "class_uid": class_uid,
         "time": datetime.fromtimestamp(stamp / 1000, UTC),
         "hostname": _cap(text(document, "device.hostname", "src_endpoint.hostname"), 255),
-        "dst": _cap(
-            text(
-                document,
-                "query.hostname",
-                "http_request.url.hostname",
-                "dst_endpoint.hostname",
-                "dst_endpoint.domain",
-                "dst_endpoint.ip",
-            ),
-            2048,
-        ),
+        "dst": _cap(_destination_name(document) or _lower(text(document, "dst_endpoint.ip")), 2048),
+        "dst_ip": _cap(_lower(text(document, "dst_endpoint.ip")), 64),
         "dst_port": _int(get(document, "dst_endpoint.port")),
         "bytes_out": _int(get(document, "traffic.bytes_out")),
         "bytes_in": _int(get(document, "traffic.bytes_in")),
@@ -56,6 +49,29 @@ def event_row(document: Any, tenant: str) -> dict[str, Any]:
         ),
         "document": document,
     }
+
+
+def _destination_name(document: Any) -> str | None:
+    # The name the client asked for comes first (DNS query, URL, TLS SNI); the endpoint's own hostname may be
+    # a reverse-DNS name of a shared server. Names are case-insensitive: stored lower-case so the store's
+    # exact match agrees with the in-memory one. The IP is kept apart (``dst_ip``), so either identity finds
+    # the event.
+    name = text(
+        document,
+        "query.hostname",
+        "http_request.url.hostname",
+        "tls.sni",
+        "tls.server_name",
+        "dst_endpoint.hostname",
+        "dst_endpoint.domain",
+    )
+    if name is None and (url := text(document, "http_request.url.url_string")):
+        name = host_of(url)
+    return _lower(name)
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower() if value else None
 
 
 def _cap(value: str | None, length: int) -> str | None:

@@ -41,7 +41,8 @@ class BatchReport:
 
     @property
     def new_incidents(self) -> list[str]:
-        """Incidents that need a respond run (created, reopened, linked), each once."""
+        """Incidents that need a respond run (created, reopened — closed, or news while awaiting an analyst —,
+        linked), each once."""
         return list(dict.fromkeys(a.incident_id for _, a in self.accepted if a.starts_run))
 
     def counts(self) -> dict[str, int]:
@@ -70,10 +71,15 @@ class BatchReport:
 
 def grouping_rules(tenant: Tenant) -> GroupingRules:
     policy = tenant.grouping
+    # The tenant's own domains and ranges are in most of its alerts: they must relate nothing (the same
+    # values its response policy never blocks).
+    own = tenant.policy.never_block
     return GroupingRules(
         window=timedelta(minutes=policy.window_minutes),
         on_closed=policy.on_closed,
         closed_lookback=timedelta(days=policy.closed_lookback_days),
+        own_domains=tuple(own.domains),
+        own_ranges=tuple(own.ip_ranges),
     )
 
 

@@ -1,11 +1,24 @@
 """Garrison's domain models (pydantic): alerts, indicators, verdicts and incidents."""
 
-from ._alert import Alert, Device, FindingInfo, Metadata, Observable, Product, RegistryValueRef
+from ._alert import (
+    MAX_ATTACKS,
+    Alert,
+    Device,
+    FindingInfo,
+    Metadata,
+    Observable,
+    Product,
+    RegistryValueRef,
+    attack_name,
+    tactic_uid,
+    technique_uid,
+)
 from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of, refang
 from ._text_iocs import iocs_in_text
 from ._verdict import Reason, Verdict, VerdictLabel
 
 __all__ = [
+    "MAX_ATTACKS",
     "Alert",
     "Device",
     "FindingInfo",
@@ -19,9 +32,12 @@ __all__ = [
     "RegistryValueRef",
     "Verdict",
     "VerdictLabel",
+    "attack_name",
     "defang",
     "defang_text",
     "host_of",
     "iocs_in_text",
     "refang",
+    "tactic_uid",
+    "technique_uid",
 ]

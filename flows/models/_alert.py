@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +17,55 @@ from ._text_iocs import iocs_in_text
 # Every string from a sensor is attacker-influenced: length caps keep one alert from bloating the store,
 # and nothing here interprets the values beyond typing them.
 _Text = Field(default=None, max_length=4096)
+
+# MITRE ATT&CK ids (https://attack.mitre.org): techniques T1059, sub-techniques T1059.001, tactics TA0002.
+_TECHNIQUE_UID = re.compile(r"T\d{4}(?:\.\d{3})?")
+_TACTIC_UID = re.compile(r"TA\d{4}")
+# Names as ATT&CK writes them ("Command and Control", "OS Credential Dumping: LSASS Memory",
+# "/etc/passwd and /etc/shadow"); anything else from a sensor is dropped, not repaired.
+_ATTACK_NAME = re.compile(r"[A-Za-z0-9./][A-Za-z0-9 &/:()'.,+-]{0,127}")
+MAX_ATTACKS = 32  # attack objects read per alert, and ids returned: a finding names a handful, not hundreds
+# OCSF confidence_id (1 Low, 2 Medium, 3 High) as a 0-100 score; 0 Unknown and 99 Other have none.
+_CONFIDENCE_SCORE = {1: 30, 2: 60, 3: 90}
+
+
+def technique_uid(value: Any) -> str | None:
+    """An ATT&CK technique or sub-technique id (``T1059``, ``T1059.001``), or None if ``value`` is not one.
+
+    >>> technique_uid(" t1059.001 "), technique_uid("T1059; rm -rf /")
+    ('T1059.001', None)
+    """
+    if not isinstance(value, str) or len(value) > 16:
+        return None
+    uid = value.strip().upper()
+    return uid if _TECHNIQUE_UID.fullmatch(uid) else None
+
+
+def tactic_uid(value: Any) -> str | None:
+    """An ATT&CK tactic id (``TA0002``), or None if ``value`` is not one.
+
+    >>> tactic_uid("TA0011"), tactic_uid("Command and Control")
+    ('TA0011', None)
+    """
+    if not isinstance(value, str) or len(value) > 16:
+        return None
+    uid = value.strip().upper()
+    return uid if _TACTIC_UID.fullmatch(uid) else None
+
+
+def attack_name(value: Any) -> str | None:
+    """An ATT&CK tactic or technique name, tidied (underscores to spaces), or None.
+
+    Sensors write names their own way (Emerging Threats rules use underscores); a name that does not look
+    like an ATT&CK name is dropped.
+
+    >>> attack_name("Command_And_Control"), attack_name("<script>")
+    ('Command And Control', None)
+    """
+    if not isinstance(value, str) or len(value) > 256:
+        return None
+    name = " ".join(value.replace("_", " ").split())
+    return name if _ATTACK_NAME.fullmatch(name) else None
 
 
 class _Ocsf(BaseModel):
@@ -121,6 +172,79 @@ class Alert(_Ocsf):
             _evidence_indicators(evidence, f"evidences[{index}]", add)
         return list(found.values())
 
+    def techniques(self) -> list[str]:
+        """ATT&CK technique and sub-technique ids the finding carries, unique, in the order given.
+
+        Read from ``finding_info.attacks`` (OCSF 1.1+: ``technique`` and ``sub_technique``) and from a
+        top-level ``attacks`` (OCSF 1.0 and the Security Control profile). Ids that are not ATT&CK ids are
+        dropped; a sub-technique also names its parent technique, just before it. At most ``MAX_ATTACKS``
+        attack objects are read from each place, and at most ``MAX_ATTACKS`` ids returned.
+
+        For example ``finding_info.attacks = [{"sub_technique": {"uid": "T1059.001"}}]`` gives
+        ``["T1059", "T1059.001"]``.
+        """
+        found: dict[str, None] = {}
+        for attack in _attacks(self):
+            for key in ("technique", "sub_technique"):
+                held = attack.get(key)
+                uid = technique_uid(held.get("uid")) if isinstance(held, dict) else None
+                if uid:
+                    found.setdefault(uid.partition(".")[0])
+                    found.setdefault(uid)
+        return list(found)[:MAX_ATTACKS]
+
+    def tactics(self) -> list[str]:
+        """ATT&CK tactics the finding carries: their ids and their names, unique, in the order given.
+
+        Read from the same attack objects as ``techniques()``: ``tactic`` (OCSF 1.1+) and the ``tactics``
+        list of OCSF 1.0. Names are tidied by ``attack_name`` and compared without case; ids that are not
+        ATT&CK tactic ids and names that do not look like names are dropped.
+
+        For example ``finding_info.attacks = [{"tactic": {"uid": "TA0002", "name": "Execution"}}]`` gives
+        ``["TA0002", "Execution"]``.
+        """
+        found: dict[str, str] = {}
+        for attack in _attacks(self):
+            listed = attack.get("tactics")
+            for tactic in [attack.get("tactic"), *(listed[:MAX_ATTACKS] if isinstance(listed, list) else [])]:
+                if not isinstance(tactic, dict):
+                    continue
+                for value in (tactic_uid(tactic.get("uid")), attack_name(tactic.get("name"))):
+                    if value:
+                        found.setdefault(value.casefold(), value)
+        return list(found.values())[:MAX_ATTACKS]
+
+    def confidence(self) -> int | None:
+        """The sensor's confidence in its own detection, 0-100, or None when it gave none.
+
+        ``confidence_score`` when it is a number from 0 to 100, else ``confidence_id`` as a score
+        (1 Low → 30, 2 Medium → 60, 3 High → 90); 0 Unknown, 99 Other and anything else give None.
+
+        For example a Suricata alert whose rule says ``confidence High`` (``confidence_id`` 3) gives 90.
+        """
+        score = getattr(self, "confidence_score", None)
+        if isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score):
+            if 0 <= score <= 100:
+                return round(score)
+        level = getattr(self, "confidence_id", None)
+        if isinstance(level, int) and not isinstance(level, bool):
+            return _CONFIDENCE_SCORE.get(level)
+        return None
+
+    def disposition(self) -> int | None:
+        """What the sensor did about it: the OCSF ``disposition_id``, or None when unknown.
+
+        OCSF values (dictionary ``disposition_id``): 1 Allowed, 2 Blocked, 3 Quarantined, 4 Isolated,
+        5 Deleted, 6 Dropped, … 15 Detected, 16 No Action, 17 Logged, 19 Alert, … 99 Other. 0 Unknown, a
+        missing value and anything that is not an id from 1 to 99 give None.
+
+        For example a Suricata alert with ``alert.action`` ``"blocked"`` gives 2.
+        """
+        value = getattr(self, "disposition_id", None)
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 99:
+            return value
+        return None
+
     def registry_values(self) -> list[RegistryValueRef]:
         """Registry values the evidences point at (persistence), e.g. Run-key values."""
         refs: list[RegistryValueRef] = []
@@ -146,6 +270,15 @@ _OBSERVABLE_HINTS: dict[int, IndicatorType | None] = {
     8: None,  # hash: typed by its length
     2: None,  # IP: v4 or v6
 }
+
+
+def _attacks(alert: Alert) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for holder in (alert.finding_info, alert):
+        listed = (holder.model_extra or {}).get("attacks")
+        if isinstance(listed, list):
+            found.extend(item for item in listed[:MAX_ATTACKS] if isinstance(item, dict))
+    return found
 
 
 def _evidence_indicators(evidence: dict[str, Any], where: str, add: Any) -> None:

@@ -6,7 +6,15 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
+from publicsuffixlist import PublicSuffixList
+
 from ._indicator import Indicator, IndicatorType
+
+# Free text is full of dotted names that are not domains: .NET types (Net.WebClient, System.IO.File),
+# object members, versions. A name found in text is a domain only if it ends in a real public suffix
+# (the bundled Public Suffix List; nothing is fetched), or in a name reserved for documentation (RFC 2606).
+_SUFFIXES = PublicSuffixList(accept_unknown=False)
+_DOCUMENTATION_TLDS = frozenset({"example", "test"})
 
 # File names look like domains (scrobj.dll, v.sct); a command line is full of them.
 _FILE_SUFFIXES = frozenset(
@@ -47,7 +55,7 @@ def _scan(text: str, field: str) -> Iterator[Indicator]:
     for match in _DOMAIN.finditer(text):
         value = match.group(0)
         suffix = re.split(r"\.|\[\.\]|\(\.\)", value)[-1].lower()
-        if _inside(match.span(), spans) or suffix in _FILE_SUFFIXES:
+        if _inside(match.span(), spans) or suffix in _FILE_SUFFIXES or not _real_suffix(value):
             continue
         if found := Indicator.parse(value, field=field, hint=IndicatorType.DOMAIN):
             yield found
@@ -56,6 +64,12 @@ def _scan(text: str, field: str) -> Iterator[Indicator]:
             yield found
     for match in _REGISTRY.finditer(text):
         yield Indicator(type=IndicatorType.REGISTRY_VALUE, value=match.group(0).strip(), field=field)
+
+
+def _real_suffix(value: str) -> bool:
+    name = re.sub(r"\[\.\]|\(\.\)", ".", value).lower().rstrip(".")
+    tld = name.rsplit(".", 1)[-1]
+    return tld in _DOCUMENTATION_TLDS or _SUFFIXES.publicsuffix(name) is not None
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

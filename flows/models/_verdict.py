@@ -27,6 +27,9 @@ class Reason(BaseModel):
     params: dict[str, str | int | list[str]] = Field(
         default_factory=dict, description="The finding's values."
     )
+    # ATT&CK ids, LOLBAS pages, rule ids: so an analyst can check where the knowledge came from (and
+    # community rule matches, e.g. Sigma, carry their rule id and references here).
+    sources: list[str] = Field(default_factory=list, description="Where the knowledge behind it comes from.")
 
 
 class Verdict(BaseModel):
@@ -35,3 +38,7 @@ class Verdict(BaseModel):
     verdict: VerdictLabel
     score: int = Field(ge=0, le=100)
     reasons: list[Reason] = Field(default_factory=list)
+    needs_analyst: bool = Field(
+        default=False,
+        description="Attacker behaviour, an impact or an attack tool: never closed without an analyst.",
+    )

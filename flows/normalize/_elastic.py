@@ -1,15 +1,35 @@
 """Elastic Security detection alerts (``kibana.alert.*`` + ECS) → OCSF Detection Finding.
 
 Fields: https://www.elastic.co/guide/en/security/current/alert-schema.html and ECS.
+
+- ATT&CK: the rule's ``kibana.alert.rule.threat`` (``[{framework, tactic: {id, name}, technique: [{id,
+  name, subtechnique: [{id, name}]}]}]``), or its flattened form (``kibana.alert.rule.threat.tactic.id:
+  [...]``, as the search API's ``fields`` option gives it), the legacy ``signal.rule.threat``, and ECS
+  ``threat.*`` (which Elastic Defend fills from its own rule).
+- ``kibana.alert.risk_score`` (0-100, after the rule's risk score mapping) → ``risk_score``; Elastic states no
+  confidence.
+- Disposition from the source event's ECS ``event.type`` (``kibana.alert.original_event.type``): ``denied``
+  is Blocked unless ``event.outcome`` is ``failure``, ``allowed`` is Allowed — as Elastic's own "Prevented" /
+  "Detected" rules for Elastic Defend alerts read them (``event.type: denied and event.outcome: success``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flows.models import IndicatorType
 
-from ._ocsf_build import FindingBuilder, epoch_ms, is_internal
+from ._ocsf_build import (
+    MAX_ATTACKS,
+    FindingBuilder,
+    attack_object,
+    attacks_unpaired,
+    epoch_ms,
+    is_internal,
+    listed,
+    paired,
+)
 from ._paths import get, text
 
 _SEVERITY = {"low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -42,6 +62,12 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         "finding_info.types",
         [str(get(t, "tactic.name")) for t in tactics if isinstance(t, dict) and get(t, "tactic.name")][:64],
     )
+    finding.attacks(_attacks(document))
+    risk = _score(get(document, "kibana.alert.risk_score"))
+    finding.set(
+        "risk_score", risk if risk is not None else _score(get(document, "kibana.alert.rule.risk_score"))
+    )
+    finding.disposition(_disposition(document))
     finding.set(
         "device",
         {
@@ -99,3 +125,78 @@ def _registry_value(document: dict[str, Any]) -> dict[str, Any] | None:
     if not key_path or not name:
         return None
     return {"path": key_path, "name": name, "data": text(document, "registry.data.strings")}
+
+
+def _attacks(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for prefix in ("kibana.alert.rule.threat", "signal.rule.threat", "threat"):
+        if prefix == "signal.rule.threat" and found:
+            continue  # the pre-8.0 copy of the same rule's threat
+        value = get(document, prefix)
+        if isinstance(value, list):
+            found.extend(_nested(value))
+        elif _is_attack(get(document, f"{prefix}.framework")):
+            found.extend(
+                attacks_unpaired(
+                    [
+                        *paired(
+                            get(document, f"{prefix}.technique.id"), get(document, f"{prefix}.technique.name")
+                        ),
+                        *paired(
+                            get(document, f"{prefix}.technique.subtechnique.id"),
+                            get(document, f"{prefix}.technique.subtechnique.name"),
+                        ),
+                    ],
+                    paired(get(document, f"{prefix}.tactic.id"), get(document, f"{prefix}.tactic.name")),
+                )
+            )
+    return found
+
+
+def _nested(entries: list[Any]) -> list[dict[str, Any]]:
+    # Each entry pairs one tactic with its techniques, and each technique with its sub-techniques.
+    found: list[dict[str, Any]] = []
+    tries = MAX_ATTACKS * 8  # hostile nesting (32 × 128 × 128 empty shells) costs a bounded amount of work
+    for entry in entries[:MAX_ATTACKS]:
+        if not isinstance(entry, dict) or not _is_attack(get(entry, "framework")):
+            continue
+        tactic = {"tactic": get(entry, "tactic.id"), "tactic_name": get(entry, "tactic.name")}
+        techniques = [t for t in listed(get(entry, "technique")) if isinstance(t, dict)] or [{}]
+        for technique in techniques:
+            subs = [s for s in listed(get(technique, "subtechnique")) if isinstance(s, dict)] or [{}]
+            for sub in subs:
+                attack = attack_object(
+                    technique=get(technique, "id"),
+                    technique_name=get(technique, "name"),
+                    sub_technique=get(sub, "id"),
+                    sub_technique_name=get(sub, "name"),
+                    **tactic,
+                )
+                found.extend([attack] if attack else [])
+                tries -= 1
+                if len(found) >= MAX_ATTACKS or tries <= 0:
+                    return found
+    return found
+
+
+def _is_attack(framework: Any) -> bool:
+    frameworks = [f for f in listed(framework) if isinstance(f, str) and f.strip()]
+    return not frameworks or any("att&ck" in f.casefold() for f in frameworks)
+
+
+def _score(value: Any) -> int | None:
+    value = next(iter(listed(value)), None)  # the search API's ``fields`` give every value as a list
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return round(value) if 0 <= value <= 100 else None
+    return None
+
+
+def _disposition(document: dict[str, Any]) -> int | None:
+    kinds = listed(get(document, "kibana.alert.original_event.type") or get(document, "event.type"))
+    types = {kind.strip().lower() for kind in kinds if isinstance(kind, str)}
+    outcome = (text(document, "kibana.alert.original_event.outcome", "event.outcome") or "").strip().lower()
+    if "denied" in types:
+        return 1 if outcome == "failure" else 2  # a prevention that failed let the activity run
+    if "allowed" in types:
+        return 1
+    return None

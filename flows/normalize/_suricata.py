@@ -1,6 +1,9 @@
 """Suricata EVE JSON ``alert`` records → OCSF Detection Finding.
 
-EVE format: https://docs.suricata.io/en/latest/output/eve/eve-json-format.html
+EVE format: https://docs.suricata.io/en/latest/output/eve/eve-json-format.html. A rule's ``metadata`` keywords
+come out as ``alert.metadata`` (each key a list of strings); Emerging Threats rules write ATT&CK there
+(``mitre_tactic_id TA0011, mitre_tactic_name Command_And_Control, mitre_technique_id T1071, …``) and their
+own ``confidence Low|Medium|High``.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from typing import Any
 
 from flows.models import IndicatorType
 
-from ._ocsf_build import FindingBuilder, epoch_ms, is_internal
+from ._ocsf_build import CONFIDENCE, FindingBuilder, attacks_unpaired, epoch_ms, is_internal, listed, paired
 
 # Suricata severity 1 is the most severe; OCSF 4 = high, 3 = medium, 2 = low.
 _SEVERITY = {1: 4, 2: 3, 3: 2, 4: 1}
+# alert.action → OCSF disposition_id: 1 Allowed, 2 Blocked (drop/reject in IPS mode).
+_DISPOSITION = {"allowed": 1, "blocked": 2}
+_CONFIDENCE_ID = {caption.casefold(): level for level, caption in CONFIDENCE.items()}
 
 
 def looks_like(document: dict[str, Any]) -> bool:
@@ -43,6 +49,15 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
             "name": alert.get("signature"),
         },
     )
+    metadata = alert.get("metadata") if isinstance(alert.get("metadata"), dict) else {}
+    finding.attacks(_attacks(metadata))
+    confidence = next(iter(listed(metadata.get("confidence"))), None)
+    level = _CONFIDENCE_ID.get(confidence.strip().casefold()) if isinstance(confidence, str) else None
+    if level:
+        finding.set("confidence_id", level)
+        finding.set("confidence", CONFIDENCE[level])
+    action = alert.get("action")
+    finding.disposition(_DISPOSITION.get(action.strip().lower()) if isinstance(action, str) else None)
     # The protected host is the internal end of the flow.
     inside = src if is_internal(src) else dst if is_internal(dst) else src
     finding.set("device", {"ip": inside} if inside else None)  # EVE's "host" is the sensor, not the victim
@@ -78,3 +93,18 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         finding.observe_value(files.get(algorithm), f"fileinfo.{algorithm}")
     finding.set("message", alert.get("signature"))
     return finding.build()
+
+
+def _attacks(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    # ET pairs nothing explicitly: each key is its own list. Custom rules often write ``mitre_attack T1059``.
+    loose = listed(metadata.get("mitre_attack"))
+    techniques = [
+        *paired(metadata.get("mitre_technique_id"), metadata.get("mitre_technique_name")),
+        *paired(metadata.get("mitre_subtechnique_id"), metadata.get("mitre_subtechnique_name")),
+        *((value, None) for value in loose),
+    ]
+    tactics = [
+        *paired(metadata.get("mitre_tactic_id"), metadata.get("mitre_tactic_name")),
+        *((value, None) for value in loose),
+    ]
+    return attacks_unpaired(techniques, tactics)

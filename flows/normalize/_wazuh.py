@@ -1,6 +1,9 @@
 """Wazuh ``alerts.json`` records → OCSF Detection Finding.
 
 Alert format: https://documentation.wazuh.com/current/user-manual/ruleset/ (rule, agent, data, syscheck).
+ATT&CK: ``rule.mitre`` = ``{"id": [...], "tactic": [...], "technique": [...]}``: ids (techniques or
+sub-techniques such as T1547.001) parallel to technique names, tactics by name only. Wazuh alerts state no
+confidence and no disposition.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from typing import Any
 
 from flows.models import IndicatorType
 
-from ._ocsf_build import FindingBuilder, epoch_ms, is_internal
+from ._ocsf_build import FindingBuilder, attacks_unpaired, epoch_ms, is_internal, listed, paired
 from ._paths import get, text
 
 
@@ -41,6 +44,13 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     finding.set("severity_id", _severity(rule.get("level")))
     finding.set("finding_info.types", [str(g) for g in rule.get("groups") or []][:64])
     finding.set("finding_info.analytic", {"uid": str(rule.get("id", "")), "name": rule.get("description")})
+    mitre = rule.get("mitre") if isinstance(rule.get("mitre"), dict) else {}
+    finding.attacks(
+        attacks_unpaired(
+            paired(mitre.get("id"), mitre.get("technique")),
+            [(tactic, tactic) for tactic in listed(mitre.get("tactic"))],  # a name, or an id if one is sent
+        )
+    )
     finding.set("device", {"hostname": agent.get("name"), "ip": agent.get("ip"), "uid": agent.get("id")})
     finding.set("message", (document.get("full_log") or "")[:65536] or None)
 

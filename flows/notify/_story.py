@@ -29,6 +29,21 @@ _QUESTIONS = {
     "how did it get there": "how_got_there",
     "is it a tool, not a virus": "tool_or_virus",
     "how severe does the sensor rate it": "how_severe",
+    "what does the command line do": "command",
+    "which program started it": "ancestry",
+    "which attack techniques does it show": "technique",
+    "what kind of threat does the sensor name": "threat",
+    "what could not be answered": "unanswered",
+    "can it close without an analyst": "gate",
+}
+
+# Finding values that name a catalog entry (the knowledge tables' ids): told in the reader's language,
+# or shown as the id when a language lacks it.
+_CATALOG_VALUES = {
+    "behaviour": "behaviour",
+    "group": "ancestry_group",
+    "category": "threat_kind",
+    "action": "disposition",
 }
 
 # The classifier's findings, recognised so they can be told in the reader's language. A finding that
@@ -165,6 +180,15 @@ def _coded(t: Catalog, code: Any, params: dict[str, Any]) -> str | None:
     if code == "severity":
         level = str(params.get("level", ""))
         values["level"] = t(f"severity.{level}") if t.has(f"severity.{level}") else inert(level)
+    for name, section in _CATALOG_VALUES.items():
+        key = f"{section}.{params.get(name)}"
+        if name in params and t.has(key):
+            values[name] = t(key)
+    if "missing" in params:
+        told = [t(f"missing.{m}") for m in params["missing"] if t.has(f"missing.{m}")]
+        values["missing"] = t.join(told) if told else t("missing.none")
+    if code == "behaviour" and params.get("decoded"):
+        code = "behaviour_decoded"
     try:
         return t(f"finding.{code}", **values)
     except KeyError:  # a catalog phrase naming a value this finding lacks: tell it in English instead

@@ -68,21 +68,24 @@ _WAITS = {
 
 def settle(store: Store, incident_id: str, outcomes: list[dict[str, object]]) -> tuple[bool, str]:
     """After an act step: (contained, why a person must look). Contained only when every action is in
-    place; an action held by a guardrail, an approval or the vendor sends the incident to a human."""
+    place. Anything else — an action held by a guardrail, an approval or the vendor, an action that
+    failed, or nothing to act on at all — sends the incident to a human: containment never goes quiet."""
     held = [o for o in outcomes if o.get("hold")]
-    failed = [o for o in outcomes if o["status"] == "failed"]
+    failed = [o for o in outcomes if o["status"] == "failed" and not o.get("hold")]
+    parts = []
     if held:
         kinds = sorted({str(o["hold"]) for o in held})
-        first = held[0]
-        reason = (
-            f"{len(held)} action(s) {', '.join(_WAITS.get(k, k) for k in kinds)}; "
-            f"first: {first['action']} on {first['target']}: {first['detail']}"
-        )
+        parts.append(f"{len(held)} action(s) {', '.join(_WAITS.get(k, k) for k in kinds)}")
+    if failed:
+        parts.append(f"{len(failed)} action(s) failed")
+    if parts:
+        first = (held or failed)[0]
+        reason = f"{'; '.join(parts)}; first: {first['action']} on {first['target']}: {first['detail']}"
         store.set_status(incident_id, IncidentStatus.AWAITING_APPROVAL, reason, "act")
         return False, reason
-    if failed:
-        store.add_timeline(incident_id, "act", f"containment incomplete: {len(failed)} action(s) failed")
-    elif outcomes:
-        store.set_status(incident_id, IncidentStatus.CONTAINED, f"{len(outcomes)} action(s) in place", "act")
-        return True, ""
-    return False, ""
+    if not outcomes:
+        reason = "containment found nothing to act on (no host, registry value or malicious indicator)"
+        store.set_status(incident_id, IncidentStatus.AWAITING_APPROVAL, reason, "act")
+        return False, reason
+    store.set_status(incident_id, IncidentStatus.CONTAINED, f"{len(outcomes)} action(s) in place", "act")
+    return True, ""

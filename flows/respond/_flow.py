@@ -92,14 +92,23 @@ def respond(request: RespondRequest) -> dict[str, Any]:
         elif isinstance(step, CloseStep):
             if dry_run:
                 store.add_timeline(incident.id, step.id, "dry-run: would close")
-            else:
-                close.with_options(task_run_name=step.id)(incident.id)
+                continue
+            closing = close.with_options(task_run_name=step.id)(incident.id)
+            if closing["review"]:  # contained (or decided) but not closable without a person: ask one
+                notify.with_options(task_run_name=f"{step.id}-escalate")(
+                    incident.id, tenant, "escalation", closing["review"]
+                )
 
     create_markdown_artifact(
         key=f"incident-{incident.id}",
         markdown=publish_report(incident.id, tenant),
         description=f"Incident report {incident.id[:8]} ({tenant.name})",
     )
+    # Alerts that brought something new while this run was at work (a new host, a new technique …) were
+    # recorded by the intake: start the next response round now; the runtime's sweeper dispatches it.
+    news = store.end_run(incident.id)
+    if news:
+        logger.info("incident %s: new response round requested: %s", incident.id, news)
     final = store.incident(incident.id)
     assert final is not None
     logger.info("incident %s: %s, verdict %s", final.id, final.status, final.verdict)

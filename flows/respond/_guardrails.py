@@ -32,12 +32,10 @@ from actions import TargetKind, registry
 from flows.store._approvals import ApprovalNeed, action_hash
 from flows.store._ledger import IsolationCap
 from flows.tenants import Policy
-
-from ._warninglist import MAJOR_DOMAINS, PUBLIC_RESOLVERS
+from flows.warninglists import MAJOR_DOMAINS, PUBLIC_RESOLVERS, unwrapped
 
 RESTORING_VERBS = ("release_", "unblock_", "restore_", "enable_", "allow_", "lift_", "unquarantine_")
 ISOLATING_VERBS = ("isolate_host", "contain_host")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _WILDCARDS = re.compile(r"[*?%\[\]\s]")
 
 
@@ -150,7 +148,7 @@ class Guard:
         return self._address(address)
 
     def _address(self, address: IPv4Address | IPv6Address) -> str | None:
-        for candidate in reversed(_unwrapped(address)):  # the embedded address names the real target
+        for candidate in reversed(unwrapped(address)):  # the embedded address names the real target
             why = self._one_address(candidate)
             if why:
                 return why if candidate == address else f"{address} embeds {candidate}: {why}"
@@ -252,16 +250,3 @@ def _tag(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
 
 
-def _unwrapped(address: IPv4Address | IPv6Address) -> list[IPv4Address | IPv6Address]:
-    """The address and any IPv4 address carried inside it."""
-    found: list[IPv4Address | IPv6Address] = [address]
-    if isinstance(address, IPv6Address):
-        if address.ipv4_mapped:
-            found.append(address.ipv4_mapped)
-        if address.sixtofour:
-            found.append(address.sixtofour)
-        if address.teredo:
-            found.extend(address.teredo)
-        if address in _NAT64:
-            found.append(IPv4Address(int(address) & 0xFFFFFFFF))
-    return found

@@ -125,8 +125,10 @@ def notify(incident_id: str, tenant: Tenant, event: str, reason: str = "") -> li
 
 
 @task(name="close")
-def close(incident_id: str) -> str:
-    """Close what is finished: contained, or benign with nothing to do. Anything else waits for a human."""
+def close(incident_id: str) -> dict[str, str]:
+    """Close what is finished: contained, or benign with nothing to do. Anything else waits for a human,
+    and so does an incident whose verdict says an analyst must see it (attacker behaviour, high severity,
+    ransomware, an attack tool): then ``review`` says why, and the flow escalates it."""
     store = open_store()
     incident = _require(store, incident_id)
     failed = [a for a in incident.actions if a.status == "failed"]
@@ -134,12 +136,21 @@ def close(incident_id: str) -> str:
         store.add_timeline(
             incident_id, "close", f"not closed: {len(failed)} action(s) failed, an analyst must look"
         )
-        return incident.status
-    if incident.status in (IncidentStatus.CONTAINED, IncidentStatus.TRIAGING):
-        store.set_status(incident_id, IncidentStatus.CLOSED, "closed by playbook", "close")
-        return IncidentStatus.CLOSED.value
-    store.add_timeline(incident_id, "close", f"not closed: status is {incident.status}")
-    return incident.status
+        return {"status": incident.status, "review": ""}
+    if incident.status not in (IncidentStatus.CONTAINED, IncidentStatus.TRIAGING):
+        store.add_timeline(incident_id, "close", f"not closed: status is {incident.status}")
+        return {"status": incident.status, "review": ""}
+    gate = next((r for r in incident.reasons if r.get("code") == "analyst_required"), None)
+    if gate is not None:
+        because = ", ".join(str(b) for b in (gate.get("params") or {}).get("because", []))
+        review = f"closing needs an analyst: {gate.get('finding', '')} ({because})"
+        if incident.status == IncidentStatus.CONTAINED:
+            store.add_timeline(incident_id, "close", f"not closed: contained; {review}")
+        else:
+            store.set_status(incident_id, IncidentStatus.AWAITING_APPROVAL, review, "close")
+        return {"status": str(_require(store, incident_id).status), "review": review}
+    store.set_status(incident_id, IncidentStatus.CLOSED, "closed by playbook", "close")
+    return {"status": IncidentStatus.CLOSED.value, "review": ""}
 
 
 def publish_report(incident_id: str, tenant: Tenant) -> str:

@@ -3,6 +3,10 @@
 An alert joins an open incident of its tenant that shares a correlation key (host + rule, or a network
 indicator / hash) seen within the tenant's window; a storm becomes one incident with a count. An alert
 related to a closed incident reopens it (a new response round) or opens a linked incident, per policy.
+
+Grouping must never hide an attack (DESIGN §8): which values are keys, and how much a key from command-line
+text weighs, is ``_keys``; an alert that brings news to an open incident has it triaged again (below,
+``_Batch._news``; what counts as news is ``_retriage``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from flows.models import Alert, Indicator, IndicatorType
+from flows.models import Alert, Indicator
 
 from ._audit import append_audit_conn
+from ._keys import KEY_TYPES, Key, KeyFilter, from_text, weighted_keys
+from ._retriage import MAX_TECHNIQUES, Novelty, severity_rank, techniques
 from ._schema import (
     AlertRow,
     CorrelationKeyRow,
@@ -30,24 +37,19 @@ from ._schema import (
     TimelineRow,
 )
 
-_KEY_TYPES = (
-    IndicatorType.IPV4,
-    IndicatorType.IPV6,
-    IndicatorType.DOMAIN,
-    IndicatorType.URL,
-    IndicatorType.SHA256,
-    IndicatorType.SHA1,
-    IndicatorType.MD5,
-)
 MAX_INDICATORS_PER_INCIDENT = 1000
 MAX_HOSTS_PER_INCIDENT = 1000
 _CHUNK = 500  # bound on IN (...) lists
+MAX_RETRIAGE_REASON = 4000
+# A run that has not claimed its incident yet reads every alert: news needs nothing more.
+_PENDING_RUN = (IncidentStatus.NEW, IncidentStatus.REOPENED)
+_MAY_RUN = (IncidentStatus.TRIAGING, IncidentStatus.RESPONDING, IncidentStatus.CONTAINED)
 
 
 class Outcome(StrEnum):
     CREATED = "created"  # a new incident: start its respond run
-    ATTACHED = "attached"  # joined an open incident: no new run
-    REOPENED = "reopened"  # a closed incident reopened: start a new respond round
+    ATTACHED = "attached"  # joined an open incident: no new run now (news waits for the run in flight)
+    REOPENED = "reopened"  # a closed incident reopened, or news for one awaiting a human: a new round
     LINKED = "linked"  # a new incident linked to a closed (or stale) one: start its run
     DUPLICATE = "duplicate"  # seen before: nothing changed
 
@@ -82,22 +84,24 @@ class GroupingRules:
     window: timedelta = timedelta(minutes=60)
     on_closed: str = "reopen"
     closed_lookback: timedelta = timedelta(days=30)
+    # The tenant's own domains (subdomains included) and ranges: every alert of the tenant names them, so
+    # they relate nothing (from the tenant policy's never_block).
+    own_domains: tuple[str, ...] = ()
+    own_ranges: tuple[IPv4Network | IPv6Network, ...] = ()
+
+    def key_filter(self) -> KeyFilter:
+        return KeyFilter.of(self.own_domains, self.own_ranges)
 
 
 class Replay(Exception):
     """This signed request was accepted before."""
 
 
-def correlation_keys(alert: Alert, indicators: Sequence[Indicator]) -> list[str]:
+def correlation_keys(
+    alert: Alert, indicators: Sequence[Indicator], rules: GroupingRules | None = None
+) -> list[str]:
     """The keys that relate alerts: the same host and rule first, then shared network indicators."""
-    analytic = alert.finding_info.analytic
-    rule = (analytic.uid or analytic.name) if analytic else None
-    host = (alert.hostname or (alert.device.ip if alert.device else None) or "").lower()
-    keys = [f"h:{host}|r:{rule or alert.finding_info.title}"[:512]] if host else []
-    keys += [f"i:{i.type}:{i.value}"[:512] for i in indicators if i.type in _KEY_TYPES]
-    if not keys:  # no host, no indicator: the same rule from the same product
-        keys.append(f"s:{alert.source}|r:{rule or alert.finding_info.title}"[:512])
-    return keys
+    return [key.value for key in weighted_keys(alert, indicators, (rules or GroupingRules()).key_filter())]
 
 
 @dataclass
@@ -107,11 +111,21 @@ class _Incident:
     last_alert_at: datetime | None
     round: int
     hosts: list[str]
+    severity_id: int = 0
+    techniques: set[str] = field(default_factory=set)
+    retriage_reason: str | None = None
+    # When its last respond run ended (None: one is in flight, nothing may overwrite its status now).
+    run_ended_at: datetime | None = None
     new: bool = False
     added_alerts: int = 0
     added_hosts: list[str] = field(default_factory=list)
     last_seen: datetime | None = None
     indicators: set[tuple[str, str]] = field(default_factory=set)
+    # Network/hash indicators it holds (stored + this batch), read only when news matters (see _news).
+    known: set[tuple[str, str]] | None = None
+    severity_raised: bool = False
+    techniques_changed: bool = False
+    pending: Novelty = field(default_factory=Novelty)  # news for the run in flight, written at flush
 
 
 def ingest(
@@ -141,6 +155,7 @@ class _Batch:
         self, conn: Connection, tenant: str, rules: GroupingRules, now: datetime, actor: str
     ) -> None:
         self.conn, self.tenant, self.rules, self.now, self.actor = conn, tenant, rules, now, actor
+        self.keep = rules.key_filter()
         self.incidents: dict[str, _Incident] = {}
         self.key_owner: dict[str, str] = {}  # correlation key → incident id, as of this batch
         self.timeline: list[dict[str, Any]] = []
@@ -149,17 +164,20 @@ class _Batch:
         self.indicator_rows: list[dict[str, Any]] = []
 
     def run(self, items: Sequence[IncomingAlert]) -> list[Accepted]:
-        prepared = [(item, item.alert.indicators()) for item in items]
-        known = self._known_alerts([(i.alert.source, i.alert.source_uid) for i, _ in prepared])
-        self._load_keys({key for item, found in prepared for key in correlation_keys(item.alert, found)})
+        prepared = []
+        for item in items:
+            found = item.alert.indicators()
+            prepared.append((item, found, weighted_keys(item.alert, found, self.keep)))
+        known = self._known_alerts([(i.alert.source, i.alert.source_uid) for i, _, _ in prepared])
+        self._load_keys({key.value for _, _, keys in prepared for key in keys})
         results: list[Accepted] = []
-        for item, found in prepared:
+        for item, found, keys in prepared:
             identity = (item.alert.source, item.alert.source_uid)
             if identity in known:
                 alert_id, incident_id = known[identity]
                 results.append(Accepted(alert_id, incident_id, Outcome.DUPLICATE))
                 continue
-            incident, outcome = self._place(item.alert, found)
+            incident, outcome = self._place(item.alert, found, keys)
             alert_id = str(uuid.uuid4())
             known[identity] = (alert_id, incident.id)
             self._add_alert(alert_id, incident, item, found)
@@ -201,44 +219,184 @@ class _Batch:
                     IncidentRow.last_alert_at,
                     IncidentRow.round,
                     IncidentRow.hosts,
-                ).where(IncidentRow.id.in_(ids[start : start + _CHUNK]))
+                    IncidentRow.severity_id,
+                    IncidentRow.techniques,
+                    IncidentRow.retriage_reason,
+                    IncidentRow.run_ended_at,
+                )
+                .where(IncidentRow.id.in_(ids[start : start + _CHUNK]))
+                # What happens to news depends on the status read here: on PostgreSQL, hold the rows so a
+                # run cannot change it before this batch commits (SQLite's BEGIN IMMEDIATE already does).
+                .with_for_update()
             )
             for r in rows:
                 self.incidents[r.id] = _Incident(
-                    r.id, r.status, _aware(r.last_alert_at), r.round, list(r.hosts or [])
+                    r.id,
+                    r.status,
+                    _aware(r.last_alert_at),
+                    r.round,
+                    list(r.hosts or []),
+                    severity_id=r.severity_id or 0,
+                    techniques={str(t) for t in (r.techniques or [])},
+                    retriage_reason=r.retriage_reason,
+                    run_ended_at=_aware(r.run_ended_at),
                 )
         self.key_owner = {key: owner for key, owner in owners.items() if owner in self.incidents}
 
     # -- grouping --------------------------------------------------------------------------------------
 
-    def _place(self, alert: Alert, found: list[Indicator]) -> tuple[_Incident, Outcome]:
-        keys = correlation_keys(alert, found)
-        related = [self.incidents[self.key_owner[k]] for k in keys if k in self.key_owner]
+    def _place(self, alert: Alert, found: list[Indicator], keys: list[Key]) -> tuple[_Incident, Outcome]:
+        related, bound = self._related(keys)
         recent = self.now - self.rules.window
-        for incident in related:
+        for incident in bound:
             seen = incident.last_seen or incident.last_alert_at or recent
             if incident.status != IncidentStatus.CLOSED and seen >= recent:
-                return self._attach(incident, keys), Outcome.ATTACHED
+                self._attach(incident, keys)
+                return incident, self._news(incident, alert, found)
         lookback = self.now - self.rules.closed_lookback
         closed = [
             i
-            for i in related
+            for i in bound
             if i.status == IncidentStatus.CLOSED and (i.last_alert_at or self.now) >= lookback
         ]
         if closed and self.rules.on_closed == "reopen":
             return self._reopen(closed[0], keys, alert), Outcome.REOPENED
+        # Anything else it shares a key with (stale, closed, or one command-line value) is only a link:
+        # the new incident gets its own run, and analysts see the relation.
         incident = self._create(alert, keys, related_to=related[0].id if related else None)
         return incident, Outcome.LINKED if related else Outcome.CREATED
 
-    def _attach(self, incident: _Incident, keys: list[str]) -> _Incident:
+    def _related(self, keys: list[Key]) -> tuple[list[_Incident], list[_Incident]]:
+        """Incidents sharing any key (in key order: host + rule first), and those it may join: one strong
+        key, or two weak ones. One value typed on a command line (``ping www.google.com``, a share, an
+        update server) is a coincidence as often as a relation; joining on it would let an unrelated
+        incident swallow this alert without a run. Two independent values in common are not chance."""
+        strong: set[str] = set()
+        weak: dict[str, set[str]] = {}
+        order: list[str] = []
         for key in keys:
-            self.key_owner[key] = incident.id
-            self.key_rows[key] = incident.id
+            owner = self.key_owner.get(key.value)
+            if owner is None:
+                continue
+            if owner not in order:
+                order.append(owner)
+            if key.strong:
+                strong.add(owner)
+            else:
+                weak.setdefault(owner, set()).add(key.anchor)
+        related = [self.incidents[i] for i in order]
+        bound = [self.incidents[i] for i in order if i in strong or len(weak.get(i, ())) >= 2]
+        return related, bound
+
+    def _attach(self, incident: _Incident, keys: list[Key]) -> _Incident:
+        for key in keys:
+            self.key_owner[key.value] = incident.id
+            self.key_rows[key.value] = incident.id
         return incident
 
-    def _reopen(self, incident: _Incident, keys: list[str], alert: Alert) -> _Incident:
+    def _news(self, incident: _Incident, alert: Alert, found: list[Indicator]) -> Outcome:
+        """Attach ``alert`` to an open incident; if it brings news, have the incident triaged again.
+
+        - NEW / REOPENED: the run that has not claimed it yet reads every alert; nothing more to do.
+        - Its run has ended (AWAITING_APPROVAL, or CONTAINED waiting for an analyst to close it): a human
+          would decide on stale facts, so start a new round now (REOPENED, round + 1, no flow run) and
+          answer REOPENED, so the intake dispatches it. The same detection again on a contained incident is
+          news too: containment was to stop it (or its persistence came back).
+        - A run is in flight (TRIAGING / RESPONDING / CONTAINED before ``Store.end_run``): it would overwrite
+          any status set now, so the request is recorded (flushed once per batch) and the run takes it
+          when it ends.
+        The first case matters for storms: identical alerts bring nothing new, so they stay one run."""
+        if incident.new or incident.status in _PENDING_RUN:
+            self._absorb(incident, alert)
+            return Outcome.ATTACHED
+        novelty = self._novelty(incident, alert, found)
+        self._absorb(incident, alert)
+        ended = incident.run_ended_at
+        resting = incident.status == IncidentStatus.AWAITING_APPROVAL or (
+            ended is not None and incident.status in _MAY_RUN
+        )
+        # A contained host whose malware keeps knocking (blocked C2 attempts) raises the same detection
+        # for hours: that is one recurrence per grouping window, not a response round per alert.
+        if (
+            resting
+            and incident.status == IncidentStatus.CONTAINED
+            and ended
+            and ended <= self.now - self.rules.window
+        ):
+            novelty.recurred = True
+        if not novelty:
+            return Outcome.ATTACHED
+        if resting:
+            self._new_round(incident, novelty.describe())
+            return Outcome.REOPENED
+        incident.pending.merge(novelty)
+        return Outcome.ATTACHED
+
+    def _novelty(self, incident: _Incident, alert: Alert, found: list[Indicator]) -> Novelty:
+        news = Novelty()
+        host = alert.hostname or (alert.device.ip if alert.device else None)
+        # Only a host the incident will record counts: past the cap, every further host would be "new"
+        # again on every batch.
+        if (
+            host
+            and host.lower() not in {h.lower() for h in incident.hosts}
+            and len(incident.hosts) < MAX_HOSTS_PER_INCIDENT
+        ):
+            news.hosts.append(host)
+        known = self._known_indicators(incident)
+        for indicator in found:
+            # From the detection's own fields only, and only values that could be keys: a command line's
+            # www.google.com or a private address is not news about the attack.
+            if (
+                indicator.type not in KEY_TYPES
+                or from_text(indicator.field)
+                or self.keep.excluded(indicator)
+                or len(known) >= MAX_INDICATORS_PER_INCIDENT
+            ):
+                continue
+            pair = (indicator.type.value, indicator.value)
+            if pair not in known:
+                known.add(pair)
+                news.add_indicator(*pair)
+        if severity_rank(alert.severity_id) > severity_rank(incident.severity_id):
+            news.severity = (incident.severity_id, alert.severity_id)
+        if len(incident.techniques) < MAX_TECHNIQUES:
+            news.techniques.extend(sorted(techniques(alert) - incident.techniques))
+        return news
+
+    def _absorb(self, incident: _Incident, alert: Alert) -> None:
+        """Keep what the incident has seen (severity, techniques) current, so news is news only once."""
+        if severity_rank(alert.severity_id) > severity_rank(incident.severity_id):
+            incident.severity_id, incident.severity_raised = alert.severity_id, True
+        added = techniques(alert) - incident.techniques
+        if added and len(incident.techniques) < MAX_TECHNIQUES:
+            incident.techniques |= set(sorted(added)[: MAX_TECHNIQUES - len(incident.techniques)])
+            incident.techniques_changed = True
+
+    def _known_indicators(self, incident: _Incident) -> set[tuple[str, str]]:
+        if incident.known is None:  # once per incident per batch: a storm asks once
+            rows = self.conn.execute(
+                select(IndicatorRow.type, IndicatorRow.value).where(
+                    IndicatorRow.incident_id == incident.id,
+                    IndicatorRow.type.in_([t.value for t in KEY_TYPES]),
+                )
+            )
+            incident.known = {(r.type, r.value) for r in rows} | incident.indicators
+        return incident.known
+
+    def _new_round(self, incident: _Incident, reason: str) -> None:
+        """News for an incident whose run has ended: a new response round at once (like ``_reopen``)."""
+        self._start_round(incident, f"re-triage: {reason}")
+
+    def _reopen(self, incident: _Incident, keys: list[Key], alert: Alert) -> _Incident:
+        self._start_round(incident, f"reopened by a related alert: {alert.finding_info.title[:200]}")
+        self._absorb(incident, alert)
+        return self._attach(incident, keys)
+
+    def _start_round(self, incident: _Incident, message: str) -> None:
         incident.status = IncidentStatus.REOPENED
         incident.round += 1
+        incident.retriage_reason = None  # this round reads every alert, an earlier request's included
         self.conn.execute(
             update(IncidentRow)
             .where(IncidentRow.id == incident.id)
@@ -248,21 +406,23 @@ class _Batch:
                 round=incident.round,
                 closed_at=None,
                 flow_run_id=None,
+                retriage_reason=None,
                 updated_at=self.now,
             )
         )
-        self.timeline.append(
-            _timeline(
-                incident.id,
-                "intake",
-                f"reopened by a related alert: {alert.finding_info.title[:200]}",
-                self.now,
-            )
-        )
-        return self._attach(incident, keys)
+        self.timeline.append(_timeline(incident.id, "intake", message, self.now, round=incident.round))
 
-    def _create(self, alert: Alert, keys: list[str], related_to: str | None) -> _Incident:
-        incident = _Incident(str(uuid.uuid4()), IncidentStatus.NEW, None, 1, [], new=True)
+    def _create(self, alert: Alert, keys: list[Key], related_to: str | None) -> _Incident:
+        incident = _Incident(
+            str(uuid.uuid4()),
+            IncidentStatus.NEW,
+            None,
+            1,
+            [],
+            severity_id=alert.severity_id,
+            techniques=set(sorted(techniques(alert))[:MAX_TECHNIQUES]),
+            new=True,
+        )
         self.incidents[incident.id] = incident
         detected = _alert_time(alert) or self.now
         self.conn.execute(
@@ -270,7 +430,7 @@ class _Batch:
                 id=incident.id,
                 tenant=self.tenant,
                 title=alert.finding_info.title,
-                correlation_key=keys[0],
+                correlation_key=keys[0].value,
                 status=IncidentStatus.NEW,
                 severity_id=alert.severity_id,
                 hosts=[],
@@ -280,6 +440,7 @@ class _Batch:
                 related_incident_id=related_to,
                 detected_at=detected,
                 first_evidence_at=detected,
+                techniques=sorted(incident.techniques),
                 created_at=self.now,
                 updated_at=self.now,
             )
@@ -347,16 +508,19 @@ class _Batch:
         if self.indicator_rows:
             self.conn.execute(insert(IndicatorRow), self.indicator_rows)
         for incident in touched:
-            self.conn.execute(
-                update(IncidentRow)
-                .where(IncidentRow.id == incident.id)
-                .values(
-                    alert_count=IncidentRow.alert_count + incident.added_alerts,
-                    hosts=incident.hosts,
-                    last_alert_at=self.now,
-                    updated_at=self.now,
-                )
-            )
+            values: dict[str, Any] = {
+                "alert_count": IncidentRow.alert_count + incident.added_alerts,
+                "hosts": incident.hosts,
+                "last_alert_at": self.now,
+                "updated_at": self.now,
+            }
+            if incident.severity_raised:  # the incident is as severe as its worst alert
+                values["severity_id"] = incident.severity_id
+            if incident.techniques_changed:
+                values["techniques"] = sorted(incident.techniques)
+            if incident.pending:
+                values["retriage_reason"] = self._request(incident)
+            self.conn.execute(update(IncidentRow).where(IncidentRow.id == incident.id).values(**values))
             if incident.added_alerts > 1:
                 more = incident.added_alerts - 1
                 self.timeline.append(
@@ -374,6 +538,20 @@ class _Batch:
                 self.tenant,
                 {"count": len(accepted), "incidents": sorted({r.incident_id for r in accepted})[:50]},
             )
+
+    def _request(self, incident: _Incident) -> str:
+        """Record this batch's news for the run in flight (one timeline line, one request per batch)."""
+        reason = incident.pending.describe()
+        self.timeline.append(
+            _timeline(
+                incident.id,
+                "intake",
+                f"re-triage: {reason} (a new round starts when the current run ends)",
+                self.now,
+            )
+        )
+        earlier = incident.retriage_reason
+        return (f"{earlier}; {reason}" if earlier else reason)[:MAX_RETRIAGE_REASON]
 
     def _drop_known_indicators(self, touched: Iterable[_Incident]) -> None:
         existing = [i.id for i in touched if not i.new]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.schema import CreateIndex
 
 
 def utcnow() -> datetime:
@@ -75,6 +76,14 @@ class IncidentRow(Base):
     detected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     contained_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # News (a new host, indicator, technique, higher severity) that arrived while a run may be in flight:
+    # that run would overwrite a status set now, so it takes the request when it ends (Store.end_run).
+    retriage_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When the last respond run ended (None while one is in flight): news for an incident whose run has
+    # ended starts a new round at once; news during a run waits for its end (Store.end_run).
+    run_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # ATT&CK technique ids its alerts carried, so a later alert's new technique is recognised as news.
+    techniques: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
     alerts: Mapped[list[AlertRow]] = relationship(back_populates="incident", order_by="AlertRow.received_at")
     indicators: Mapped[list[IndicatorRow]] = relationship(order_by="IndicatorRow.id")
@@ -169,18 +178,6 @@ class ActionRow(Base):
     # A rollback row: the id of the ledger row whose effect it undoes.
     reverses: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     round: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _add_ledger_columns(metadata: Any, connection: Any, **_: Any) -> None:
-    """``create_all`` makes missing tables, not missing columns: give a store created before the ledger
-    columns above existed those columns (all nullable), so upgrading Garrison keeps its history."""
-    table = ActionRow.__table__
-    have = {column["name"] for column in inspect(connection).get_columns(table.name)}
-    for column in table.columns:
-        if column.name not in have:
-            kind = column.type.compile(dialect=connection.dialect)
-            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 class ApprovalRow(Base):
@@ -278,6 +275,7 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_tenant_dst", "tenant", "dst"),
+        Index("ix_events_tenant_dst_ip", "tenant", "dst_ip"),
         Index("ix_events_tenant_host_time", "tenant", "hostname", "time"),
     )
 
@@ -286,7 +284,11 @@ class EventRow(Base):
     class_uid: Mapped[int] = mapped_column(Integer, index=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    dst: Mapped[str | None] = mapped_column(String(2048), nullable=True, doc="Remote IP, domain or URL host.")
+    dst: Mapped[str | None] = mapped_column(
+        String(2048), nullable=True, doc="Remote name (DNS query, URL host, SNI, domain), else its IP."
+    )
+    # The remote IP as well: an event naming both is found by either (rows stored before: NULL, dst has it).
+    dst_ip: Mapped[str | None] = mapped_column(String(64), nullable=True, doc="Remote IP (dst_endpoint.ip).")
     dst_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     bytes_out: Mapped[int | None] = mapped_column(Integer, nullable=True)
     bytes_in: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -294,3 +296,24 @@ class EventRow(Base):
     parent_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     document: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _upgrade_tables(metadata: Any, connection: Any, **_: Any) -> None:
+    """``create_all`` makes missing tables, not the columns or indexes added since to tables that exist:
+    give a store created by an older Garrison those (ledger claims, ``events.dst_ip``…), so upgrading keeps
+    its history. A column is added as a table with rows can take it: nullable, with no server default."""
+    inspector = inspect(connection)
+    # Two processes may start on one old store at once: SQLite serialises them (BEGIN IMMEDIATE), PostgreSQL
+    # does not, so the DDL there says IF NOT EXISTS (SQLite has no such clause for ADD COLUMN).
+    guard = " IF NOT EXISTS" if connection.dialect.name == "postgresql" else ""
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):  # create_all was asked for other tables only
+            continue
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and not column.primary_key:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN{guard} {column.name} {kind}")
+        for index in table.indexes:
+            connection.execute(CreateIndex(index, if_not_exists=True))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import case, delete, null, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -146,7 +146,18 @@ class Store:
                         IncidentRow.flow_run_id == flow_run_id,
                     ),
                 )
-                .values(status=IncidentStatus.TRIAGING, flow_run_id=flow_run_id, updated_at=utcnow())
+                .values(
+                    status=IncidentStatus.TRIAGING,
+                    flow_run_id=flow_run_id,
+                    updated_at=utcnow(),
+                    run_ended_at=None,
+                    # A fresh run reads every alert, so a recorded re-triage request is answered by it; a
+                    # retry of the same run keeps the request (it may not re-read what it already did).
+                    retriage_reason=case(
+                        (IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]), null()),
+                        else_=IncidentRow.retriage_reason,
+                    ),
+                )
             ).rowcount
             if claimed:
                 session.add(
@@ -187,6 +198,17 @@ class Store:
                     data=verdict.model_dump(mode="json"),
                 )
             )
+
+    def note_first_evidence(self, incident_id: str, when: datetime) -> None:
+        """Move the incident's first evidence back to ``when`` if telemetry saw the intrusion earlier than
+        what is stored (the first alert, at intake); a later moment changes nothing. A naive ``when`` is
+        taken as UTC; an aware one is stored as UTC, since SQLite keeps the clock time and drops the zone."""
+        when = _aware(when).astimezone(UTC)
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(IncidentRow, incident_id)
+            stored = row.first_evidence_at
+            if stored is None or when < _aware(stored):
+                row.first_evidence_at = when
 
     def save_indicators(self, incident_id: str, indicators: list[Indicator]) -> None:
         """Replace the incident's indicators with enriched ones (provenance snapshotted)."""
@@ -355,6 +377,37 @@ class Store:
     def verify_audit(self) -> int | None:
         with Session(self.engine) as session:
             return verify_audit(session)
+
+    # -- re-triage -------------------------------------------------------------------------------------
+
+    def end_run(self, incident_id: str) -> str | None:
+        """The respond run ends: mark it, and start the new response round the intake asked for while the
+        run was in flight; returns why (None when nothing was asked). From here on the intake starts a new
+        round itself when news arrives. The round is left REOPENED with no flow run, which the
+        dispatcher's sweeper (``undispatched``) starts."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(IncidentRow, incident_id, with_for_update=True)
+            if row is None:
+                return None
+            row.run_ended_at = utcnow()
+            if not row.retriage_reason:
+                return None
+            reason = row.retriage_reason
+            row.retriage_reason = None
+            row.status = IncidentStatus.REOPENED
+            row.round = (row.round or 1) + 1
+            row.flow_run_id = None
+            row.closed_at = None
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="retriage",
+                    message=f"new response round: {reason}",
+                    data={"round": row.round},
+                )
+            )
+            append_audit(session, "respond", "incident.reopened", incident_id, {"reason": reason[:500]})
+            return reason
 
 
 def _indicator_row(incident_id: str, indicator: Indicator) -> IndicatorRow:

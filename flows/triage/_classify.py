@@ -1,8 +1,8 @@
-"""The classifier: answer the analyst's questions, add up their effects, decide, and say why.
+"""The classifier: answer the analyst's questions — of the intel, the telemetry and the alert's own
+evidence — then decide (``_decide``) and say why.
 
-Rules that hold whatever the points say: a hacktool or PUA detection is never benign (someone put it
-there); clean intel never outweighs malicious host evidence; traffic seen on many tenants' networks
-pulls toward benign.
+Rules that hold whatever the points say live in ``_decide``: unknown is gray, benign is earned, risky
+findings are never benign and never closed without an analyst, clean intel never outweighs host evidence.
 """
 
 from __future__ import annotations
@@ -12,21 +12,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.models import Alert, Indicator, IndicatorType, Reason, Verdict, VerdictLabel, defang, host_of
+from flows.models import Alert, Indicator, IndicatorType, Verdict, defang, host_of
 from flows.tenants import Policy
 
-from ._findings import PERSISTENCE, PREVALENCE, PROCESS, SEVERITY, TOOL, Answers, Finding
+from ._alert_evidence import alert_answers, processes_in
+from ._clearing import clearing_answers
+from ._decide import decide
+from ._findings import PREVALENCE, PROCESS, SEVERITY, Answers, Finding
 from ._host import host_answers
 from ._intel import intel_answers
 from ._network import network_answers
 from ._telemetry import Telemetry
 
-_HACKTOOL_WORDS = (
-    "hacktool", "hack tool", "attack tool", "pua", "pup", "riskware", "adware", "mimikatz", "cobalt strike",
-    "remoteadmin", "psexec", "impacket",
-)  # fmt: skip
 _SEVERITY = {4: "high", 5: "critical", 6: "fatal"}
-HOST_EVIDENCE_FLOOR = 40  # this much host evidence is at least suspicious, and intel cannot argue it down
 
 
 @dataclass
@@ -84,14 +82,29 @@ def triage(
         )
         alert_hosts = [a.hostname for a in alerts if a.hostname]
         host_rows = telemetry.on_hosts(tenant, sorted({*talking_hosts, *alert_hosts})[:500])
+    answers.features["telemetry"] = {
+        "given": telemetry is not None,
+        "skipped": int(getattr(telemetry, "skipped", 0) or 0),
+    }
+    answers.features["host_events"] = len(host_rows)
+    fleet_rows = _launched_by_alert_parents(telemetry, tenant, alerts)
     network_answers(answers, tenant, network)
     host_answers(answers, alerts, [r for r in network if r["tenant"] == tenant], host_rows)
-    _tool_or_virus(answers, alerts)
+    alert_answers(answers, alerts)
     _severity(answers, alerts)
     _everyday_system_traffic(answers)
+    clearing_answers(answers, alerts, fleet_rows)
     return TriageResult(
-        verdict=_decide(answers, policy), indicators=list(indicators), features=answers.features
+        verdict=decide(answers, policy), indicators=list(indicators), features=answers.features
     )
+
+
+def _launched_by_alert_parents(
+    telemetry: Telemetry | None, tenant: str, alerts: Sequence[Alert]
+) -> list[dict[str, Any]]:
+    """What the alerted processes' parent programs start across the tenant's fleet (routine or not)."""
+    parents = sorted({p.parent_path for a in alerts for p in processes_in(a) if p.parent_path})[:20]
+    return telemetry.launched_by(tenant, parents) if telemetry is not None and parents else []
 
 
 def classify(
@@ -105,32 +118,20 @@ def classify(
     return triage(alerts, indicators, policy, telemetry, now).verdict
 
 
-def _tool_or_virus(answers: Answers, alerts: Sequence[Alert]) -> None:
-    for alert in alerts:
-        text = " ".join([alert.finding_info.title, *alert.finding_info.types]).lower()
-        word = next((w for w in _HACKTOOL_WORDS if w in text), None)
-        if word:
-            answers.hacktool = True
-            answers.add(
-                Finding(
-                    TOOL,
-                    f"the detection is a tool ({word}), not a virus: someone put it there, "
-                    "so a human must look",
-                    20,
-                    host_evidence=True,
-                    code="hacktool",
-                    params={"word": word},
-                )
-            )
-            return
-
-
 def _severity(answers: Answers, alerts: Sequence[Alert]) -> None:
     severity = max((a.severity_id for a in alerts if a.severity_id != 99), default=0)
     if severity >= 4:
         level = _SEVERITY.get(severity, str(severity))
+        # The sensor's own rating of high and above is never closed without a person (DESIGN §8).
         answers.add(
-            Finding(SEVERITY, f"the sensor rates it {level}", 10, code="severity", params={"level": level})
+            Finding(
+                SEVERITY,
+                f"the sensor rates it {level}",
+                10,
+                code="severity",
+                params={"level": level},
+                risky=True,
+            )
         )
     elif severity in (1, 2):
         answers.add(Finding(SEVERITY, "the sensor rates it low or informational", -10, code="severity_low"))
@@ -148,40 +149,6 @@ def _everyday_system_traffic(answers: Answers) -> None:
                 -15,
                 code="system_binaries",
                 params={"names": names},
+                clears=True,
             )
         )
-
-
-def _decide(answers: Answers, policy: Policy) -> Verdict:
-    host_evidence = sum(f.effect for f in answers.findings if f.host_evidence and f.effect > 0)
-    reasons = []
-    for finding in answers.findings:
-        effect = finding.effect
-        if finding.intel and effect < 0 and host_evidence >= HOST_EVIDENCE_FLOOR:
-            effect = 0  # clean intel never outweighs what the hosts show
-            finding.finding += " (outweighed by the host evidence)"
-        reasons.append(
-            Reason(
-                question=finding.question,
-                finding=finding.finding,
-                effect=effect,
-                code=finding.code,
-                params=finding.params,
-            )
-        )
-    score = max(0, min(100, sum(r.effect for r in reasons)))
-    if score >= policy.malicious_threshold:
-        label = VerdictLabel.MALICIOUS
-    elif (
-        score >= policy.suspicious_threshold
-        or answers.hacktool
-        or host_evidence >= HOST_EVIDENCE_FLOOR
-        or any(
-            f.question == PERSISTENCE and f.effect > 0 for f in answers.findings
-        )  # autoruns: a human looks
-    ):
-        label = VerdictLabel.SUSPICIOUS
-    else:
-        label = VerdictLabel.BENIGN
-    reasons.sort(key=lambda r: -abs(r.effect))
-    return Verdict(verdict=label, score=score, reasons=reasons)

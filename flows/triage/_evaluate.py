@@ -11,6 +11,7 @@ import yaml
 from flows.tenants import Policy
 
 from ._classify import TriageResult
+from ._findings import UNANSWERED
 from ._offline import TriageInputError, triage_files
 
 LABELS = ("malicious", "suspicious", "benign")
@@ -84,7 +85,8 @@ def _run(folder: Path, policy: Policy) -> CaseResult:
     result: TriageResult = triage_files(
         folder / "alert.json", events=events, intel=intel, policy=policy, now=now
     )
-    answered = {r.question for r in result.verdict.reasons if r.effect != 0}
+    # A reason with no effect answered nothing, except the one that says what could not be answered.
+    answered = {r.question for r in result.verdict.reasons if r.effect != 0 or r.question == UNANSWERED}
     return CaseResult(
         name=folder.name,
         expected=expected.get("verdict"),

@@ -15,6 +15,13 @@ PERSISTENCE = "How does it persist?"
 ENTRY = "How did it get there?"
 TOOL = "Is it a tool, not a virus?"
 SEVERITY = "How severe does the sensor rate it?"
+# The alert's own evidence, read as an analyst reads it (issue: no alert closed unexamined).
+COMMAND = "What does the command line do?"
+ANCESTRY = "Which program started it?"
+TECHNIQUE = "Which attack techniques does it show?"
+THREAT = "What kind of threat does the sensor name?"
+UNANSWERED = "What could not be answered?"
+GATE = "Can it close without an analyst?"
 
 
 @dataclass
@@ -27,6 +34,12 @@ class Finding:
     intel: bool = False
     code: str | None = None
     params: dict[str, str | int | list[str]] = field(default_factory=dict)
+    # Positive evidence that clears the activity: without one, a low score is gray, never benign.
+    clears: bool = False
+    # Attacker behaviour, an impact or a tool: never benign, never closed without an analyst.
+    risky: bool = False
+    # Where the knowledge behind this finding comes from: ATT&CK ids, LOLBAS pages, rule ids.
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -40,3 +53,6 @@ class Answers:
     def add(self, finding: Finding | None) -> None:
         if finding is not None:
             self.findings.append(finding)
+
+    def has(self, code: str) -> bool:
+        return any(f.code == code for f in self.findings)

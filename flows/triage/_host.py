@@ -124,7 +124,12 @@ def _process_context(
 
 def _signed(document: dict[str, Any], path: str) -> bool:
     signature = get(document, f"{path}.signature")
-    return isinstance(signature, dict) and signature.get("status_id", 1) == 1
+    if not isinstance(signature, dict):
+        return False
+    # OCSF digital_signature.state_id: 1 Valid, 2 Expired, 3 Revoked, 4 Suspended, 5 Pending. Early
+    # emitters wrote status_id. A signature object that gives no state at all counts as present.
+    state = signature.get("state_id", signature.get("status_id", 1))
+    return state == 1
 
 
 def _side_loads(host_rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -174,6 +179,7 @@ def _persistence(
             name = f"Run-key value {ref.name}"
             if _AUTORUN.search(ref.key) and name not in written:
                 items.append((name, None))  # the sensor saw it; when it was written, we do not know
+        items.extend((name, None) for name in _autostarts_named(alert) if name not in {n for n, _ in items})
     answers.features["persistence"] = sorted({name for name, _ in items})[:20]
     if not items:
         return
@@ -196,6 +202,18 @@ def _persistence(
     for prefix, key in kinds.items():
         params[key] = sorted({n[len(prefix) :].strip('"') for n, _ in items if n.startswith(prefix)})[:4]
     answers.add(Finding(PERSISTENCE, f"{names}{detail}", 25, host_evidence=True, code=code, params=params))
+
+
+def _autostarts_named(alert: Alert) -> list[str]:
+    """Scheduled tasks and services the alert's own evidence names (OCSF ``job`` / ``win_service``)."""
+    names = []
+    for evidence in alert.evidences:
+        job, service = evidence.get("job"), evidence.get("win_service")
+        if isinstance(job, dict) and isinstance(job.get("name"), str) and job["name"].strip():
+            names.append(f"scheduled task {job['name'][:256]}")
+        if isinstance(service, dict) and isinstance(service.get("name"), str) and service["name"].strip():
+            names.append(f'service "{service["name"][:256]}"')
+    return names
 
 
 def _entry_and_dwell(

@@ -97,6 +97,7 @@ def intel_answers(answers: Answers, indicators: Sequence[Indicator], now: dateti
                 intel=True,
                 code="known_good",
                 params={"ioc": defang(indicator.value), "source": provenance.source},
+                clears=True,
             )
         )
 

@@ -56,6 +56,7 @@ def network_answers(answers: Answers, tenant: str, rows: Sequence[dict[str, Any]
                 -35,
                 code="prevalence_baseline",
                 params={"hosts": len(hosts), "tenants": len(tenants)},
+                clears=True,
             )
         )
     elif len(tenants) == 1 and 0 < len(own_hosts) <= TARGETED_HOSTS:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from flows.intake._events import EventError, event_row
 from flows.models import Alert
 from flows.normalize import FieldMapping, Format, normalize
+from flows.normalize._paths import get
 from flows.tenants import IntelConfig, Policy
 
 from ._classify import TriageResult, triage
@@ -18,6 +21,8 @@ from ._enrich import enrich
 from ._telemetry import MemoryTelemetry
 
 OFFLINE_TENANT = "offline"
+MAX_WARNINGS = 20  # lines named one by one in the log; the rest are summed up
+logger = logging.getLogger(__name__)
 
 
 class TriageInputError(ValueError):
@@ -37,25 +42,66 @@ def read_alert(path: Path, tenant: str | None, fmt: Format, mapping: FieldMappin
         raise TriageInputError(f"{path}: {error}") from None
 
 
-def read_events(path: Path, default_tenant: str) -> list[dict[str, Any]]:
-    """OCSF activity events (NDJSON); each keeps the tenant it names, else the alert's."""
-    rows = []
+@dataclass(frozen=True)
+class EventsRead:
+    """What an events file gave: the rows triage can use, and how many lines it could not."""
+
+    rows: list[dict[str, Any]]
+    skipped: int = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        # Iterable as its rows, for callers that want only those (``MemoryTelemetry(read_events(…))``).
+        return iter(self.rows)
+
+
+def read_events(path: Path, default_tenant: str) -> EventsRead:
+    """OCSF activity events (NDJSON); each keeps the tenant it names, else the alert's.
+
+    Telemetry is context, not the alert: a line of a class triage does not know (OCSF has many more) or a
+    malformed one is skipped and counted, with a warning naming the line, never fatal. Only a file that
+    cannot be read at all is an error.
+    """
     try:
         lines = path.read_bytes().splitlines()
     except OSError as error:
         raise TriageInputError(f"{path}: cannot read: {error.strerror}") from None
+    rows, skipped = [], 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            document = json.loads(line)
-            named = document.get("metadata", {}).get("tenant_uid") if isinstance(document, dict) else None
-            rows.append(event_row(document, named if isinstance(named, str) and named else default_tenant))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise TriageInputError(f"{path}:{number}: not JSON: {error}") from None
-        except (EventError, AttributeError) as error:
-            raise TriageInputError(f"{path}:{number}: {error}") from None
-    return rows
+        row = _event(line, default_tenant)
+        if isinstance(row, str):
+            skipped += 1
+            # A file may hold 100,000 lines of a class we do not know: name the first few, sum up the rest.
+            if skipped <= MAX_WARNINGS:
+                logger.warning("%s:%d: event skipped: %s", path, number, row[:300])
+            continue
+        rows.append(row)
+    if skipped > MAX_WARNINGS:
+        logger.warning(
+            "%s: %d more lines skipped (%d in all): only the first %d are named",
+            path,
+            skipped - MAX_WARNINGS,
+            skipped,
+            MAX_WARNINGS,
+        )
+    return EventsRead(rows, skipped)
+
+
+def _event(line: bytes, default_tenant: str) -> dict[str, Any] | str:
+    """The event's row, or why the line cannot be one."""
+    try:
+        document = json.loads(line)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, UnicodeDecodeError, nesting too deep
+        return f"not JSON: {error}"
+    named = get(document, "metadata.tenant_uid")
+    try:
+        return event_row(document, named if isinstance(named, str) and named else default_tenant)
+    except EventError as error:
+        class_uid = get(document, "class_uid")
+        if error.field == "class_uid" and class_uid is not None:  # say which class it was, not the list
+            return f"class_uid {class_uid!r} is not a class triage reads"
+        return str(error)
 
 
 def triage_files(
@@ -70,7 +116,8 @@ def triage_files(
     now: datetime | None = None,
 ) -> TriageResult:
     alert = read_alert(alert_path, tenant, fmt, mapping)
-    rows = [row for path in events for row in read_events(path, alert.tenant)]
+    read = [read_events(path, alert.tenant) for path in events]
+    rows = [row for file in read for row in file.rows]
     for path in intel:
         if not path.is_file():
             raise TriageInputError(f"{path}: no such intel file")
@@ -80,5 +127,5 @@ def triage_files(
         ).indicators
     except ValueError as error:  # FeedError names the file and the line or object
         raise TriageInputError(str(error)) from None
-    telemetry = MemoryTelemetry(rows) if events else None
+    telemetry = MemoryTelemetry(rows, skipped=sum(file.skipped for file in read)) if events else None
     return triage([alert], indicators, policy or Policy(), telemetry, now)

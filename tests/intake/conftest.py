@@ -54,9 +54,15 @@ class RecordingDispatcher:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def tenants_yaml() -> str:
+    """The tenants file the intake runs with (a test module overrides this fixture to change it)."""
+    return TENANTS_YAML
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tenants_yaml: str) -> Iterator[Settings]:
     tenants = tmp_path / "tenants.yaml"
-    tenants.write_text(TENANTS_YAML, encoding="utf-8")
+    tenants.write_text(tenants_yaml, encoding="utf-8")
     monkeypatch.setenv("GARRISON_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("GARRISON_TENANTS_FILE", str(tenants))
     for tenant, key in KEYS.items():

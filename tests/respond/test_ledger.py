@@ -367,7 +367,10 @@ def test_repeated_5xx_open_the_circuit_and_every_action_ends_terminal(
     assert {r.status for r in store.ledger.rows(incident_id)} == {"failed"}
     assert store.ledger.stale() == []
     contained, _ = settle(store, incident_id, [o.__dict__ for o in outcomes])
-    assert contained is False and store.incident(incident_id).status == "new"  # type: ignore[union-attr]
+    # Failed containment never goes quiet: the incident waits for an analyst, with the reason.
+    after = store.incident(incident_id)
+    assert contained is False and after is not None and after.status == "awaiting_approval"
+    assert "failed" in after.timeline[-1].message
 
 
 # -- many hosts ---------------------------------------------------------------------------------------------

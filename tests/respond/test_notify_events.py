@@ -39,7 +39,7 @@ async def _artifact(key: str) -> str:
     return next(a.data for a in artifacts if a.key == key and isinstance(a.data, str))
 
 
-def test_the_customer_hears_of_containment_then_gets_the_closing_report(
+def test_the_customer_hears_of_containment_then_gets_the_report_and_an_analyst_is_asked_to_close(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("GARRISON_ANALYST_NOTIFY", raising=False)
@@ -48,21 +48,49 @@ def test_the_customer_hears_of_containment_then_gets_the_closing_report(
 
     result = respond(RespondRequest(incident_id=incident_id))
 
-    assert result["status"] == "closed"
+    assert result["status"] == "contained"  # high severity, attacker behaviour: a person closes it
     incident = store.incident(incident_id)
     assert incident is not None
     assert [(n.event, n.target, n.status, n.language) for n in incident.notifications] == [
         ("containment_done", "outbox://…", "delivered", "en"),
+        ("escalation", "mdr:outbox://…", "delivered", "en"),
         ("incident_report", "outbox://…", "delivered", "en"),
     ]
     contained, report = _outbox(settings, "demo")
     assert contained.startswith("Subject: [Garrison] Contained: MyKings botnet")
     assert "Isolate the host from the network: WS-FINANCE-07 (Done)" in contained
     assert report.startswith("Subject: [Garrison] MALICIOUS: MyKings botnet")
-    assert "Status:    Closed" in report and "The incident is closed." in report
+    assert "Status:    Contained" in report and "The threat is contained." in report
     assert "WHAT WE RECOMMEND" in report and "Keep js[.]mykings[.]top blocked" in report
     assert "js.mykings.top" not in contained + report and "http://" not in contained + report
-    assert _outbox(settings, "_analysts") == []  # nothing needed a person
+    [escalation] = _outbox(settings, "_analysts")
+    assert "closing needs an analyst" in escalation
+
+
+def test_a_tenant_that_lets_contained_incidents_close_gets_the_closing_report(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GARRISON_ANALYST_NOTIFY", raising=False)
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text(
+        "tenants:\n"
+        "  - id: demo\n"
+        "    name: Demo Customer Ltd.\n"
+        "    notify: [{url: 'outbox://demo'}]\n"
+        "    policy: {auto_close_risky: true}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GARRISON_TENANTS_FILE", str(tenants))
+    get_settings.cache_clear()
+    LabFleet(store.engine).seed(mykings_host())
+    incident_id = _record(store, mykings_alert())
+
+    result = respond(RespondRequest(incident_id=incident_id))
+
+    assert result["status"] == "closed"
+    _, report = _outbox(settings, "demo")
+    assert "Status:    Closed" in report and "The incident is closed." in report
+    assert _outbox(settings, "_analysts") == []  # the tenant chose to need nobody
     artifact = asyncio.run(_artifact(f"incident-{incident_id}"))
     assert "## Recommendations" in artifact and "## Infection chain" in artifact
 
@@ -143,12 +171,13 @@ def test_a_failing_customer_channel_is_retried_recorded_and_does_not_stop_the_ot
 
     result = respond(RespondRequest(incident_id=incident_id))
 
-    assert result["status"] == "closed"
+    assert result["status"] == "contained"
     incident = store.incident(incident_id)
     assert incident is not None
     assert [(n.event, n.target, n.status, n.error) for n in incident.notifications] == [
         ("containment_done", "json://…", "failed", "delivery failed (HTTP 500)"),
         ("containment_done", "outbox://…", "delivered", ""),
+        ("escalation", "mdr:outbox://…", "delivered", ""),
         ("incident_report", "json://…", "failed", "delivery failed (HTTP 500)"),
         ("incident_report", "outbox://…", "delivered", ""),
     ]

@@ -41,7 +41,9 @@ async def _flow_run(flow_run_id: str) -> Any:
     return run, artifacts
 
 
-def test_mykings_alert_is_contained_reported_and_closed(settings: Settings, store: Store) -> None:
+def test_mykings_alert_is_contained_reported_and_left_for_an_analyst_to_close(
+    settings: Settings, store: Store
+) -> None:
     fleet = LabFleet(store.engine)
     fleet.seed(mykings_host())
     incident_id = _post(settings, mykings_alert())
@@ -50,8 +52,10 @@ def test_mykings_alert_is_contained_reported_and_closed(settings: Settings, stor
 
     incident = store.incident(incident_id)
     assert incident is not None
-    assert result == {"incident_id": incident_id, "status": "closed", "verdict": "malicious"}
-    assert incident.status == "closed" and incident.contained_at and incident.closed_at
+    # High severity and attacker behaviour: contained at once, closed only by a person (DESIGN §8).
+    assert result == {"incident_id": incident_id, "status": "contained", "verdict": "malicious"}
+    assert incident.status == "contained" and incident.contained_at and not incident.closed_at
+    assert any("closing needs an analyst" in t.message for t in incident.timeline)
     assert sorted((a.key, a.target.split(":", 1)[-1], a.status) for a in incident.actions) == [
         ("lab.block_domain", "js.mykings.top", "succeeded"),
         (
@@ -77,9 +81,10 @@ def test_mykings_alert_is_contained_reported_and_closed(settings: Settings, stor
     assert [v["name"] for v in host["registry_values"]] == ["SecurityHealth"]  # the legitimate one stays
     assert all(c["blocked"] for c in host["connections"])
 
-    # The customer hears of the containment at once, and gets the report when the incident closes.
+    # The customer hears of the containment at once and gets the report; the analysts are asked to close.
     assert [(n.event, n.status) for n in incident.notifications] == [
         ("containment_done", "delivered"),
+        ("escalation", "delivered"),
         ("incident_report", "delivered"),
     ]
     contained, report = sorted((settings.outbox_dir / "demo").glob("*.txt"))
@@ -151,7 +156,8 @@ def test_a_failed_action_leaves_the_incident_open(settings: Settings, store: Sto
     respond(RespondRequest(incident_id=incident_id))
 
     incident = store.incident(incident_id)
-    assert incident is not None and incident.status == "responding"
+    assert incident is not None and incident.status == "awaiting_approval"
+    assert any(n.event == "escalation" for n in incident.notifications)  # failure never goes quiet
     failed = [a for a in incident.actions if a.status == "failed"]
     assert failed and all("TargetNotFound" in a.detail for a in failed)
     assert any(a.key == "lab.block_domain" and a.status == "succeeded" for a in incident.actions)

@@ -220,6 +220,7 @@ def test_set_verdict_stores_label_score_and_reasons(store: Store) -> None:
             "effect": 50,
             "code": None,
             "params": {},
+            "sources": [],
         }
     ]
     assert incident.timeline[-1].step == "classify"

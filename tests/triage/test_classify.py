@@ -1,5 +1,5 @@
-"""The first classifier: points an analyst can check, a verdict the policy decides, and the rules that
-hold whatever the points say (a hacktool or autorun persistence is never benign)."""
+"""The classifier: points an analyst can check, a verdict the policy decides, and the rules that hold
+whatever the points say (a hacktool or autorun persistence is never benign; unknown is gray)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from flows.demo import mykings_alert
 from flows.models import Alert, Indicator, IndicatorType, Provenance, VerdictLabel
 from flows.tenants import Policy
 from flows.triage import LocalFeeds, classify
+from flows.triage._findings import COMMAND, UNANSWERED, WHY_WATCHED
 from flows.triage._findings import PERSISTENCE as HOW_PERSIST
 from flows.triage._findings import SEVERITY as HOW_SEVERE
 from flows.triage._findings import TOOL as TOOL_OR_VIRUS
-from flows.triage._findings import WHY_WATCHED
 
 DEFAULT_FEED = Path(__file__).resolve().parents[2] / "flows" / "defaults" / "intel-feed.csv"
 RUN_KEY = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
@@ -59,10 +59,11 @@ def test_the_mykings_alert_is_malicious(mykings: tuple[Alert, list[Indicator]]) 
     verdict = classify([alert], indicators, Policy())
 
     assert verdict.verdict is VerdictLabel.MALICIOUS
-    assert verdict.score == 90  # listed 35 + current 5 + persistence 25 + regsvr32 fetching 15 + high 10
+    assert verdict.score == 100  # listed 35 + current 5 + regsvr32 scriptlet 35 + persistence 25 + high 10 …
     questions = [reason.question for reason in verdict.reasons]
     assert "Why are we watching this indicator?" in questions
     assert "How does it persist?" in questions
+    assert verdict.needs_analyst  # high severity and attacker behaviour: a person closes it
 
 
 def test_mykings_reasons_say_who_listed_what_and_which_values_persist(
@@ -79,25 +80,34 @@ def test_mykings_reasons_say_who_listed_what_and_which_values_persist(
     assert "last confirmed 2026-11-01" in reasons["How long has it been watched?"].finding
     assert {"start", "start1"} <= set(reasons[HOW_PERSIST].finding.replace(",", " ").split())
     assert reasons[HOW_SEVERE].finding == "the sensor rates it high"
-    assert sum(r.effect for r in reasons.values()) == 90
+    assert "regsvr32" in reasons[COMMAND].finding and "T1218.010" in reasons[COMMAND].sources
+    assert reasons[COMMAND].effect == 35
 
 
-def test_without_intel_the_mykings_alert_is_only_suspicious(mykings: tuple[Alert, list[Indicator]]) -> None:
+def test_without_intel_the_mykings_alert_is_malicious_on_its_own_evidence(
+    mykings: tuple[Alert, list[Indicator]],
+) -> None:
     alert, _ = mykings
 
     verdict = classify([alert], alert.indicators(), Policy())
 
-    assert verdict.verdict is VerdictLabel.SUSPICIOUS
+    # regsvr32 fetching a remote scriptlet 35 + Run-key persistence 25 + "botnet" 20 + regsvr32 on the
+    # network 15 + high 10
+    assert verdict.verdict is VerdictLabel.MALICIOUS
+    assert sum(r.effect for r in verdict.reasons) == 105 and verdict.score == 100
     assert WHY_WATCHED not in [r.question for r in verdict.reasons]
 
 
-def test_the_tenant_policy_decides_the_label(mykings: tuple[Alert, list[Indicator]]) -> None:
-    alert, indicators = mykings
+def test_the_tenant_policy_decides_the_label() -> None:
+    command = "powershell.exe -w hidden -enc SQBFAFgAIAAoAEcAZQB0AC0ARABhAHQAZQApAA=="
+    alert = _alert(evidences=[{"process": {"name": "powershell.exe", "cmd_line": command}}])
 
-    strict = classify([alert], indicators, Policy(malicious_threshold=95, suspicious_threshold=50))
+    default = classify([alert], [], Policy())
+    strict = classify([alert], [], Policy(malicious_threshold=25, suspicious_threshold=10))
 
-    assert strict.score == 90
-    assert strict.verdict is VerdictLabel.SUSPICIOUS
+    assert default.score == strict.score == 30  # encoded 20 + hidden window 10
+    assert default.verdict is VerdictLabel.SUSPICIOUS
+    assert strict.verdict is VerdictLabel.MALICIOUS
 
 
 def test_a_hacktool_without_intel_at_low_severity_is_never_benign() -> None:
@@ -138,17 +148,38 @@ def test_a_registry_value_outside_autorun_keys_is_not_persistence() -> None:
         evidences=[{"reg_value": {"path": r"HKCU\Software\Vendor\Settings", "name": "theme"}}],
     )
 
-    assert classify([alert], [], Policy()).verdict is VerdictLabel.BENIGN
+    assert HOW_PERSIST not in [r.question for r in classify([alert], [], Policy()).reasons]
 
 
-def test_a_low_severity_alert_with_nothing_known_is_benign() -> None:
+def test_a_low_severity_alert_with_nothing_known_is_gray_and_says_what_is_missing() -> None:
     verdict = classify(
         [_alert(severity=2)], [Indicator(type=IndicatorType.DOMAIN, value="x.example")], Policy()
     )
 
-    assert verdict.verdict is VerdictLabel.BENIGN
+    assert verdict.verdict is VerdictLabel.SUSPICIOUS  # unknown is gray, never benign
     assert verdict.score == 0
-    assert [r.question for r in verdict.reasons] == [HOW_SEVERE]
+    [unanswered] = [r for r in verdict.reasons if r.question == UNANSWERED]
+    assert unanswered.params == {"missing": ["telemetry", "intel", "process"]}
+    assert "no telemetry" in unanswered.finding and "a person decides" in unanswered.finding
+
+
+def test_a_tenant_may_call_unknown_benign_explicitly_and_it_says_so() -> None:
+    verdict = classify([_alert(severity=2)], [], Policy(unknown_verdict="benign"))
+
+    assert verdict.verdict is VerdictLabel.BENIGN
+    assert [r.code for r in verdict.reasons if r.question == UNANSWERED] == ["unanswered_policy"]
+
+
+def test_the_tenant_policy_never_makes_attacker_behaviour_benign() -> None:
+    alert = _alert(
+        severity=2,
+        evidences=[{"process": {"name": "vssadmin.exe", "cmd_line": "vssadmin delete shadows /all /quiet"}}],
+    )
+
+    verdict = classify([alert], [], Policy(unknown_verdict="benign", auto_close_risky=True))
+
+    assert verdict.verdict is not VerdictLabel.BENIGN
+    assert not verdict.needs_analyst  # the tenant loosened the closing rule, explicitly
 
 
 def test_benign_or_suspicious_intel_is_not_malicious_intel() -> None:
@@ -171,8 +202,8 @@ def test_the_highest_severity_of_several_alerts_counts() -> None:
 def test_severity_99_other_is_ignored() -> None:
     verdict = classify([_alert(severity=99)], [], Policy())
 
-    assert verdict.reasons == []
-    assert verdict.verdict is VerdictLabel.BENIGN
+    assert [r.question for r in verdict.reasons] == [UNANSWERED]
+    assert verdict.verdict is VerdictLabel.SUSPICIOUS
 
 
 def test_every_signal_at_once_is_malicious_within_100() -> None:
@@ -209,7 +240,11 @@ def test_the_score_stays_within_0_to_100_and_the_rules_hold(
 
     assert 0 <= verdict.score <= 100
     assert verdict.score == max(0, min(100, sum(r.effect for r in verdict.reasons)))
-    if hacktool or persistence:
+    if hacktool or persistence or severity in (4, 5, 6):
         assert verdict.verdict is not VerdictLabel.BENIGN
+    if hacktool or severity in (4, 5, 6):
+        assert verdict.needs_analyst
+    if verdict.verdict is VerdictLabel.BENIGN:  # benign is earned: here only clean intel could earn it
+        raise AssertionError("nothing in these alerts clears them")
     if verdict.score >= policy.malicious_threshold:
         assert verdict.verdict is VerdictLabel.MALICIOUS

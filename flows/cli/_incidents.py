@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from flows.settings import get_settings
 from flows.store import IncidentView, Store
 
-from ._output import console, emit_json, err_console, fail
+from ._output import console, emit_json, err_console, fail, resolve_incident
 
 app = typer.Typer(help="Incidents: list them, show one.", no_args_is_help=True)
 
@@ -39,34 +40,41 @@ def list_incidents(
     if as_json:
         emit_json(rows)
         return
-    table = Table(title="Incidents")
-    table.add_column("id", no_wrap=True, min_width=36)  # people copy it into `show`: never cut it
-    for name in ("tenant", "status", "verdict", "score", "alerts", "created"):
-        table.add_column(name, no_wrap=name in ("status", "created"))
-    table.add_column("title", ratio=1)
+    # Readable at 80 columns: the short id (every command takes it, like git's short hashes), no
+    # vertical rules, the tenant only when there are several, counts and times only when there is room.
+    wide = console.width >= 110
+    several_tenants = len({row.tenant for row in rows}) > 1
+    table = Table(title="Incidents", box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ["id", *(["tenant"] if several_tenants else []), "status", "verdict"]
+    columns += ["alerts", "created"] if wide else []
+    for name in columns:
+        table.add_column(name, no_wrap=True)
+    table.add_column("title", ratio=1, overflow="fold")
     for row in rows:
-        table.add_row(
-            row.id,
-            row.tenant,
+        verdict = row.verdict or "-"
+        if row.score is not None:
+            verdict = f"{verdict} {row.score}"
+        cells: list[str | Text] = [row.id[:8]]
+        if several_tenants:
+            cells.append(Text(row.tenant))
+        cells += [
             Text(row.status, style=_STATUS_STYLE.get(row.status, "")),
-            Text(row.verdict or "-", style=_VERDICT_STYLE.get(row.verdict or "", "")),
-            "-" if row.score is None else str(row.score),
-            str(row.alert_count),
-            row.created_at.strftime("%m-%d %H:%M"),
-            Text(row.title),  # Text(): alert data is never parsed as rich markup
-        )
+            Text(verdict, style=_VERDICT_STYLE.get(row.verdict or "", "")),
+        ]
+        if wide:
+            cells += [str(row.alert_count), row.created_at.strftime("%m-%d %H:%M")]
+        table.add_row(*cells, Text(row.title))  # Text(): alert data is never parsed as rich markup
     console.print(table if rows else "No incidents yet.")
 
 
 @app.command("show")
 def show_incident(
-    incident_id: Annotated[str, typer.Argument(help="Incident id (as printed by 'list').")],
+    incident_id: Annotated[str, typer.Argument(help="Incident id, or its first 8 characters ('list').")],
     as_json: JsonOption = False,
 ) -> None:
     """Show one incident: verdict and reasons, indicators, actions, notifications, timeline."""
-    view = _store().incident(incident_id)
-    if view is None:
-        fail(f"no incident {incident_id}")
+    store = _store()
+    view = store.incident(resolve_incident(store, incident_id))
     if as_json:
         emit_json(view)
         return
@@ -120,7 +128,7 @@ _REPORT_CHANNELS = {ReportFormat.md: "markdown", ReportFormat.html: "html", Repo
 
 @app.command("report")
 def report_incident(
-    incident_id: Annotated[str, typer.Argument(help="Incident id (as printed by 'list').")],
+    incident_id: Annotated[str, typer.Argument(help="Incident id, or its first 8 characters ('list').")],
     lang: Annotated[
         str | None, typer.Option("--lang", help="en, zh-TW or ja (default: the tenant's language).")
     ] = None,
@@ -143,8 +151,11 @@ def report_incident(
             )
         )
         lang = "en"
+    store = _store()
     try:
-        report = render_report(incident_id, channel=_REPORT_CHANNELS[fmt], language=lang, store=_store())
+        report = render_report(
+            resolve_incident(store, incident_id), channel=_REPORT_CHANNELS[fmt], language=lang, store=store
+        )
     except LookupError as error:
         fail(str(error))
     text = report.body if fmt is ReportFormat.html else f"{report.subject}\n\n{report.body}"

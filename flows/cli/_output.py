@@ -10,6 +10,8 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+from flows.store import Store
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -20,6 +22,15 @@ class CliError(Exception):
 
 def fail(message: str) -> NoReturn:
     raise CliError(message)
+
+
+def resolve_incident(store: Store, given: str) -> str:
+    """The full id of the incident the user named (whole, or a unique prefix as ``incidents list`` shows);
+    a clear one-line error when none or several match."""
+    found = store.incident_id(given)
+    if found is None:
+        fail(f"no incident {given}")
+    return found
 
 
 def emit_json(data: Any) -> None:

@@ -19,12 +19,14 @@ from flows.store._approvals import ApprovalRefused
 from flows.tenants import Tenant, TenantDirectory, tenants_from
 from playbooks import load_playbook
 
-from ._output import console, emit_json, exit_with, fail
+from ._output import console, emit_json, exit_with, fail, resolve_incident
 
 # The engine (flows.respond) is imported inside each command: other commands start faster without it.
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-IncidentArg = Annotated[str, typer.Argument(help="Incident id (as printed by 'incidents list').")]
+IncidentArg = Annotated[
+    str, typer.Argument(help="Incident id, or its first 8 characters (as 'incidents list' shows it).")
+]
 _VERDICT_STYLE = {"allowed": "green", "needs_approval": "yellow", "refused": "bold red"}
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "pending": "yellow", "would_run": "cyan"}
 
@@ -33,7 +35,7 @@ def _open(incident_id: str) -> tuple[Store, TenantDirectory, IncidentView, Tenan
     settings = get_settings()
     store = Store.open(settings.database_url)
     tenants = tenants_from(settings.tenants_file)
-    incident = store.incident(incident_id)
+    incident = store.incident(resolve_incident(store, incident_id))
     if incident is None:
         fail(f"no incident {incident_id}")
     tenant = tenants.get(incident.tenant)

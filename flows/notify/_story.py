@@ -189,6 +189,8 @@ def _coded(t: Catalog, code: Any, params: dict[str, Any]) -> str | None:
         values["missing"] = t.join(told) if told else t("missing.none")
     if code == "behaviour" and params.get("decoded"):
         code = "behaviour_decoded"
+    if code == "threat_name" and str(params.get("word", "")).lower() == str(params.get("category", "")):
+        code = "threat_name_plain"  # "ransomware (ransomware)" says it twice
     try:
         return t(f"finding.{code}", **values)
     except KeyError:  # a catalog phrase naming a value this finding lacks: tell it in English instead
@@ -235,11 +237,11 @@ def summary(
     verdict = incident.verdict or "undecided"
     sentences.append(t(f"summary.verdict.{verdict}", score=incident.score or 0))
     done = _done_phrases(t, incident)
+    failed = [a for a in incident.actions if a.status == "failed"]
     if done:
         sentences.append(t("summary.done", actions=t.clauses(done)))
-    elif verdict == "malicious":
+    elif verdict == "malicious" and not failed:  # actions that failed were taken: the next sentence says so
         sentences.append(t("summary.nothing_done"))
-    failed = [a for a in incident.actions if a.status == "failed"]
     if failed:
         sentences.append(t.plural("summary.failed", len(failed)))
     if t.has(f"summary.status.{incident.status}"):

@@ -95,6 +95,18 @@ class Store:
             )
             return incident_view(row) if row else None
 
+    def incident_id(self, given: str) -> str | None:
+        """The full id of the incident ``given`` names: itself, or a unique prefix of 6 or more characters
+        (as ``incidents list`` shows them, like git's short hashes); None if none or several match."""
+        given = given.strip().lower()
+        if len(given) < 6 or not all(c in "0123456789abcdef-" for c in given):
+            return given if self.incident(given) is not None else None
+        with Session(self.engine) as session:
+            found = session.scalars(
+                select(IncidentRow.id).where(IncidentRow.id.like(f"{given}%")).limit(2)
+            ).all()
+        return found[0] if len(found) == 1 else None
+
     def incidents(
         self, tenant: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[IncidentSummary]:

@@ -264,10 +264,11 @@ def _threat_names(answers: Answers, alerts: Sequence[Alert]) -> None:
                 )
             )
         else:
+            kind = threat.category.replace("_", " ")
             answers.add(
                 Finding(
                     THREAT,
-                    f"the sensor names {threat.category.replace('_', ' ')} ({word})",
+                    f"the sensor names {kind}" + (f" ({word})" if word.lower() != kind else ""),
                     threat.weight,
                     host_evidence=True,
                     code="threat_name",

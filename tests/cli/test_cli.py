@@ -44,6 +44,30 @@ def test_incidents_show_as_a_table_defangs_indicators(settings: Settings, incide
     assert "MyKings botnet" in shown.stdout
 
 
+def test_the_list_fits_80_columns_and_its_short_ids_work_everywhere(
+    settings: Settings, incident_id: str
+) -> None:
+    listed = runner.invoke(app, ["incidents", "list"], env={"COLUMNS": "80"})
+    shown = runner.invoke(app, ["incidents", "show", incident_id[:8], "--json"])
+    report = runner.invoke(app, ["incidents", "report", incident_id[:8], "--format", "txt"])
+
+    assert listed.exit_code == 0
+    assert all(len(line) <= 80 for line in listed.stdout.splitlines())
+    assert incident_id[:8] in listed.stdout and "MyKings" in listed.stdout  # the title still has room
+    assert json.loads(shown.stdout)["id"] == incident_id
+    assert report.exit_code == 0 and incident_id in report.stdout
+
+
+def test_a_prefix_too_short_or_matching_nothing_is_one_clear_error(
+    settings: Settings, incident_id: str
+) -> None:
+    for given in (incident_id[:3], "0000000000"):
+        result = runner.invoke(app, ["incidents", "show", given])
+
+        assert result.exit_code != 0
+        assert str(result.exception) == f"no incident {given}" or f"no incident {given}" in result.output
+
+
 def test_incidents_list_filters(settings: Settings, incident_id: str) -> None:
     closed = runner.invoke(app, ["incidents", "list", "--status", "closed", "--json"])
     other = runner.invoke(app, ["incidents", "list", "--tenant", "other", "--json"])

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["malicious", "suspicious", "benign"]
+VerdictName = Literal["malicious", "suspicious", "benign"]  # flows.models.VerdictLabel, as playbook data
 
 
 class When(BaseModel):
@@ -14,7 +14,7 @@ class When(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    verdict: list[Verdict] | None = Field(default=None, description="Run only for these verdicts.")
+    verdict: list[VerdictName] | None = Field(default=None, description="Run only for these verdicts.")
 
     def holds(self, verdict: str | None) -> bool:
         return self.verdict is None or verdict in self.verdict

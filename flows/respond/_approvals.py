@@ -19,7 +19,7 @@ from flows.tenants import Tenant
 
 from ._act import base_context
 from ._execute import TIMING, Outcome, Timing, execute
-from ._guardrails import Guard, Verdict
+from ._guardrails import Guard, Ruling
 from ._reconcile import resettle
 from ._targets import Target, targets_for
 
@@ -67,9 +67,9 @@ def approve(
         raise ApprovalRefused(str(error)) from None
     target = find_target(store, incident, spec, target_label)
     decision = Guard(policy).decide(spec.key, spec.target, target.inputs, target.tags)
-    if decision.verdict is Verdict.REFUSED:
+    if decision.verdict is Ruling.REFUSED:
         raise ApprovalRefused(f"refused by policy, which approvals cannot lift: {decision.reason}")
-    if decision.verdict is Verdict.ALLOWED:
+    if decision.verdict is Ruling.ALLOWED:
         raise ApprovalRefused(f"{spec.key} on {target.label} needs no approval")
     digest = action_hash(tenant.id, incident.id, spec.key, target.inputs)
     given = store.ledger.approve(

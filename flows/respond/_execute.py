@@ -45,7 +45,7 @@ from flows.store import ActionStatusValue, Store
 from flows.store._ledger import Ledger, LedgerEntry, LedgerRow, undo_key
 from flows.tenants import Tenant
 
-from ._guardrails import Decision, Guard, Verdict
+from ._guardrails import Decision, Guard, Ruling
 from ._plan import vendor_view
 from ._targets import Target
 from ._vendors import with_secrets
@@ -173,7 +173,7 @@ async def _dry_run(
     # A plan writes no ledger row (the real run later must not find the key taken) and calls no vendor
     # write endpoint: it reads the target's state where the adapter can.
     view = await vendor_view(spec, target, await with_secrets(ctx, spec, tenant))
-    verdict = "" if decision.verdict is Verdict.ALLOWED else f" [{decision.verdict}: {decision.reason}]"
+    verdict = "" if decision.verdict is Ruling.ALLOWED else f" [{decision.verdict}: {decision.reason}]"
     store.add_timeline(
         ctx.incident_id, "act", f"dry-run: would run {spec.key} on {target.label}{verdict}: {view}"
     )
@@ -202,7 +202,7 @@ async def _claim(
 def _not_claimed(spec: ActionSpec, target: Target, entry: LedgerEntry, decision: Decision) -> Outcome:
     if entry.status == SKIPPED:
         hold = "blast_radius" if "blast radius" in entry.detail else "approval"
-        if decision.verdict is not Verdict.NEEDS_APPROVAL and hold == "approval":
+        if decision.verdict is not Ruling.NEEDS_APPROVAL and hold == "approval":
             hold = "refused"
         return Outcome(spec.key, target.label, SKIPPED, entry.detail, hold)
     if entry.status == PENDING:

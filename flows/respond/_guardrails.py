@@ -39,7 +39,9 @@ ISOLATING_VERBS = ("isolate_host", "contain_host")
 _WILDCARDS = re.compile(r"[*?%\[\]\s]")
 
 
-class Verdict(StrEnum):
+class Ruling(StrEnum):
+    """What a guardrail rules on one action and target (the incident's verdict is flows.models.Verdict)."""
+
     ALLOWED = "allowed"
     NEEDS_APPROVAL = "needs_approval"
     REFUSED = "refused"
@@ -49,16 +51,16 @@ class Verdict(StrEnum):
 class Decision:
     """A guardrail verdict with its reason (shown on the ledger, the timeline and in plans)."""
 
-    verdict: Verdict
+    verdict: Ruling
     reason: str = ""
     rule: str = ""  # never_block | protected_asset | ambiguous_target | blast_radius
 
     @property
     def refused(self) -> bool:
-        return self.verdict is Verdict.REFUSED
+        return self.verdict is Ruling.REFUSED
 
 
-ALLOWED = Decision(Verdict.ALLOWED)
+ALLOWED = Decision(Ruling.ALLOWED)
 
 
 def verb(action: str) -> str:
@@ -99,17 +101,17 @@ class Guard:
         hostname = inputs.get("hostname")
         if isinstance(hostname, str) and (not hostname.strip() or _WILDCARDS.search(hostname)):
             return Decision(
-                Verdict.REFUSED, f"hostname {hostname!r} could match several devices", "ambiguous_target"
+                Ruling.REFUSED, f"hostname {hostname!r} could match several devices", "ambiguous_target"
             )
         if not restores(action):
             refusal = self.never_block(TargetKind(kind), inputs)
             if refusal:
-                return Decision(Verdict.REFUSED, refusal, "never_block")
+                return Decision(Ruling.REFUSED, refusal, "never_block")
         if not rollback:
             why = self.protected(inputs, tags)
             if why:
                 return Decision(
-                    Verdict.NEEDS_APPROVAL, f"{why}: two-person approval required", "protected_asset"
+                    Ruling.NEEDS_APPROVAL, f"{why}: two-person approval required", "protected_asset"
                 )
         return ALLOWED
 
@@ -207,7 +209,7 @@ class Guard:
     def approval(
         self, decision: Decision, tenant: str, incident_id: str, action: str, inputs: dict[str, Any]
     ) -> ApprovalNeed | None:
-        if decision.verdict is not Verdict.NEEDS_APPROVAL:
+        if decision.verdict is not Ruling.NEEDS_APPROVAL:
             return None
         return ApprovalNeed(
             action_hash=action_hash(tenant, incident_id, action, inputs),

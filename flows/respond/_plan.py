@@ -16,7 +16,7 @@ from flows.store._ledger import LedgerRow, idempotency_key
 from flows.tenants import Tenant
 from playbooks import ActStep, Playbook
 
-from ._guardrails import Decision, Guard, Verdict
+from ._guardrails import Decision, Guard, Ruling
 from ._targets import Target, targets_for
 from ._vendors import vendor_settings, with_secrets
 
@@ -106,7 +106,7 @@ class Planner:
         ):
             if limit is not None and used + planned >= limit:
                 reason = f"blast radius: {used + planned} host(s) would be isolated for {scope} (cap {limit})"
-                return Decision(Verdict.REFUSED, reason, "blast_radius")
+                return Decision(Ruling.REFUSED, reason, "blast_radius")
         self._isolations["planned"] = planned + 1
         return decision
 

@@ -3,9 +3,9 @@
 from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, Replay, correlation_keys
-from ._ledger import IsolationCap, Ledger, LedgerRow, undo_key
+from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
 from ._schema import OPEN_STATUSES, ActionStatusValue, IncidentStatus
-from ._store import AlertReceipt, LedgerEntry, Store, idempotency_key
+from ._store import AlertReceipt, Store
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
 __all__ = [

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import case, delete, null, or_, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from flows.models import Alert, Indicator, Verdict
@@ -17,10 +16,8 @@ from flows.models import Alert, Indicator, Verdict
 from ._audit import append_audit, verify_audit
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
-from ._ledger import Ledger, LedgerEntry, idempotency_key
+from ._ledger import Ledger
 from ._schema import (
-    ActionRow,
-    ActionStatusValue,
     AlertRow,
     DeadLetterRow,
     IncidentRow,
@@ -251,67 +248,6 @@ class Store:
     def ledger(self) -> Ledger:
         """Claims with leases, guardrail counts, approvals (``_ledger``); the respond engine uses these."""
         return Ledger(self.engine)
-
-    def begin_action(
-        self,
-        *,
-        tenant: str,
-        incident_id: str,
-        action: str,
-        target: str,
-        inputs: dict[str, Any],
-        inverse: str | None,
-        round: int = 1,
-    ) -> LedgerEntry:
-        """Write a PENDING record before the vendor call; if the key exists, return it untouched."""
-        key = idempotency_key(tenant, incident_id, action, target, round)
-        try:
-            with Session(self.engine) as session, session.begin():
-                row = ActionRow(
-                    idempotency_key=key,
-                    tenant=tenant,
-                    incident_id=incident_id,
-                    action=action,
-                    target=target,
-                    inputs=inputs,
-                    inverse=inverse,
-                    status=ActionStatusValue.PENDING,
-                    round=round,
-                )
-                session.add(row)
-                session.flush()
-                append_audit(session, "respond", "action.pending", key, {"action": action, "target": target})
-                return LedgerEntry(id=row.id, status=row.status, created=True, undo={})
-        except IntegrityError:
-            with Session(self.engine) as session:
-                row = session.scalar(select(ActionRow).where(ActionRow.idempotency_key == key))
-                assert row is not None
-                return LedgerEntry(id=row.id, status=row.status, created=False, undo=row.undo or {})
-
-    def finish_action(
-        self,
-        entry_id: int,
-        *,
-        status: str,
-        detail: str,
-        vendor_ref: str | None = None,
-        undo: dict[str, Any] | None = None,
-    ) -> None:
-        with Session(self.engine) as session, session.begin():
-            row = session.get_one(ActionRow, entry_id)
-            row.status = status
-            row.detail = detail
-            row.vendor_ref = vendor_ref
-            row.undo = undo or {}
-            session.add(
-                TimelineRow(
-                    incident_id=row.incident_id,
-                    step="act",
-                    message=f"{row.action} on {row.target}: {status}" + (f" ({detail})" if detail else ""),
-                    data={"action": row.action, "target": row.target, "status": status},
-                )
-            )
-            append_audit(session, "respond", f"action.{status}", row.idempotency_key, {"detail": detail})
 
     # -- notifications and audit -----------------------------------------------------------------------
 

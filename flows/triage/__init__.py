@@ -1,18 +1,18 @@
 """Triage: the analyst's questions answered from intel, telemetry and the alert; an explained verdict."""
 
 from ._classify import TriageResult, classify, destinations, triage
-from ._feeds import FeedError, LocalFeeds, feeds_from
+from ._enrich import Enrichment, enrich, local_index
 from ._telemetry import MemoryTelemetry, StoreTelemetry, Telemetry
 
 __all__ = [
-    "FeedError",
-    "LocalFeeds",
+    "Enrichment",
     "MemoryTelemetry",
     "StoreTelemetry",
     "Telemetry",
     "TriageResult",
     "classify",
     "destinations",
-    "feeds_from",
+    "enrich",
+    "local_index",
     "triage",
 ]

@@ -109,10 +109,17 @@ def build(store: Store, payload: str | None = None, evidence_times: bool = True)
         ("lab.block_ip", payload or "203.0.113.9", "failed", f"TransientError: {payload or 'timeout'}"),
     ]
     for action, target, status, detail in done:
-        entry = store.begin_action(
-            tenant="demo", incident_id=incident_id, action=action, target=target, inputs={}, inverse=None
+        entry = store.ledger.claim(
+            tenant="demo",
+            incident_id=incident_id,
+            action=action,
+            target=target,
+            inputs={},
+            inverse=None,
+            owner="test",
+            lease_seconds=60,
         )
-        store.finish_action(entry.id, status=status, detail=detail)
+        store.ledger.finish(entry.id, "test", status=status, detail=detail)
     if payload is not None:
         store.add_timeline(incident_id, "act", payload)
     store.set_status(incident_id, IncidentStatus.CONTAINED, "contained", "act")

@@ -16,8 +16,8 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from flows.demo import mykings_alert
 from flows.models import Alert, Reason, Verdict, VerdictLabel
 from flows.notify import Rendered, deliver, render, render_channel
+from flows.notify import incident_context as report_context
 from flows.notify._render import MAX_OUTPUT_CHARS, escape_markdown
-from flows.respond._report import report_context
 from flows.settings import Settings
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import NotifyTarget, Tenant
@@ -129,15 +129,17 @@ def test_a_classified_contained_incident_reports_verdict_reasons_and_actions(sto
             ],
         ),
     )
-    entry = store.begin_action(
+    entry = store.ledger.claim(
         tenant="demo",
         incident_id=incident.id,
         action="lab.block_domain",
         target="js.mykings.top",
         inputs={"domain": "js.mykings.top"},
         inverse="lab.unblock_domain",
+        owner="test",
+        lease_seconds=60,
     )
-    store.finish_action(entry.id, status="succeeded", detail="blocked http://js.mykings.top")
+    store.ledger.finish(entry.id, "test", status="succeeded", detail="blocked http://js.mykings.top")
     store.set_status(incident.id, IncidentStatus.CONTAINED, "contained", "act")
     stored = store.incident(incident.id)
     assert stored is not None

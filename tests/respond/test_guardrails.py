@@ -19,7 +19,7 @@ from actions import ActionContext, ActionResult, ActionSpec, ActionStatus, Targe
 from flows.models import Alert
 from flows.respond._approvals import approve
 from flows.respond._execute import Timing, execute
-from flows.respond._guardrails import Guard, Verdict
+from flows.respond._guardrails import Guard, Ruling
 from flows.respond._targets import Target, host_tags
 from flows.respond._warninglist import MAJOR_DOMAINS
 from flows.store import Store
@@ -112,7 +112,7 @@ never_ips = st.one_of(
 def test_never_block_ips_are_refused(ip: str) -> None:
     decision = block(TargetKind.IP, "ip", ip)
 
-    assert decision.verdict is Verdict.REFUSED and decision.rule == "never_block", decision
+    assert decision.verdict is Ruling.REFUSED and decision.rule == "never_block", decision
 
 
 @settings(max_examples=100, deadline=None)
@@ -145,7 +145,7 @@ def test_other_domains_are_judged_by_name_alone_and_allowed(parts: list[str], tl
     name = ".".join([*parts, tld])
     assert not any(name == d or name.endswith("." + d) for d in [*MAJOR_DOMAINS, *OWN_DOMAINS])
 
-    assert block(TargetKind.DOMAIN, "domain", name, "lab.block_domain").verdict is Verdict.ALLOWED
+    assert block(TargetKind.DOMAIN, "domain", name, "lab.block_domain").verdict is Ruling.ALLOWED
 
 
 def test_lookalikes_of_listed_domains_are_not_listed() -> None:
@@ -162,14 +162,14 @@ def test_the_tenants_own_ranges_and_domains_say_so() -> None:
 
 
 def test_public_ips_of_attackers_are_allowed_and_unblocking_is_never_refused() -> None:
-    assert block(TargetKind.IP, "ip", "45.77.12.34").verdict is Verdict.ALLOWED
-    assert GUARD.decide("lab.unblock_ip", TargetKind.IP, {"ip": "8.8.8.8"}).verdict is Verdict.ALLOWED
+    assert block(TargetKind.IP, "ip", "45.77.12.34").verdict is Ruling.ALLOWED
+    assert GUARD.decide("lab.unblock_ip", TargetKind.IP, {"ip": "8.8.8.8"}).verdict is Ruling.ALLOWED
 
 
 def test_private_ranges_may_be_allowed_but_never_loopback_or_resolvers() -> None:
     lenient = Guard(Policy.model_validate({"never_block": {"allow_private": True}}))
 
-    assert lenient.decide("lab.block_ip", TargetKind.IP, {"ip": "10.1.2.3"}).verdict is Verdict.ALLOWED
+    assert lenient.decide("lab.block_ip", TargetKind.IP, {"ip": "10.1.2.3"}).verdict is Ruling.ALLOWED
     for ip in ("127.0.0.1", "169.254.169.254", "8.8.8.8"):
         assert lenient.decide("lab.block_ip", TargetKind.IP, {"ip": ip}).refused, ip
 
@@ -201,25 +201,25 @@ def test_protected_hosts_by_pattern_tag_and_accounts() -> None:
     for host in ("DC-01", "dc-01.corp.local", "LON-JUMP-2", "EDR-01"):
         assert (
             GUARD.decide("lab.isolate_host", TargetKind.HOST, {"hostname": host}).verdict
-            is Verdict.NEEDS_APPROVAL
+            is Ruling.NEEDS_APPROVAL
         )
     tagged = GUARD.decide(
         "lab.isolate_host", TargetKind.HOST, {"hostname": "SRV-7"}, frozenset({"Domain Controllers"})
     )
-    assert tagged.verdict is Verdict.NEEDS_APPROVAL and "domain_controllers" in tagged.reason
+    assert tagged.verdict is Ruling.NEEDS_APPROVAL and "domain_controllers" in tagged.reason
     for account in ("krbtgt", "CORP\\adm-bob", "adm-eve@corp.example"):
         assert (
             GUARD.decide("lab.disable_account", TargetKind.ACCOUNT, {"account": account}).verdict
-            is Verdict.NEEDS_APPROVAL
+            is Ruling.NEEDS_APPROVAL
         )
     assert (
         GUARD.decide("lab.isolate_host", TargetKind.HOST, {"hostname": "WS-FINANCE-07"}).verdict
-        is Verdict.ALLOWED
+        is Ruling.ALLOWED
     )
     # A rollback reverts an action that passed the rule itself: no new approval.
     assert (
         GUARD.decide("lab.release_host", TargetKind.HOST, {"hostname": "DC-01"}, rollback=True).verdict
-        is Verdict.ALLOWED
+        is Ruling.ALLOWED
     )
 
 

@@ -89,24 +89,28 @@ def test_an_incident_lives_its_whole_life_on_postgres(postgres_url: str) -> None
             verdict=VerdictLabel.MALICIOUS, score=90, reasons=[Reason(question="q", finding="f", effect=90)]
         ),
     )
-    first = store.begin_action(
+    first = store.ledger.claim(
         tenant="demo",
         incident_id=receipt.incident_id,
         action="lab.isolate_host",
         target=DEMO_HOST,
         inputs={"hostname": DEMO_HOST},
         inverse="lab.release_host",
+        owner="test",
+        lease_seconds=60,
     )
-    second = store.begin_action(
+    second = store.ledger.claim(
         tenant="demo",
         incident_id=receipt.incident_id,
         action="lab.isolate_host",
         target=DEMO_HOST,
         inputs={"hostname": DEMO_HOST},
         inverse="lab.release_host",
+        owner="test",
+        lease_seconds=60,
     )
     assert first.created and not second.created and first.id == second.id
-    store.finish_action(first.id, status=ActionStatusValue.SUCCEEDED, detail="host isolated")
+    store.ledger.finish(first.id, "test", status=ActionStatusValue.SUCCEEDED, detail="host isolated")
     store.set_status(receipt.incident_id, IncidentStatus.CLOSED, "done", "close")
 
     incident = store.incident(receipt.incident_id)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from flows.demo import mykings_alert
 from flows.models import Alert, Reason, Verdict, VerdictLabel
-from flows.store import ActionStatusValue, IncidentStatus, Store, idempotency_key
+from flows.store import ActionStatusValue, IncidentStatus, LedgerEntry, Store, idempotency_key
 from flows.store._schema import AlertRow, AuditRow, IncidentRow
 
 
@@ -25,14 +25,22 @@ def _count(store: Store, table: type) -> int:
         return session.scalar(select(func.count()).select_from(table)) or 0
 
 
-def _begin(store: Store, incident_id: str, action: str = "lab.isolate_host", target: str = "WS-FINANCE-07"):  # type: ignore[no-untyped-def]
-    return store.begin_action(
+def _begin(
+    store: Store,
+    incident_id: str,
+    action: str = "lab.isolate_host",
+    target: str = "WS-FINANCE-07",
+    owner: str = "test",
+) -> LedgerEntry:
+    return store.ledger.claim(
         tenant="demo",
         incident_id=incident_id,
         action=action,
         target=target,
         inputs={"hostname": target},
         inverse="lab.release_host",
+        owner=owner,
+        lease_seconds=60,
     )
 
 
@@ -258,7 +266,7 @@ def test_set_status_on_an_unknown_incident_raises(store: Store) -> None:
 # -- the action ledger -------------------------------------------------------------------------------------
 
 
-def test_begin_action_writes_a_pending_entry(store: Store) -> None:
+def test_a_claim_writes_a_pending_entry(store: Store) -> None:
     incident_id = _record(store).incident_id
 
     entry = _begin(store, incident_id)
@@ -273,7 +281,7 @@ def test_begin_action_writes_a_pending_entry(store: Store) -> None:
     assert action.idempotency_key == idempotency_key("demo", incident_id, "lab.isolate_host", "WS-FINANCE-07")
 
 
-def test_begin_action_twice_with_the_same_key_returns_the_first_entry(store: Store) -> None:
+def test_a_second_claim_of_the_same_key_returns_the_first_entry(store: Store) -> None:
     incident_id = _record(store).incident_id
 
     first = _begin(store, incident_id)
@@ -288,7 +296,9 @@ def test_begin_action_twice_with_the_same_key_returns_the_first_entry(store: Sto
 def test_a_repeated_begin_after_finishing_returns_the_outcome_and_undo(store: Store) -> None:
     incident_id = _record(store).incident_id
     entry = _begin(store, incident_id)
-    store.finish_action(entry.id, status=ActionStatusValue.SUCCEEDED, detail="done", undo={"data": "x"})
+    store.ledger.finish(
+        entry.id, "test", status=ActionStatusValue.SUCCEEDED, detail="done", undo={"data": "x"}
+    )
 
     again = _begin(store, incident_id)
 
@@ -313,8 +323,8 @@ def test_finish_action_updates_the_status_and_adds_a_timeline_entry(store: Store
     incident_id = _record(store).incident_id
     entry = _begin(store, incident_id)
 
-    store.finish_action(
-        entry.id, status=ActionStatusValue.SUCCEEDED, detail="host isolated", vendor_ref="dev-1"
+    store.ledger.finish(
+        entry.id, "test", status=ActionStatusValue.SUCCEEDED, detail="host isolated", vendor_ref="dev-1"
     )
 
     incident = store.incident(incident_id)
@@ -365,7 +375,7 @@ def _busy_store(store: Store) -> list[int]:
     """Some history: an alert, an action begun and finished, a status change."""
     incident_id = _record(store).incident_id
     entry = _begin(store, incident_id)
-    store.finish_action(entry.id, status=ActionStatusValue.SUCCEEDED, detail="host isolated")
+    store.ledger.finish(entry.id, "test", status=ActionStatusValue.SUCCEEDED, detail="host isolated")
     store.set_status(incident_id, IncidentStatus.CONTAINED, "contained", "act")
     ids = _audit_ids(store)
     assert len(ids) == 4
@@ -388,7 +398,7 @@ def test_a_duplicate_alert_or_begin_adds_no_audit_entry(store: Store) -> None:
     before = _audit_ids(store)
 
     _record(store)
-    _begin(store, incident_id)
+    _begin(store, incident_id, owner="another-worker")  # the key is held: nothing happens, nothing audited
 
     assert _audit_ids(store) == before
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from flows.demo import mykings_alert
 from flows.models import Alert, Indicator, IndicatorType, Provenance, VerdictLabel
-from flows.tenants import Policy
-from flows.triage import LocalFeeds, classify
+from flows.tenants import IntelConfig, Policy
+from flows.triage import classify, enrich
 from flows.triage._findings import COMMAND, UNANSWERED, WHY_WATCHED
 from flows.triage._findings import PERSISTENCE as HOW_PERSIST
 from flows.triage._findings import SEVERITY as HOW_SEVERE
@@ -50,7 +50,9 @@ _RECENT = (datetime.now(UTC) - timedelta(days=10)).date().isoformat()
 @pytest.fixture(scope="module")
 def mykings() -> tuple[Alert, list[Indicator]]:
     alert = Alert.model_validate(mykings_alert())
-    return alert, LocalFeeds.load([DEFAULT_FEED]).enrich(alert.indicators())
+    return alert, enrich(
+        alert.indicators(), tenant="demo", feeds=[DEFAULT_FEED], intel=IntelConfig()
+    ).indicators
 
 
 def test_the_mykings_alert_is_malicious(mykings: tuple[Alert, list[Indicator]]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -50,7 +51,9 @@ def load_prefect_secret(name: str) -> str:
     """The value of a Prefect Secret block (call from synchronous code, e.g. a worker thread)."""
     from prefect.blocks.system import Secret
 
-    return str(Secret.load(name).get())
+    # Block.load is sync-compatible: from synchronous code it returns the block, not a coroutine.
+    block = cast(Secret[str], Secret.load(name))
+    return str(block.get())
 
 
 def resolve_secrets(

@@ -100,7 +100,8 @@ class _Defender:
         return [a for a in json_body(self.http, response).get("value") or [] if isinstance(a, dict)]
 
     async def machine_action(self, action_id: str) -> dict[str, Any]:
-        return json_body(self.http, await self.api.request("GET", f"/api/machineactions/{action_id}"))
+        answer = json_body(self.http, await self.api.request("GET", f"/api/machineactions/{action_id}"))
+        return answer if isinstance(answer, dict) else {}
 
 
 def _latest_isolation(actions: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -142,9 +143,10 @@ async def _request(mde: _Defender, ctx: ActionContext, machine_id: str, verb: st
     if verb == "isolate":
         body["IsolationType"] = mde.settings.isolation_type
     try:
-        return json_body(
+        answer = json_body(
             mde.http, await mde.api.request("POST", f"/api/machines/{machine_id}/{verb}", json=body)
         )
+        return answer if isinstance(answer, dict) else {}
     except VendorRejected as error:
         if error.code != "ActiveRequestAlreadyExists":
             raise

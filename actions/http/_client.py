@@ -154,10 +154,10 @@ class VendorHttp:
             )
         if status >= 500:
             self._breaker.record_failure()
-            waited = self._back_off(response) if "retry-after" in response.headers else None
+            held = self._back_off(response) if "retry-after" in response.headers else None
             text, _ = self._vendor_error(response)
             raise TransientError(
-                f"{self.vendor}: {method} {url} answered {status}: {text}", retry_after=waited
+                f"{self.vendor}: {method} {url} answered {status}: {text}", retry_after=held
             )
         if status == 408:
             self._breaker.record_neutral()

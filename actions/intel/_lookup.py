@@ -282,7 +282,7 @@ def _fail(result: LookupResult, provider: str, indicator: Key | None, error: Act
 
 
 async def _within(
-    tasks: list[asyncio.Future[None]],
+    tasks: Sequence[asyncio.Future[None]],
     deadline: float | None,
     pool: HttpPool,
     jobs: list[_Job],

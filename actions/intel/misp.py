@@ -10,6 +10,8 @@ records for the indicator asked are kept (a ``domain|ip`` attribute also lists i
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._vendor import VendorSettings
@@ -94,7 +96,7 @@ async def lookup_attribute(inputs: SearchInput, session: IntelSession) -> list[I
     parse_attributes(attributes, collector)
     now = session.now()
     return [
-        IntelRecord(**{**r.to_dict(), "retrieved_at": now})
+        dataclasses.replace(r, retrieved_at=now)
         for r in collector.finish().records
         if asked is None or r.key == asked
     ]

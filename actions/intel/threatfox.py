@@ -80,7 +80,8 @@ async def lookup_ioc(inputs: SearchInput, session: IntelSession) -> list[IntelRe
         raise PermanentError(f"threatfox: query_status {clean(status, 40)!r}")
     settings: ThreatFoxSettings = session.settings  # type: ignore[assignment]
     by_family: dict[str, list[dict[str, Any]]] = {}
-    for item in data.get("data") if isinstance(data.get("data"), list) else []:
+    items = data.get("data")
+    for item in items if isinstance(items, list) else []:
         entry = obj(item)
         if _same(kind, value, entry.get("ioc")):
             family = clean(entry.get("malware_printable") or entry.get("malware"), 60) or "unknown malware"

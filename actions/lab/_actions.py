@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,7 +63,7 @@ def state(applied: bool, yes: str, no: str, **observed: object) -> TargetState:
     )
 
 
-async def _host(ctx: ActionContext, hostname: str) -> dict[str, object]:
+async def _host(ctx: ActionContext, hostname: str) -> dict[str, Any]:
     return await asyncio.to_thread(_fleet(ctx).host_state, ctx.tenant, hostname)
 
 
@@ -106,7 +107,7 @@ def _normal(kind: str, value: str) -> str:
     return value.lower().rstrip(".") if kind == "domain" else value
 
 
-def _done(changed: bool, did: str, already: str, **extra: object) -> ActionResult:
+def _done(changed: bool, did: str, already: str, **extra: Any) -> ActionResult:
     return ActionResult(
         status=ActionStatus.SUCCEEDED, detail=did if changed else already, changed=changed, **extra
     )

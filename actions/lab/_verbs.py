@@ -76,14 +76,14 @@ class UrlInput(_Input):
 
 
 async def read_service_disabled(inputs: ServiceInput, ctx: ActionContext) -> TargetState:
-    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())  # type: ignore[union-attr]
+    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())
     return state(
         start == "disabled", f"service start type {start}", f"service start type {start}", start=start
     )
 
 
 async def read_service_enabled(inputs: EnableServiceInput, ctx: ActionContext) -> TargetState:
-    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())  # type: ignore[union-attr]
+    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())
     text = f"service start type {start}"
     return state(start == inputs.start_type, text, text, start=start)
 
@@ -127,12 +127,12 @@ async def enable_service(inputs: EnableServiceInput, ctx: ActionContext) -> Acti
 
 
 async def read_task_deleted(inputs: TaskInput, ctx: ActionContext) -> TargetState:
-    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]  # type: ignore[operator]
+    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]
     return state(not present, "task is absent", "task is present", present=present)
 
 
 async def read_task_restored(inputs: RestoreTaskInput, ctx: ActionContext) -> TargetState:
-    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]  # type: ignore[operator]
+    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]
     return state(present, "task is present", "task is absent", present=present)
 
 
@@ -174,7 +174,7 @@ async def restore_scheduled_task(inputs: RestoreTaskInput, ctx: ActionContext) -
 
 
 async def read_process_killed(inputs: ProcessInput, ctx: ActionContext) -> TargetState:
-    running = (await _host(ctx, inputs.hostname))["processes"].get(inputs.pid)  # type: ignore[union-attr]
+    running = (await _host(ctx, inputs.hostname))["processes"].get(inputs.pid)
     alive = running is not None and (inputs.name is None or running.lower() == inputs.name.lower())
     return state(not alive, "process is not running", "process is running", running=alive)
 
@@ -204,7 +204,8 @@ async def kill_process(inputs: ProcessInput, ctx: ActionContext) -> ActionResult
 
 
 async def _quarantined(ctx: ActionContext, inputs: FileInput) -> bool | None:
-    return (await _host(ctx, inputs.hostname))["files"].get(inputs.path.lower())  # type: ignore[union-attr,no-any-return]
+    quarantined = (await _host(ctx, inputs.hostname))["files"].get(inputs.path.lower())
+    return None if quarantined is None else bool(quarantined)
 
 
 async def read_file_quarantined(inputs: FileInput, ctx: ActionContext) -> TargetState:

@@ -8,7 +8,7 @@ specification v1.0), bearer token. Response status → result: 200 done, 102 pen
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,8 +47,8 @@ class OpenC2Settings(VendorSettings):
         default="/openc2", pattern=r"^/[A-Za-z0-9/._-]*$", description="Consumer endpoint path."
     )
     named_group: str | None = Field(default=None, description="SLPF actuator named_group for IP blocks.")
-    direction: str | None = Field(
-        default=None, pattern=r"^(both|ingress|egress)$", description="SLPF direction of IP blocks."
+    direction: Literal["both", "ingress", "egress"] | None = Field(
+        default=None, description="SLPF direction of IP blocks."
     )
 
 

@@ -152,7 +152,11 @@ def _slpf_actuator(named_group: str | None) -> Actuator:
 
 
 def slpf_deny(
-    ip: Any, *, named_group: str | None = None, direction: str | None = None, drop_process: str | None = None
+    ip: Any,
+    *,
+    named_group: str | None = None,
+    direction: Literal["both", "ingress", "egress"] | None = None,
+    drop_process: Literal["none", "reject", "false_ack"] | None = None,
 ) -> OpenC2Command:
     """``deny ipv4_net|ipv6_net`` for an SLPF actuator, asking for a complete response (with the rule id)."""
     slpf = SlpfArgs(direction=direction, drop_process=drop_process) if direction or drop_process else None

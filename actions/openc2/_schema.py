@@ -14,7 +14,10 @@ SCHEMA_FILE = "slpf_ap_v2.0.schema.json"
 
 @cache
 def slpf_schema() -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    )
+    return schema
 
 
 @cache

@@ -64,7 +64,8 @@ class EventContext:
 
     @classmethod
     def of(cls, event: dict[str, Any]) -> EventContext:
-        orgc = event.get("Orgc") if isinstance(event.get("Orgc"), dict) else {}
+        given = event.get("Orgc")
+        orgc: dict[str, Any] = given if isinstance(given, dict) else {}
         return cls(
             info=clean(event.get("info"), 120),
             org=clean(orgc.get("name"), 80),

@@ -57,7 +57,8 @@ def parse_stix(doc: Any, collector: Collector) -> None:
 
 def _objects(doc: Any, name: str) -> list[dict[str, Any]]:
     if isinstance(doc, dict):
-        raw = doc.get("objects") if isinstance(doc.get("objects"), list) else [doc]
+        objects_field = doc.get("objects")
+        raw: list[Any] = objects_field if isinstance(objects_field, list) else [doc]
     elif isinstance(doc, list):
         raw = doc
     else:
@@ -347,12 +348,13 @@ def _observable_values(obj: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 def _observable_text(obj: dict[str, Any]) -> str:
     if obj["type"] == "x509-certificate":
-        hashes = obj.get("hashes") if isinstance(obj.get("hashes"), dict) else {}
+        given = obj.get("hashes")
+        hashes: dict[Any, Any] = given if isinstance(given, dict) else {}
         sha1 = next((v for k, v in hashes.items() if str(k).lower() in ("sha-1", "sha1")), None)
         return f"certificate {clean(sha1, 64).lower()}" if sha1 else "certificate"
     for kind, value in _observable_values(obj):
         return clean(value, 100) if kind != "ip" else _address_text(value)
-    return obj["type"]
+    return str(obj["type"])
 
 
 def _address_text(value: str) -> str:

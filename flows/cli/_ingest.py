@@ -176,7 +176,12 @@ def _dispatch(incidents: list[str]) -> int:
     dispatcher = PrefectDispatcher(Store.open(settings.database_url))
 
     async def run() -> int:
-        return sum(1 for incident in incidents if await dispatcher.dispatch(incident))
+        # A generator with ``await`` inside is an async generator, which sum() cannot read: count in a loop.
+        started = 0
+        for incident in incidents:
+            if await dispatcher.dispatch(incident):
+                started += 1
+        return started
 
     return asyncio.run(run())
 

@@ -17,7 +17,10 @@ _WRITTEN = datetime(2017, 7, 23, 3, 14, tzinfo=UTC)  # the bot lived there about
 
 def mykings_alert() -> dict[str, Any]:
     """The OCSF Detection Finding the demo sends (tenant ``demo``)."""
-    return json.loads((Path(__file__).parent / "mykings-alert.json").read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(
+        (Path(__file__).parent / "mykings-alert.json").read_text(encoding="utf-8")
+    )
+    return document
 
 
 def mykings_host(tenant: str = DEMO_TENANT) -> HostSeed:

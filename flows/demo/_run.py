@@ -108,7 +108,8 @@ def _wait_flow_run(settings: Settings, flow_run_id: str, deadline: float) -> str
     while time.monotonic() < deadline:
         try:
             response = httpx.get(f"{settings.prefect_api_url}/flow_runs/{flow_run_id}", timeout=5.0)
-            state = (response.json().get("state") or {}).get("type") if response.is_success else None
+            found = (response.json().get("state") or {}).get("type") if response.is_success else None
+            state = found if isinstance(found, str) else None
         except httpx.HTTPError:
             state = None
         if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):

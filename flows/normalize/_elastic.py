@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flows.models import IndicatorType
+from flows.models import MAX_ATTACKS, IndicatorType
 
 from ._ocsf_build import (
-    MAX_ATTACKS,
     FindingBuilder,
     attack_object,
     attacks_unpaired,

@@ -7,6 +7,8 @@ policy and vendors are read as they are now, since guardrails are decided when a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from actions import ActionContext, registry
 from flows.models import Alert
@@ -45,7 +47,7 @@ async def act_on_incident(
     alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
     ctx = ctx or base_context(store, tenant, incident.id, dry_run=dry_run)
     guard = Guard(tenant.policy)
-    jobs = []
+    jobs: list[Coroutine[Any, Any, Outcome]] = []
     for key in action_keys:
         spec = registry.get(key)
         targets = targets_for(spec.target, incident, alerts)

@@ -107,7 +107,7 @@ async def execute(
     if ctx.dry_run:
         return await _dry_run(spec, target, ctx, store, tenant, decision)
     ledger = store.ledger
-    where = dict(
+    where: dict[str, Any] = dict(
         tenant=ctx.tenant,
         incident_id=ctx.incident_id,
         action=spec.key,
@@ -120,7 +120,7 @@ async def execute(
     )
     if decision.refused:
         reason = f"{POLICY_VIOLATION}: {decision.reason}"
-        entry = await asyncio.to_thread(ledger.refuse, reason=reason, **where)  # type: ignore[arg-type]
+        entry = await asyncio.to_thread(ledger.refuse, reason=reason, **where)
         if entry.status == SKIPPED:
             return Outcome(spec.key, target.label, SKIPPED, reason, "refused")
         return _settled(spec, target, entry)
@@ -181,7 +181,7 @@ async def _dry_run(
 
 
 async def _claim(
-    ledger: Ledger, where: dict[str, object], owner: str, timing: Timing, **guards: object
+    ledger: Ledger, where: dict[str, Any], owner: str, timing: Timing, **guards: Any
 ) -> LedgerEntry:
     """Claim the key; while another live worker holds it, wait (at most about one lease) for it to finish
     or for its lease to run out."""
@@ -192,7 +192,7 @@ async def _claim(
             owner=owner,
             lease_seconds=timing.lease,
             **where,
-            **guards,  # type: ignore[arg-type]
+            **guards,
         )
         if entry.claimed or entry.status != PENDING or asyncio.get_running_loop().time() >= deadline:
             return entry

@@ -139,7 +139,7 @@ async def plan_incident(
                 items.append(
                     PlanItem(
                         step.id,
-                        when,
+                        list(when) if when is not None else None,
                         key,
                         str(spec.target),
                         "-",

@@ -51,8 +51,8 @@ async def reconcile(
             )
         )
         touched.add(row.incident_id)
-    for incident in sorted(touched):
-        resettle(store, incident)
+    for touched_id in sorted(touched):
+        resettle(store, touched_id)
     return outcomes
 
 

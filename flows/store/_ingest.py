@@ -19,7 +19,8 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from flows.models import Alert, Indicator
@@ -585,11 +586,8 @@ class _Batch:
             {"tenant": self.tenant, "key": key, "incident_id": incident_id, "last_seen": self.now}
             for key, incident_id in self.key_rows.items()
         ]
-        dialect = self.conn.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert
+        # Both dialects spell the upsert the same way (ON CONFLICT … DO UPDATE); only the import differs.
+        upsert: Any = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
         statement = upsert(CorrelationKeyRow)
         statement = statement.on_conflict_do_update(
             index_elements=["tenant", "key"],
@@ -611,7 +609,7 @@ def _lock_tenant(conn: Connection, tenant: str) -> None:
 def _remember_signature(
     conn: Connection, tenant: str, signature: str, expires_at: datetime, now: datetime
 ) -> None:
-    conn.execute(SeenSignatureRow.__table__.delete().where(SeenSignatureRow.expires_at < now))
+    conn.execute(delete(SeenSignatureRow).where(SeenSignatureRow.expires_at < now))
     seen = conn.execute(
         select(func.count())
         .select_from(SeenSignatureRow)

@@ -129,8 +129,8 @@ def weighted_keys(alert: Alert, indicators: Sequence[Indicator], keep: KeyFilter
             continue
         value = f"i:{indicator.type}:{indicator.value}"[:512]
         strong = not from_text(indicator.field)
-        host = host_of(indicator.value) if indicator.type is IndicatorType.URL else None
-        anchor = host or indicator.value
+        url_host = host_of(indicator.value) if indicator.type is IndicatorType.URL else None
+        anchor = url_host or indicator.value
         if value not in keys or strong:
             keys[value] = Key(value, strong, anchor.lower())
     if not keys:  # no host, no indicator: the same rule from the same product

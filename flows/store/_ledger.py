@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -185,11 +185,12 @@ class Ledger:
     def renew(self, entry_id: int, owner: str, lease_seconds: float) -> bool:
         """The heartbeat: extend the lease; False when the row is no longer ours."""
         with Session(self.engine) as session, session.begin():
-            renewed = session.execute(
+            result = session.execute(
                 update(ActionRow)
                 .where(ActionRow.id == entry_id, ActionRow.owner == owner, ActionRow.status == PENDING)
                 .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
-            ).rowcount
+            )
+            renewed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result has a rowcount
             return bool(renewed)
 
     def finish(

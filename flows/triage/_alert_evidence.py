@@ -28,7 +28,7 @@ from ._findings import (
     Answers,
     Finding,
 )
-from ._knowledge import knowledge
+from ._knowledge import TechniqueRow, knowledge
 
 MAX_COMMAND = 32_768  # what one command line may cost the regular expressions
 COMMAND_CAP = 70  # command-line behaviours add at most this much: one alert, one verdict's worth
@@ -123,10 +123,14 @@ def _str(holder: dict[str, Any], key: str) -> str:
     return value[:1024] if isinstance(value, str) else ""
 
 
+def _object(holder: dict[str, Any], key: str) -> dict[str, Any]:
+    value = holder.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _process(process: dict[str, Any], where: str) -> Process:
-    file = process.get("file") if isinstance(process.get("file"), dict) else {}
-    parent = process.get("parent_process") if isinstance(process.get("parent_process"), dict) else {}
-    parent_file = parent.get("file") if isinstance(parent.get("file"), dict) else {}
+    file, parent = _object(process, "file"), _object(process, "parent_process")
+    parent_file = _object(parent, "file")
     path = _str(file, "path")
     parent_path = _str(parent_file, "path")
     return Process(
@@ -285,7 +289,7 @@ def _techniques(answers: Answers, alerts: Sequence[Alert]) -> None:
     answers.features["alert"]["techniques"] = ids
     if not ids:
         return
-    rows = {}
+    rows: dict[str, TechniqueRow] = {}
     unlisted = []
     for technique in ids:
         row = table.row_of(technique)

@@ -257,7 +257,8 @@ def _entry_and_dwell(
     }
     if entry:
         how, what = entry[0][2], entry[0][3]
-        answers.add(Finding(ENTRY, entry[0][0], 10, host_evidence=True, code=f"entry_{how}", params=what))
+        params: dict[str, str | int | list[str]] = dict(what)
+        answers.add(Finding(ENTRY, entry[0][0], 10, host_evidence=True, code=f"entry_{how}", params=params))
     if logins:
         answers.add(
             Finding(

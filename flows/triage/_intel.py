@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from flows.models import Indicator, IndicatorType, defang
+from flows.models import Indicator, IndicatorType, Provenance, defang
 
 from ._findings import HOW_LONG, WHY_WATCHED, Answers, Finding
 
@@ -19,7 +19,10 @@ FRESH_FOR = {
 
 
 def intel_answers(answers: Answers, indicators: Sequence[Indicator], now: datetime) -> None:
-    listed, clean, stale = [], [], []
+    Found = tuple[Indicator, Provenance, timedelta | None]
+    listed: list[Found] = []
+    clean: list[Found] = []
+    stale: list[Found] = []
     for indicator in indicators:
         for provenance in indicator.provenance:
             age = _age(provenance.first_seen, now)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from actions.lab import ConnectionSeed, HostSeed, RegistryValueSeed
+from actions.lab import ConnectionSeed, HostSeed, LabFleet, RegistryValueSeed
+from flows.store import IncidentStatus, Store
 
 DEMO_TENANT = "demo"
 DEMO_HOST = "WS-FINANCE-07"
@@ -55,3 +56,21 @@ def mykings_host(tenant: str = DEMO_TENANT) -> HostSeed:
             ConnectionSeed(remote="js.mykings.top", port=280, process="msiexec.exe"),
         ],
     )
+
+
+def reset_demo(store: Store, tenant: str = DEMO_TENANT) -> list[str]:
+    """Put the MyKings host back as it was before any response (Run keys, C2 connections, not isolated),
+    and close the earlier demo incidents on it that wait for an analyst (contained, or awaiting a decision):
+    the lab reset ends them, on their timeline, so the next demo alert is a new response round instead of
+    news for a stale one. Returns the ids it closed."""
+    LabFleet(store.engine).seed(mykings_host(tenant))
+    closed = []
+    for status in (IncidentStatus.CONTAINED, IncidentStatus.AWAITING_APPROVAL):  # their runs have ended
+        for summary in store.incidents(tenant=tenant, status=status, limit=200):
+            incident = store.incident(summary.id)
+            if incident is not None and DEMO_HOST in incident.hosts:
+                store.set_status(
+                    incident.id, IncidentStatus.CLOSED, "closed: the demo lab host was reset", "demo"
+                )
+                closed.append(incident.id)
+    return closed

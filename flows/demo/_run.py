@@ -12,10 +12,10 @@ import httpx
 
 from actions.lab import LabFleet
 from flows.settings import Settings
-from flows.store import IncidentStatus, IncidentView, Store
+from flows.store import IncidentView, Store
 from flows.tenants import tenants_from
 
-from . import DEMO_HOST, DEMO_TENANT, mykings_alert, mykings_host
+from . import DEMO_HOST, DEMO_TENANT, mykings_alert, reset_demo
 
 FINAL_STATUSES = ("closed", "contained")
 
@@ -46,10 +46,9 @@ def run_demo(
 ) -> DemoReport:
     store = Store.open(settings.database_url)
     fleet = LabFleet(store.engine)
-    fleet.seed(mykings_host(DEMO_TENANT))
-    on_status(f"seeded lab host {DEMO_HOST}")
-    for earlier in _close_earlier_demo_incidents(store):
+    for earlier in reset_demo(store):
         on_status(f"closed earlier demo incident {earlier}: the lab host was reset")
+    on_status(f"seeded lab host {DEMO_HOST}")
 
     alert = mykings_alert()
     # A fresh sender id per run: re-running the demo makes a new incident instead of a duplicate.
@@ -84,22 +83,6 @@ def run_demo(
     if flow_state != "COMPLETED":
         report.problems.append(f"the respond flow run is {flow_state or 'unknown'}, not COMPLETED")
     return report
-
-
-def _close_earlier_demo_incidents(store: Store) -> list[str]:
-    """The demo puts the lab host back as it was before any response: an earlier demo incident on it that
-    still waits for an analyst (contained, or awaiting a decision) is over. Closing it, on its timeline,
-    lets this run's alert be a new response round instead of news for a stale one."""
-    closed = []
-    for status in (IncidentStatus.CONTAINED, IncidentStatus.AWAITING_APPROVAL):  # runs that have ended
-        for summary in store.incidents(tenant=DEMO_TENANT, status=status, limit=200):
-            incident = store.incident(summary.id)
-            if incident is not None and DEMO_HOST in incident.hosts:
-                store.set_status(
-                    incident.id, IncidentStatus.CLOSED, "closed: `garrison demo` reset the lab host", "demo"
-                )
-                closed.append(incident.id)
-    return closed
 
 
 def _wait_flow_run(settings: Settings, flow_run_id: str, deadline: float) -> str | None:

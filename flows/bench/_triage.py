@@ -19,8 +19,7 @@ from sqlalchemy import insert
 
 from flows.intake._events import event_row
 from flows.models import Alert
-from flows.store import Store
-from flows.store._schema import EventRow
+from flows.store import EventRow, Store
 from flows.tenants import Policy
 from flows.triage import MemoryTelemetry, StoreTelemetry, triage
 

@@ -2,6 +2,7 @@
 
 from ._generic import FieldMapping
 from ._normalize import Format, Normalized, NormalizeError, TenantMismatch, detect, normalize
+from ._paths import get, text
 
 __all__ = [
     "FieldMapping",
@@ -10,5 +11,7 @@ __all__ = [
     "Normalized",
     "TenantMismatch",
     "detect",
+    "get",
     "normalize",
+    "text",
 ]

@@ -13,8 +13,7 @@ from datetime import timedelta
 
 from actions import ActionSpec, registry
 from flows.models import Alert
-from flows.store import IncidentView, Store
-from flows.store._approvals import ApprovalRefused, ApprovalView, action_hash
+from flows.store import ApprovalRefused, ApprovalView, IncidentView, Store, action_hash
 from flows.tenants import Tenant
 
 from ._act import base_context

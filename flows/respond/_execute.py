@@ -41,8 +41,7 @@ from actions import (
     RateLimited,
     TransientError,
 )
-from flows.store import ActionStatusValue, Store
-from flows.store._ledger import Ledger, LedgerEntry, LedgerRow, undo_key
+from flows.store import ActionStatusValue, Ledger, LedgerEntry, LedgerRow, Store, undo_key
 from flows.tenants import Tenant
 
 from ._guardrails import Decision, Guard, Ruling

@@ -29,8 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actions import TargetKind, registry
-from flows.store._approvals import ApprovalNeed, action_hash
-from flows.store._ledger import IsolationCap
+from flows.store import ApprovalNeed, IsolationCap, action_hash
 from flows.tenants import Policy
 from flows.warninglists import MAJOR_DOMAINS, PUBLIC_RESOLVERS, unwrapped
 
@@ -250,5 +249,3 @@ def _domain(value: str) -> str:
 
 def _tag(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", value.lower()).strip("_")
-
-

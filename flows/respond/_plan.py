@@ -11,8 +11,7 @@ from typing import Any
 
 from actions import ActionContext, ActionError, ActionSpec, Effect, TargetKind, TargetNotFound, registry
 from flows.models import Alert
-from flows.store import IncidentView, Store
-from flows.store._ledger import LedgerRow, idempotency_key
+from flows.store import IncidentView, LedgerRow, Store, idempotency_key
 from flows.tenants import Tenant
 from playbooks import ActStep, Playbook
 

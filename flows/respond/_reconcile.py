@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from actions import registry
 from flows.models import Alert
-from flows.store import IncidentStatus, Store
-from flows.store._ledger import LedgerRow
+from flows.store import IncidentStatus, LedgerRow, Store
 from flows.tenants import TenantDirectory
 
 from ._act import base_context

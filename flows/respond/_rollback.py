@@ -15,8 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from actions import ActionSpec, registry
-from flows.store import IncidentView, Store
-from flows.store._ledger import LedgerRow
+from flows.store import IncidentView, LedgerRow, Store
 from flows.tenants import Tenant
 
 from ._act import base_context

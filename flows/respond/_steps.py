@@ -15,7 +15,7 @@ from flows.settings import get_settings
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant, tenants_from
 from flows.triage import StoreTelemetry, triage
-from flows.triage._enrich import enrich as enrich_indicators
+from flows.triage import enrich as enrich_indicators
 
 from ._act import act_on_incident
 

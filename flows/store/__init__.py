@@ -4,7 +4,7 @@ from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, Replay, correlation_keys
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
-from ._schema import OPEN_STATUSES, ActionStatusValue, IncidentStatus
+from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._store import AlertReceipt, Store
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
@@ -27,6 +27,7 @@ __all__ = [
     "ActionStatusValue",
     "ActionView",
     "AlertReceipt",
+    "EventRow",
     "IncidentStatus",
     "IncidentSummary",
     "IncidentView",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.models import Alert
-from flows.normalize._paths import text
+from flows.normalize import text
 
 from ._alert_evidence import USER_WRITABLE, name_of, processes_in
 from ._findings import HOW_LONG, PREVALENCE, Answers, Finding

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.models import Alert
-from flows.normalize._paths import get, text
+from flows.normalize import get, text
 
 from ._findings import ENTRY, PERSISTENCE, PROCESS, Answers, Finding
 

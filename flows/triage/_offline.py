@@ -12,8 +12,7 @@ from typing import Any
 
 from flows.intake._events import EventError, event_row
 from flows.models import Alert
-from flows.normalize import FieldMapping, Format, normalize
-from flows.normalize._paths import get
+from flows.normalize import FieldMapping, Format, get, normalize
 from flows.tenants import IntelConfig, Policy
 
 from ._classify import TriageResult, triage

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import String, Text, or_, select, type_coerce
 from sqlalchemy.engine import Engine
 
-from flows.store._schema import EventRow
+from flows.store import EventRow
 
 Row = dict[str, Any]
 NETWORK_CLASSES = (4001, 4002, 4003)

@@ -11,24 +11,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from flows.normalize import Format
 from flows.settings import Settings, get_settings
 from flows.store import Replay, Store
 from flows.tenants import TenantConfigError, tenants_from
 
-from ._auth import AuthError, Caller, authenticate
+from ._auth import AuthError, Caller, Unverified, check_headers
 from ._dispatch import Dispatcher, PrefectDispatcher
 from ._service import BatchReport, Intake, Rejection, parse_json, split_lines
 
 _log = logging.getLogger("garrison.intake")
 SWEEP_INTERVAL_SECONDS = 5.0
+# /docs, /redoc and /openapi.json map the API for anyone who asks: served only when a developer sets this.
+API_DOCS_ENV = "GARRISON_API_DOCS"
 _JSON_TYPES = ("application/json",)
 _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines")
 
@@ -47,13 +51,19 @@ def _problem(status: int, detail: str, errors: list[dict[str, Any]] | None = Non
 
 
 def create_app(
-    settings: Settings | None = None, dispatcher: Dispatcher | None = None, sweep: bool = True
+    settings: Settings | None = None,
+    dispatcher: Dispatcher | None = None,
+    sweep: bool = True,
+    api_docs: bool | None = None,
 ) -> FastAPI:
+    """The intake app. ``api_docs`` serves /docs, /redoc and /openapi.json (default: ``GARRISON_API_DOCS=1``,
+    for development only)."""
     settings = settings or get_settings()
     store = Store.open(settings.database_url)
     intake = Intake(store)
     dispatch = dispatcher or PrefectDispatcher(store)
     secrets_dir = settings.secrets_dir
+    docs = _docs_enabled() if api_docs is None else api_docs
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,43 +78,65 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(title="Garrison intake", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Garrison intake",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
 
-    async def caller_of(request: Request, body: bytes) -> Caller:
+    async def admit(
+        request: Request, kinds: tuple[str, ...] | None, limit: int, need_body: bool = True
+    ) -> tuple[Caller, bytes]:
+        """The caller and the body, in the order that costs a stranger least: the headers first (an API key
+        settles it there), then the content type and declared size, then the body, read no further than
+        ``limit``, and last the signature over it. Nothing here is kept: the sender is not known yet."""
         try:
             tenants = tenants_from(settings.tenants_file)
         except TenantConfigError as error:
             _log.error("tenant configuration is broken: %s", error)
             raise _Refused(503, "tenant configuration is unavailable; nothing was stored") from None
         try:
-            return authenticate(request.headers, body, tenants, secrets_dir)
+            checked = check_headers(request.headers, tenants, secrets_dir)
         except AuthError as error:
             raise _Refused(error.status, error.detail) from None
+        if kinds is not None:
+            _check_content_type(request.headers.get("content-type", ""), kinds)
+        if isinstance(checked, Caller) and not need_body:
+            return checked, b""
+        body = await _read_within(request, limit)
+        if isinstance(checked, Unverified):
+            try:
+                return checked.verify(request.method, _target(request), body), body
+            except AuthError as error:
+                raise _Refused(error.status, error.detail) from None
+        return checked, body
 
-    async def read_body(request: Request, kinds: tuple[str, ...], limit: int) -> bytes:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in kinds and not (kinds is _JSON_TYPES and content_type.endswith("+json")):
-            raise _Refused(415, f"send Content-Type: {kinds[0]}")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _Refused(413, f"body is larger than {limit} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise _Refused(413, f"body is larger than {limit} bytes")
-        return body
+    async def remember(caller: Caller) -> None:
+        # A signed request is accepted once, whatever is answered (Replay if it was seen before).
+        if caller.signature is not None:
+            await run_in_threadpool(intake.remember, caller.tenant.id, caller.signature)
 
-    async def refuse(request: Request, caller: Caller | None, error: _Refused, body: bytes) -> JSONResponse:
-        if caller is not None:  # only authenticated senders get their rejects kept for operators
-            await run_in_threadpool(
-                store.dead_letter,
-                endpoint=request.url.path,
-                status=error.status,
-                reason=error.detail,
-                body=body,
-                tenant=caller.tenant.id,
-            )
+    async def refuse(
+        request: Request, caller: Caller, error: _Refused, body: bytes, seen: bool = False
+    ) -> JSONResponse:
+        # ``seen``: the signature was already remembered along with the request's lines.
+        if not seen:
+            try:
+                await remember(caller)
+            except Replay as replay:
+                return _problem(401, str(replay))
+        # Only authenticated senders get their rejects kept for operators.
+        await run_in_threadpool(
+            store.dead_letter,
+            endpoint=request.url.path,
+            status=error.status,
+            reason=error.detail,
+            body=body,
+            tenant=caller.tenant.id,
+        )
         return _problem(error.status, error.detail, error.errors)
 
     def fmt_of(request: Request) -> tuple[Format, str | None]:
@@ -121,15 +153,16 @@ def create_app(
 
     @app.post("/v1/alerts", status_code=202)
     async def post_alert(request: Request, background: BackgroundTasks) -> JSONResponse:
-        caller, body = None, b""
         try:
-            body = await read_body(request, _JSON_TYPES, settings.max_alert_bytes)
-            caller = await caller_of(request, body)
+            caller, body = await admit(request, _JSON_TYPES, settings.max_alert_bytes)
+        except _Refused as error:
+            return _problem(error.status, error.detail)
+        try:
             fmt, source = fmt_of(request)
             try:
                 document = parse_json(body)
             except ValueError as error:
-                raise _Refused(400, str(error)) from None
+                raise _Refused(400, str(error), [{"field": "(body)", "message": str(error)}]) from None
             report = await run_in_threadpool(
                 intake.accept, caller.tenant, [(1, document)], fmt, source, caller.signature
             )
@@ -139,12 +172,12 @@ def create_app(
             return await refuse(request, caller, error, body)
         if report.rejected:
             rejection = report.rejected[0]
-            error = _Refused(
+            refusal = _Refused(
                 rejection.status,
                 f"{rejection.field}: {rejection.message}",
                 [{"field": rejection.field, "message": rejection.message}],
             )
-            return await refuse(request, caller, error, body)
+            return await refuse(request, caller, refusal, body, seen=True)
         [(_, accepted)] = report.accepted
         _dispatch_later(background, dispatch, report)
         return JSONResponse(
@@ -160,10 +193,11 @@ def create_app(
 
     @app.post("/v1/alerts:batch")
     async def post_alert_batch(request: Request, background: BackgroundTasks) -> JSONResponse:
-        caller, body = None, b""
         try:
-            body = await read_body(request, _NDJSON_TYPES, settings.max_batch_bytes)
-            caller = await caller_of(request, body)
+            caller, body = await admit(request, _NDJSON_TYPES, settings.max_batch_bytes)
+        except _Refused as error:
+            return _problem(error.status, error.detail)
+        try:
             fmt, source = fmt_of(request)
             documents, unreadable = _ndjson(body)
             report = await run_in_threadpool(
@@ -181,59 +215,116 @@ def create_app(
 
     @app.post("/v1/events")
     async def post_events(request: Request) -> JSONResponse:
-        caller, body = None, b""
         try:
-            body = await read_body(request, _NDJSON_TYPES, settings.max_batch_bytes)
-            caller = await caller_of(request, body)
+            caller, body = await admit(request, _NDJSON_TYPES, settings.max_batch_bytes)
+        except _Refused as error:
+            return _problem(error.status, error.detail)
+        try:
             documents, unreadable = _ndjson(body)
-            report = await run_in_threadpool(intake.accept_events, caller.tenant, documents)
+            report = await run_in_threadpool(intake.accept_events, caller.tenant, documents, caller.signature)
             report.rejected.extend(unreadable)
+        except Replay as error:
+            return _problem(401, str(error))
         except _Refused as error:
             return await refuse(request, caller, error, body)
         await _dead_letter_lines(store, request, caller, report, body)
         status = 422 if report.rejected and not report.events_stored else 200
-        content = {"stored": report.events_stored, "rejected": [r.as_dict() for r in report.rejected]}
-        return JSONResponse(status_code=status, content=content)
+        rejected = sorted((r.as_dict() for r in report.rejected), key=lambda row: row["line"])
+        return JSONResponse(
+            status_code=status, content={"stored": report.events_stored, "rejected": rejected}
+        )
 
     @app.get("/v1/incidents/{incident_id}")
     async def get_incident(incident_id: str, request: Request) -> JSONResponse:
         try:
-            caller = await caller_of(request, b"")
+            caller, _ = await admit(request, None, settings.max_alert_bytes, need_body=False)
+            await remember(caller)
         except _Refused as error:
             return _problem(error.status, error.detail)
+        except Replay as error:
+            return _problem(401, str(error))
         view = await run_in_threadpool(store.incident, incident_id)
         if view is None or view.tenant != caller.tenant.id:  # another tenant's incident does not exist
             return _problem(404, f"no incident {incident_id}")
         return JSONResponse(content=view.model_dump(mode="json"))
 
-    @app.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @app.api_route(
+        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
     async def unknown(rest: str, request: Request) -> JSONResponse:
-        # Authenticate before saying "not found": no path (e.g. /v1/x/health) is a way around auth.
+        # Authenticate before saying "not found": no path (e.g. /v1/x/health) is a way around auth. The
+        # body is read only for a signature, and no further than an alert may be.
         try:
-            await caller_of(request, await request.body())
+            caller, _ = await admit(request, None, settings.max_alert_bytes, need_body=False)
+            await remember(caller)
         except _Refused as error:
             return _problem(error.status, error.detail)
+        except Replay as error:
+            return _problem(401, str(error))
         return _problem(404, f"no such endpoint /v1/{rest}")
 
     return app
+
+
+def _docs_enabled() -> bool:
+    return os.environ.get(API_DOCS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_content_type(header: str, kinds: tuple[str, ...]) -> None:
+    media, _, parameters = header.partition(";")
+    media = media.strip().lower()
+    if media not in kinds and not (kinds is _JSON_TYPES and media.endswith("+json")):
+        raise _Refused(415, f"Content-Type: send {kinds[0]}")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise _Refused(415, "Content-Type: charset must be utf-8 (the only encoding read)")
+
+
+async def _read_within(request: Request, limit: int) -> bytes:
+    # A declared size over the limit is refused before a byte is read; a chunked body, or one that lies
+    # about its size, is read only until it passes the limit.
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        digits = declared.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise _Refused(400, "Content-Length: must be a number of bytes")
+        if len(digits) > 18 or int(digits) > limit:
+            raise _Refused(413, f"body is larger than {limit} bytes")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise _Refused(413, f"body is larger than {limit} bytes")
+    except ClientDisconnect:
+        raise _Refused(400, "the request body ended early") from None
+    return bytes(body)
+
+
+def _target(request: Request) -> bytes:
+    # What a signature covers: the path and query exactly as sent (percent-encoding kept).
+    path = request.scope.get("raw_path") or request.scope["path"].encode()
+    query = request.scope.get("query_string", b"")
+    return bytes(path) + b"?" + bytes(query) if query else bytes(path)
 
 
 def _ndjson(body: bytes) -> tuple[list[tuple[int, Any]], list[Rejection]]:
     documents, unreadable = [], []
     for line, raw in split_lines(body):
         try:
-            documents.append((line, parse_json(raw)))
+            documents.append((line, parse_json(raw, what="line")))
         except ValueError as error:
-            unreadable.append(Rejection(line, "(line)", str(error).replace("body", "line"), status=400))
+            unreadable.append(Rejection(line, "(line)", str(error), status=400))
     if not documents and not unreadable:
         raise _Refused(400, "empty body: send one JSON document per line")
     return documents, unreadable
 
 
 async def _dead_letter_lines(
-    store: Store, request: Request, caller: Caller | None, report: BatchReport, body: bytes
+    store: Store, request: Request, caller: Caller, report: BatchReport, body: bytes
 ) -> None:
-    if not report.rejected or caller is None:
+    if not report.rejected:
         return
     lines = body.split(b"\n")
     for rejection in report.rejected[:100]:  # a bad batch must not flood the table

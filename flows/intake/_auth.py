@@ -1,8 +1,20 @@
-"""Who is sending: a tenant's API key, or an HMAC-SHA256 signature over timestamp + raw body.
+"""Who is sending: a tenant's API key, or an HMAC-SHA256 signature over the request.
 
 Headers: ``X-Garrison-Tenant`` always; then ``Authorization: Bearer KEY``, or ``X-Garrison-Timestamp``
-(Unix seconds) with ``X-Garrison-Signature: sha256=HEX`` where HEX = HMAC-SHA256(secret, "TS." + body).
-There is no default tenant and no fallback credential: anything missing or wrong is a 401.
+(Unix seconds) with ``X-Garrison-Signature: sha256=HEX`` where HEX = HMAC-SHA256(secret, the canonical
+request)::
+
+    TS "\\n" METHOD "\\n" PATH ["?" QUERY] "\\n" BODY
+
+PATH and QUERY are the request target exactly as sent (percent-encoding kept). Newlines separate the parts
+because a request target cannot hold one, so no two requests share a canonical form; a dot could not do
+that (paths hold dots). The old form, HMAC over ``TS "." BODY``, is refused: it did not name the path,
+so a signed GET could be replayed against any incident of the tenant.
+
+Authentication happens in two steps so that a stranger costs no body reading: ``check_headers`` needs only
+the headers (and settles an API key outright); a signature is then checked with ``Unverified.verify`` once
+the body has been read, within the size limit. There is no default tenant and no fallback credential:
+anything missing or wrong is a 401.
 """
 
 from __future__ import annotations
@@ -10,13 +22,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from flows.tenants import Tenant, TenantDirectory
 
 SIGNATURE_WINDOW = timedelta(minutes=5)
+# Unix seconds until the year 33658; longer is no timestamp (and int() refuses 5000 digits).
+_MAX_STAMP_DIGITS = 12
 
 
 class AuthError(Exception):
@@ -33,13 +49,38 @@ class Caller:
     signature: tuple[str, datetime] | None = None
 
 
-def authenticate(
+@dataclass(frozen=True)
+class Unverified:
+    """A signed request whose headers are in order; its signature is checked once the body is read."""
+
+    tenant: Tenant
+    stamp: str
+    sent: datetime
+    given: str
+    secret: SecretStr = field(repr=False)
+
+    def verify(self, method: str, target: bytes, body: bytes) -> Caller:
+        expected = _digest(self.secret.get_secret_value(), canonical(self.stamp, method, target, body))
+        if hmac.compare_digest(self.given.encode(), expected.encode()):
+            return Caller(tenant=self.tenant, signature=(expected, self.sent + SIGNATURE_WINDOW))
+        retired = _digest(self.secret.get_secret_value(), self.stamp.encode() + b"." + body)
+        if hmac.compare_digest(self.given.encode(), retired.encode()):
+            raise AuthError(
+                401,
+                "bad signature: HMAC over 'TS.body' is no longer accepted; "
+                "sign TS\\nMETHOD\\nPATH?QUERY\\nBODY (see the intake documentation)",
+            )
+        raise AuthError(401, "bad signature")
+
+
+def check_headers(
     headers: Mapping[str, str],
-    body: bytes,
     tenants: TenantDirectory,
     secrets_dir: Path,
     now: datetime | None = None,
-) -> Caller:
+) -> Caller | Unverified:
+    """Everything the headers alone can settle: a Caller for a good API key, an Unverified signed request
+    (timestamp in its window) whose body is still to be read, or AuthError."""
     now = now or datetime.now(UTC)
     tenant_id = headers.get("x-garrison-tenant", "").strip()
     if not tenant_id:
@@ -57,7 +98,7 @@ def authenticate(
             raise AuthError(401, "unknown tenant or bad credentials")
         return Caller(tenant=tenant)
     if signature:
-        return Caller(tenant=tenant, signature=_check_signature(tenant, headers, body, secrets_dir, now))
+        return _signed(tenant, headers, secrets_dir, now)
     raise AuthError(401, "send 'Authorization: Bearer <key>' or a signed request (X-Garrison-Signature)")
 
 
@@ -73,29 +114,43 @@ def _key_matches(tenant: Tenant, key: str, secrets_dir: Path) -> bool:
     return matched
 
 
-def _check_signature(
-    tenant: Tenant, headers: Mapping[str, str], body: bytes, secrets_dir: Path, now: datetime
-) -> tuple[str, datetime]:
+def _signed(tenant: Tenant, headers: Mapping[str, str], secrets_dir: Path, now: datetime) -> Unverified:
     reference = tenant.auth.hmac_secret
     secret = reference.resolve(secrets_dir) if reference else None
     if secret is None:
         raise AuthError(401, "unknown tenant or bad credentials")
     stamp = headers.get("x-garrison-timestamp", "").strip()
-    if not stamp.isdigit():
-        raise AuthError(401, "signed requests need X-Garrison-Timestamp (Unix seconds)")
-    sent = datetime.fromtimestamp(int(stamp), UTC)
-    if abs(now - sent) > SIGNATURE_WINDOW:
-        raise AuthError(401, "stale or future timestamp: signatures are valid for 5 minutes")
+    # ASCII digits only: str.isdigit() also takes '²' and other digits int() refuses.
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= _MAX_STAMP_DIGITS):
+        raise AuthError(401, "X-Garrison-Timestamp: signed requests need Unix seconds (digits)")
+    if abs(now.timestamp() - int(stamp)) > SIGNATURE_WINDOW.total_seconds():
+        raise AuthError(
+            401, "X-Garrison-Timestamp: stale or in the future; a signature is valid for 5 minutes"
+        )
     given = headers.get("x-garrison-signature", "").strip().removeprefix("sha256=").lower()
-    expected = hmac.new(
-        secret.get_secret_value().encode(), stamp.encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise AuthError(401, "bad signature")
-    return expected, sent + SIGNATURE_WINDOW
+    return Unverified(tenant, stamp, datetime.fromtimestamp(int(stamp), UTC), given, secret)
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """Headers for a signed request (for senders, tests and the benchmark)."""
-    digest = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+def canonical(stamp: str, method: str, target: bytes, body: bytes) -> bytes:
+    """What a signature covers: timestamp, method, target (path and query as sent) and body.
+
+    >>> canonical("1700000000", "get", b"/v1/incidents/42?x=1", b"")
+    b'1700000000\\nGET\\n/v1/incidents/42?x=1\\n'
+    """
+    return b"\n".join((stamp.encode(), method.upper().encode(), target, body))
+
+
+def _digest(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign(
+    secret: str, body: bytes, timestamp: int, method: str = "POST", target: str = "/v1/alerts"
+) -> dict[str, str]:
+    """Headers for a signed request (for senders, tests and the benchmark).
+
+    >>> sign("s", b"{}", 1700000000)["X-Garrison-Signature"][:15]
+    'sha256=eb668430'
+    """
+    digest = _digest(secret, canonical(str(timestamp), method, target.encode(), body))
     return {"X-Garrison-Timestamp": str(timestamp), "X-Garrison-Signature": f"sha256={digest}"}

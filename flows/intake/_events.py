@@ -11,7 +11,7 @@ from flows.normalize._paths import get, text
 # Network 4001, HTTP 4002, DNS 4003, process 1007, file 1001, module 1005, scheduled job 1006,
 # Windows registry key/value 201001/201002, Windows service 201004, authentication 3002.
 EVENT_CLASSES = {4001, 4002, 4003, 1007, 1001, 1005, 1006, 201001, 201002, 201004, 3002}
-_LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later times are no datetime (and were a crash)
+LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later times are no datetime (and were a crash)
 
 
 class EventError(ValueError):
@@ -28,7 +28,7 @@ def event_row(document: Any, tenant: str) -> dict[str, Any]:
     if not isinstance(class_uid, int) or isinstance(class_uid, bool) or class_uid not in EVENT_CLASSES:
         raise EventError("class_uid", f"must be one of {sorted(EVENT_CLASSES)}")
     stamp = document.get("time")
-    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp <= _LAST_MS:
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or not 0 <= stamp <= LAST_MS:
         raise EventError("time", "required: milliseconds since the epoch")
     named = get(document, "metadata.tenant_uid")
     if named is not None and named != tenant:

@@ -248,6 +248,7 @@ class DeadLetterRow(Base):
     """A rejected payload, kept (bounded, truncated) for operators; never processed."""
 
     __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_tenant_seq", "tenant", "seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -257,6 +258,9 @@ class DeadLetterRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The row's place among its tenant's dead letters (each tenant is capped on its own); NULL in rows
+    # kept before there were per-tenant caps.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SeenSignatureRow(Base):

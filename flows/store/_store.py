@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, delete, null, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, selectinload
 
 from flows.models import Alert, Indicator, Verdict
@@ -146,7 +146,7 @@ class Store:
         """Take the incident for one flow run: new or reopened ones, or a retry of the same run.
         Two runs racing for one incident: exactly one wins, the other does nothing."""
         with Session(self.engine) as session, session.begin():
-            claimed = session.execute(
+            result = session.execute(
                 update(IncidentRow)
                 .where(
                     IncidentRow.id == incident_id,
@@ -167,7 +167,8 @@ class Store:
                         else_=IncidentRow.retriage_reason,
                     ),
                 )
-            ).rowcount
+            )
+            claimed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result has a rowcount
             if claimed:
                 session.add(
                     TimelineRow(
@@ -290,24 +291,45 @@ class Store:
     def dead_letter(
         self, *, endpoint: str, status: int, reason: str, body: bytes, tenant: str | None = None
     ) -> None:
-        """Keep a rejected payload for operators: truncated, and only the newest ``DEAD_LETTER_LIMIT``."""
+        """Keep a rejected payload for operators: truncated, and only each tenant's newest
+        ``DEAD_LETTER_LIMIT``, so one tenant's rejects never evict another's."""
+        same_tenant = DeadLetterRow.tenant.is_(None) if tenant is None else DeadLetterRow.tenant == tenant
         with Session(self.engine) as session, session.begin():
-            row = DeadLetterRow(
-                tenant=tenant,
-                endpoint=endpoint,
-                status=status,
-                reason=reason[:2000],
-                body=body[:DEAD_LETTER_MAX_BODY],
-                truncated=len(body) > DEAD_LETTER_MAX_BODY,
+            # A per-tenant sequence number, so trimming a tenant's oldest rows needs no count.
+            last = session.scalar(
+                select(DeadLetterRow.seq)
+                .where(same_tenant, DeadLetterRow.seq.is_not(None))
+                .order_by(DeadLetterRow.seq.desc())
+                .limit(1)
             )
-            session.add(row)
-            session.flush()
-            if row.id % 100 == 0:  # trim now and then, not on every rejection
-                session.execute(delete(DeadLetterRow).where(DeadLetterRow.id <= row.id - DEAD_LETTER_LIMIT))
+            seq = (last or 0) + 1
+            session.add(
+                DeadLetterRow(
+                    tenant=tenant,
+                    endpoint=endpoint,
+                    status=status,
+                    reason=reason[:2000],
+                    body=body[:DEAD_LETTER_MAX_BODY],
+                    truncated=len(body) > DEAD_LETTER_MAX_BODY,
+                    seq=seq,
+                )
+            )
+            if seq % 100 == 0 and seq > DEAD_LETTER_LIMIT:  # trim now and then, not on every rejection
+                # Rows from before sequence numbers (seq NULL) are older than all of the tenant's newest.
+                session.execute(
+                    delete(DeadLetterRow).where(
+                        same_tenant,
+                        or_(DeadLetterRow.seq <= seq - DEAD_LETTER_LIMIT, DeadLetterRow.seq.is_(None)),
+                    )
+                )
 
-    def dead_letters(self, limit: int = 50) -> list[dict[str, Any]]:
+    def dead_letters(self, limit: int = 50, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The newest dead letters, of one tenant or of all."""
+        query = select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit)
+        if tenant is not None:
+            query = query.where(DeadLetterRow.tenant == tenant)
         with Session(self.engine) as session:
-            rows = session.scalars(select(DeadLetterRow).order_by(DeadLetterRow.id.desc()).limit(limit))
+            rows = session.scalars(query)
             return [
                 {
                     "id": r.id,

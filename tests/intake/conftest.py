@@ -92,13 +92,19 @@ def key_headers(tenant: str = "demo", content_type: str = "application/json") ->
 
 
 def signed_headers(
-    body: bytes, tenant: str = "demo", at: int | None = None, content_type: str = "application/json"
+    body: bytes,
+    tenant: str = "demo",
+    at: int | None = None,
+    content_type: str = "application/json",
+    method: str = "POST",
+    target: str = "/v1/alerts",
 ) -> dict[str, str]:
+    """Headers of a request signed for ``method`` and ``target`` (path and query, as sent)."""
     stamp = int(time.time()) if at is None else at
     return {
         "X-Garrison-Tenant": tenant,
         "Content-Type": content_type,
-        **sign(HMAC_SECRETS[tenant], body, stamp),
+        **sign(HMAC_SECRETS[tenant], body, stamp, method, target),
     }
 
 

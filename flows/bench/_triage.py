@@ -17,9 +17,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from flows.intake._events import event_row
 from flows.models import Alert
-from flows.store import EventRow, Store
+from flows.store import EventRow, Store, event_row
 from flows.tenants import Policy
 from flows.triage import MemoryTelemetry, StoreTelemetry, triage
 

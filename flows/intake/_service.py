@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -20,12 +20,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from flows.normalize import Format, NormalizeError, TenantMismatch, normalize
-from flows.store import Accepted, GroupingRules, IncomingAlert, Replay, Store
-from flows.store._ingest import _lock_tenant, _remember_signature
-from flows.store._schema import EventRow
+from flows.store import (
+    LAST_MS,
+    Accepted,
+    EventError,
+    EventRow,
+    GroupingRules,
+    IncomingAlert,
+    Replay,
+    Store,
+    event_row,
+    remember_signature,
+)
 from flows.tenants import Tenant
-
-from ._events import LAST_MS, EventError, event_row
 
 _log = logging.getLogger("garrison.intake")
 # Alerts from real sensors nest a dozen levels; far deeper is an attack on recursive code (json, pydantic,
@@ -320,8 +327,7 @@ class Intake:
     @staticmethod
     def _remember(conn: Connection, tenant: str, signature: tuple[str, datetime] | None) -> None:
         if signature is not None:
-            _lock_tenant(conn, tenant)
-            _remember_signature(conn, tenant, *signature, datetime.now(UTC))
+            remember_signature(conn, tenant, *signature)
 
 
 def _line_at_fault(error: Exception) -> bool:

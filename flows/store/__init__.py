@@ -2,7 +2,16 @@
 
 from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._engine import engine_for
-from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, Replay, correlation_keys
+from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
+from ._ingest import (
+    Accepted,
+    GroupingRules,
+    IncomingAlert,
+    Outcome,
+    Replay,
+    correlation_keys,
+    remember_signature,
+)
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._store import AlertReceipt, Store
@@ -23,6 +32,11 @@ __all__ = [
     "Outcome",
     "Replay",
     "correlation_keys",
+    "remember_signature",
+    "EVENT_CLASSES",
+    "LAST_MS",
+    "EventError",
+    "event_row",
     "OPEN_STATUSES",
     "ActionStatusValue",
     "ActionView",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 from actions.lab import LabBase
+from flows.settings import owner_only
 
 from ._schema import Base
 
@@ -18,8 +20,8 @@ def engine_for(url: str) -> Engine:
     """One engine per URL per process; the schema is created on first use."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _owner_only_database(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
@@ -28,6 +30,19 @@ def engine_for(url: str) -> Engine:
     Base.metadata.create_all(engine)
     LabBase.metadata.create_all(engine)
     return engine
+
+
+def _owner_only_database(path: Path) -> None:
+    # Incidents name customers' hosts and what attacked them: the database is the owner's alone. A new
+    # folder is 0700 and the file is created 0600 before SQLite opens it; SQLite gives its -wal and -shm
+    # files the database file's mode. A file an older version left readable by others is tightened.
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for existing in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+            owner_only(existing)
 
 
 def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]

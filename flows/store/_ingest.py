@@ -606,6 +606,12 @@ def _lock_tenant(conn: Connection, tenant: str) -> None:
         )
 
 
+def remember_signature(conn: Connection, tenant: str, signature: str, expires_at: datetime) -> None:
+    """Within ``conn``'s transaction: mark a signed request as seen for ``tenant``; Replay if it was."""
+    _lock_tenant(conn, tenant)
+    _remember_signature(conn, tenant, signature, expires_at, datetime.now(UTC))
+
+
 def _remember_signature(
     conn: Connection, tenant: str, signature: str, expires_at: datetime, now: datetime
 ) -> None:

@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flows.intake._events import EventError, event_row
 from flows.models import Alert
 from flows.normalize import FieldMapping, Format, get, normalize
+from flows.store import EventError, event_row
 from flows.tenants import IntelConfig, Policy
 
 from ._classify import TriageResult, triage

@@ -1,6 +1,6 @@
 """Where triage reads telemetry: the store's events table, or events given on the command line.
 
-Both hand back the same rows (the shape ``flows.intake._events.event_row`` produces), so every feature
+Both hand back the same rows (the shape ``flows.store.event_row`` produces), so every feature
 is computed by the same code online and offline. Both count what they could not use (``skipped``), so a
 verdict says how much telemetry it did not see instead of failing or hiding it.
 """

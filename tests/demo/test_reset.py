@@ -1,4 +1,4 @@
-"""The demo's lab reset: the host is back as it was, and earlier demo incidents that wait for an analyst end."""
+"""The demo's lab reset: the host is back as it was, and earlier demo incidents waiting for a person end."""
 
 from __future__ import annotations
 

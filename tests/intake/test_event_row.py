@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from flows.intake._events import EventError, event_row
+from flows.store import EventError, event_row
 
 
 def _row(**fields: Any) -> dict[str, Any]:

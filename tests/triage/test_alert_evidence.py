@@ -236,7 +236,7 @@ def test_every_table_id_and_finding_is_told_in_every_language(language: str) -> 
 def _launches(hosts: int, days: int, command: str, parent: str) -> list[dict[str, Any]]:
     from datetime import UTC, datetime, timedelta
 
-    from flows.intake._events import event_row
+    from flows.store import event_row
 
     start = datetime.fromtimestamp(1_794_733_200, UTC)
     rows = []

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.intake._events import event_row
+from flows.store import event_row
 from flows.triage import MemoryTelemetry
 from flows.triage._findings import Answers
 from flows.triage._network import network_answers

@@ -12,11 +12,10 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.intake._events import event_row
 from flows.intake._service import Intake
 from flows.models import Alert
 from flows.settings import Settings
-from flows.store import Store
+from flows.store import Store, event_row
 from flows.tenants import Policy, Tenant
 from flows.triage import MemoryTelemetry, StoreTelemetry, triage
 from flows.triage._findings import Answers

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows.models import host_of
-from flows.normalize._paths import get, text
+from flows.normalize import get, text
 
 # Network 4001, HTTP 4002, DNS 4003, process 1007, file 1001, module 1005, scheduled job 1006,
 # Windows registry key/value 201001/201002, Windows service 201004, authentication 3002.

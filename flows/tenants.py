@@ -7,15 +7,24 @@ import secrets
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from actions import SecretRef as ActionSecretRef
 from flows.normalize import FieldMapping
+from templates import languages
 
-Language = Literal["en", "zh-TW", "ja"]
+
+def _known_language(code: str) -> str:
+    if code not in languages():
+        raise ValueError(f"no catalog for language {code!r} (have {', '.join(languages())})")
+    return code
+
+
+# A language is any with a catalog under templates/ (templates.languages()); checked when the file loads.
+Language = Annotated[str, AfterValidator(_known_language)]
 
 
 class TenantConfigError(ValueError):
@@ -238,7 +247,9 @@ class Tenant(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable tenant id (metadata.tenant_uid)."
     )
     name: str = Field(min_length=1)
-    language: Language = "en"
+    language: Language = Field(
+        default="en", description="en, or any language with a catalog under templates/."
+    )
     notify: list[NotifyTarget] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
     auth: TenantAuth = Field(default_factory=TenantAuth)

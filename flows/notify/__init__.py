@@ -1,5 +1,6 @@
-"""Customer and analyst notifications: sandboxed templates in three languages, defanged indicators,
-apprise delivery with retries, and a receipt per message and target on the incident."""
+"""Customer and analyst notifications: one sandboxed template per event and channel, worded in every
+language that has a catalog (``templates/<lang>/messages.yaml``), defanged indicators, apprise delivery
+with retries, and a receipt per message and target on the incident."""
 
 from ._context import EventDetails, PlannedAction, campaign_context, incident_context
 from ._deliver import Receipt, deliver
@@ -12,8 +13,8 @@ from ._events import (
     notify_event,
     render_report,
 )
-from ._i18n import LANGUAGES, resolve_language
-from ._render import CHANNELS, TEMPLATES_DIR, Rendered, escape_markdown, escape_slack, render, render_channel
+from ._i18n import LANGUAGES, TEMPLATES_DIR, languages, resolve_language
+from ._render import CHANNELS, Rendered, escape_markdown, escape_slack, render, render_channel
 from ._text import inert
 from ._urls import NotifyUrlError, channel_for, check_url
 
@@ -39,6 +40,7 @@ __all__ = [
     "escape_slack",
     "incident_context",
     "inert",
+    "languages",
     "notify_event",
     "render",
     "render_channel",

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flows.models import Alert
@@ -19,7 +20,7 @@ from flows.tenants import Tenant
 
 from ._advice import Situation, mitigations
 from ._evidence import STAGES, first_evidence, infection_chain
-from ._i18n import Catalog, catalog, resolve_language
+from ._i18n import TEMPLATES_DIR, Catalog, catalog, resolve_language
 from ._story import hacktool_in, milestones, reasons, summary
 from ._text import defanged, indicator_text, inert, when
 
@@ -52,9 +53,11 @@ def incident_context(
     language: str | None = None,
     alerts: Sequence[Alert] = (),
     details: EventDetails | None = None,
+    templates_dir: Path = TEMPLATES_DIR,
 ) -> dict[str, Any]:
-    """Everything an incident template may show, in ``language`` (default: the tenant's)."""
-    t = catalog(resolve_language(language or tenant.language))
+    """Everything an incident template may show, in ``language`` (default: the tenant's), worded from
+    the catalogs under ``templates_dir``."""
+    t = catalog(resolve_language(language or tenant.language, templates_dir), templates_dir)
     details = details or EventDetails()
     detected = incident.detected_at or incident.created_at
     first = _first_evidence(incident, alerts, detected)
@@ -217,10 +220,11 @@ def campaign_context(
     *,
     language: str | None = None,
     details: EventDetails | None = None,
+    templates_dir: Path = TEMPLATES_DIR,
 ) -> dict[str, Any]:
     """What another customer may learn of an incident: the threat and its indicators, never the
     affected customer, its hosts, the incident's title or id (tenants never cross)."""
-    t = catalog(resolve_language(language or recipient.language))
+    t = catalog(resolve_language(language or recipient.language, templates_dir), templates_dir)
     details = details or EventDetails()
     listed = [i for i in incident.indicators if any(p.get("verdict") == "malicious" for p in i.provenance)]
     threats = sorted(

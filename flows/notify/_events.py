@@ -4,7 +4,7 @@ Customer-facing events go to the tenant's targets in the tenant's language; anal
 (escalation, approval requested) go to the MDR's own channels, set in ``GARRISON_ANALYST_NOTIFY``::
 
     GARRISON_ANALYST_NOTIFY='[{"url_env": "SOC_SLACK_URL"}, {"url": "outbox://_analysts"}]'
-    GARRISON_ANALYST_LANGUAGE=en          # en (default), zh-TW or ja
+    GARRISON_ANALYST_LANGUAGE=en          # en (default) or any language with a catalog in templates/
 
 Unset, analyst messages land in the local outbox, ``$GARRISON_HOME/outbox/_analysts/``; ``[]`` turns
 them off. Each entry is a notification target like a tenant's (``url`` or ``url_env``, ``channel``,

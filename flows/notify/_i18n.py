@@ -1,8 +1,13 @@
-"""Phrases that carry data (verdicts, actions, mitigations, durations) in every language we serve.
+"""Every language we write in, and its phrases: ``templates/<lang>/messages.yaml``, one catalog per language.
 
-Fixed prose lives in the templates themselves; sentences built from incident data live in
-``templates/<lang>/messages.yaml``, so translators touch only files under ``templates/``. Placeholders are
-``{name}`` and are filled with values that are already defanged; the format strings are ours, never data.
+A catalog holds two kinds of phrases. The data-bearing ones (verdicts, actions, mitigations, durations) are
+filled in by code (``_context``, ``_story``, ``_advice``); the ``template:`` section holds the fixed text of
+the templates (headings, greetings, sign-offs, punctuation), which the one template per event and channel
+reads with ``t("key", …)`` (``_render``). Translators touch only files under ``templates/``, and a language is
+served as soon as its catalog exists: there is no list of languages anywhere else.
+
+Placeholders are ``{name}`` and are filled with values that are already defanged; the format strings are
+ours, never data. See ``templates/README.md`` for why these are YAML catalogs and not gettext ``.po`` files.
 """
 
 from __future__ import annotations
@@ -17,21 +22,35 @@ from typing import Any
 
 import yaml
 
-from ._render import TEMPLATES_DIR
+from templates import CATALOG_FILE, FALLBACK
+from templates import DIRECTORY as TEMPLATES_DIR
+from templates import languages as _catalogs
 
-LANGUAGES = ("en", "zh-TW", "ja")
-FALLBACK = "en"
 _log = logging.getLogger("garrison.notify")
 
 
-def resolve_language(language: str | None) -> str:
-    """The language to write in: the one asked for if we serve it, else English with a warning.
+def languages(templates_dir: Path = TEMPLATES_DIR) -> tuple[str, ...]:
+    """The languages with a catalog (``templates/<lang>/messages.yaml``), English first.
+
+    >>> languages()[0]
+    'en'
+    """
+    return _catalogs(templates_dir)
+
+
+# What this installation ships; a catalog added later is picked up by ``languages()``, which
+# ``resolve_language`` asks every time.
+LANGUAGES = languages()
+
+
+def resolve_language(language: str | None, templates_dir: Path = TEMPLATES_DIR) -> str:
+    """The language to write in: the one asked for if it has a catalog, else English with a warning.
 
     >>> resolve_language("ja"), resolve_language("zh-TW")
     ('ja', 'zh-TW')
     """
-    if language in LANGUAGES:
-        return language  # type: ignore[return-value]
+    if language is not None and language in languages(templates_dir):
+        return language
     _log.warning("language %r is not available; using %s", language, FALLBACK)
     return FALLBACK
 
@@ -124,8 +143,8 @@ def placeholders(phrase: str) -> set[str]:
 
 @lru_cache(maxsize=16)
 def catalog(language: str, templates_dir: Path = TEMPLATES_DIR) -> Catalog:
-    """The catalog of ``language`` (which must be one of ``LANGUAGES``), backed by English."""
+    """The catalog of ``language`` (one of ``languages(templates_dir)``), backed by English."""
     english = None if language == FALLBACK else catalog(FALLBACK, templates_dir)
-    path = templates_dir / language / "messages.yaml"
+    path = templates_dir / language / CATALOG_FILE
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return Catalog(language, _flatten(data), english)

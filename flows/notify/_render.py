@@ -1,33 +1,40 @@
 """Render notifications from our own template files, in a sandbox, with every IOC defanged.
 
 Alert data only ever reaches templates as values: a hostname of ``{{7*7}}`` is printed as those seven
-characters. Templates come from ``templates/<lang>/<event>.<channel>.<ext>.j2`` and nowhere else.
+characters. Templates come from ``templates/<event>.<channel>.<ext>.j2`` and nowhere else: one template per
+event and channel for every language. Their text comes from the language's catalog through ``t``::
+
+    {{ t("letter.greeting", customer=tenant.name) }}     →  Dear Demo Customer Ltd.,  /  Demo 御中
 
 Each channel has its own environment whose ``finalize`` escapes every ``{{ value }}`` for that channel
 (HTML by autoescape, Markdown and Slack by their own escapers), so a template cannot forget to escape.
+Catalog text is ours, but it is data as well: ``t`` escapes the phrase for the channel, fills in its
+``{placeholders}`` with escaped values and marks the result as escaped; it is never template source.
 """
 
 from __future__ import annotations
 
 import html
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
 
 from flows.models import defang, defang_text
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+from ._i18n import TEMPLATES_DIR, catalog, resolve_language
+
+# The catalog section templates read: t("colon") is the phrase template.colon.
+TEMPLATE_PHRASES = "template."
 MAX_OUTPUT_CHARS = 64_000
 # A Slack section block holds at most 3000 characters; longer reports go by email or as the artifact.
 MAX_CHARS = {"slack": 2_900}
 # channel → file extension of its templates
 CHANNELS: dict[str, str] = {"text": "txt", "markdown": "md", "html": "html", "slack": "txt"}
-_log = logging.getLogger("garrison.notify")
 
 
 @dataclass(frozen=True)
@@ -67,13 +74,60 @@ def _one_line(value: object) -> str:
     return str(value).replace("\r", " ").replace("\n", " ")
 
 
+class Escaped(str):
+    """Text already escaped for its Markdown, Slack or plain-text channel (HTML uses ``Markup``)."""
+
+
+def _phrase_text(channel: str, text: str) -> str:
+    # A phrase's own text keeps its line breaks (a paragraph may be wrapped by hand); values never do.
+    if channel == "html":
+        return html.escape(text, quote=False).replace('"', "&#34;")  # ' is harmless: attributes use "
+    if channel == "markdown":
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    if channel == "slack":
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _value_text(channel: str, value: object) -> str:
+    if isinstance(value, Escaped | Markup):  # a phrase inside a phrase: escaped already
+        return value
+    if channel == "html":
+        return str(escape(value))
+    return {"markdown": escape_markdown, "slack": escape_slack}.get(channel, str)(value)
+
+
+class Phrases:
+    """What templates call ``t``: the ``template:`` phrases of one language's catalog, escaped for one
+    channel. ``t(key, **values)`` fills the phrase's ``{placeholders}`` with ``values`` escaped like any
+    ``{{ value }}``, and returns text that the channel's escaping lets through unchanged.
+
+    >>> Phrases("ja", "text")("letter.greeting", customer="Demo")
+    'Demo 御中'
+    """
+
+    def __init__(self, language: str, channel: str, templates_dir: Path = TEMPLATES_DIR) -> None:
+        self._language, self._channel, self._templates_dir = language, channel, templates_dir
+
+    def __call__(self, key: str, /, **values: object) -> str:
+        phrase = catalog(self._language, self._templates_dir).raw(TEMPLATE_PHRASES + key)
+        filled = _phrase_text(self._channel, phrase).format_map(
+            {name: _value_text(self._channel, value) for name, value in values.items()}
+        )
+        return Markup(filled) if self._channel == "html" else Escaped(filled)
+
+
 def _environment(directory: Path, channel: str) -> ImmutableSandboxedEnvironment:
-    finalize = {"markdown": escape_markdown, "slack": escape_slack}.get(channel)
+    escaper = {"markdown": escape_markdown, "slack": escape_slack}.get(channel)
+
+    def finalize(value: object) -> object:  # Markdown and Slack: every value but our escaped phrases
+        return value if isinstance(value, Escaped) or escaper is None else escaper(value)
+
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(directory),
         undefined=StrictUndefined,
         autoescape=channel == "html",
-        finalize=finalize,
+        finalize=finalize if escaper else None,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -95,21 +149,17 @@ def render(
     context: dict[str, Any],
     templates_dir: Path = TEMPLATES_DIR,
 ) -> Rendered:
-    """Render ``<language>/<event>.<channel>.<ext>.j2``, falling back to English with a warning.
-
-    The first line of the output is the subject; the rest is the body.
+    """Render ``<event>.<channel>.<ext>.j2`` in ``language`` (English, with a warning, when it has no
+    catalog). The first line of the output is the subject; the rest is the body.
     """
     key = (templates_dir, channel)
     env = _ENVIRONMENTS.get(key) or _ENVIRONMENTS.setdefault(key, _environment(templates_dir, channel))
     name = f"{event}.{channel}.{ext}.j2"
-    try:
-        template = env.get_template(f"{language}/{name}")
-        used = language
-    except TemplateNotFound:
-        _log.warning("no %s template for language %s; using en", name, language)
-        template = env.get_template(f"en/{name}")
-        used = "en"
-    output = template.render(**context)
+    template = env.get_template(name)
+    used = resolve_language(language, templates_dir)
+    if "t" in context:
+        raise ValueError("the context may not name a value 't': templates read their phrases through it")
+    output = template.render({**context, "t": Phrases(used, channel, templates_dir)})
     limit = MAX_CHARS.get(channel, MAX_OUTPUT_CHARS)
     if len(output) > limit:
         output = output[: limit - 20] + "\n… (truncated)\n"
@@ -122,7 +172,7 @@ def render(
         subject=subject[:300],
         body=body.strip() + "\n",
         language=used,
-        template=f"{used}/{name}",
+        template=name,
         channel=channel,
     )
 

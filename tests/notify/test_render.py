@@ -88,7 +88,7 @@ def test_the_text_report_names_the_incident_and_defangs_its_indicators(store: St
 
     message = _text(incident)
 
-    assert message.language == "en" and message.template == "en/incident_report.text.txt.j2"
+    assert message.language == "en" and message.template == "incident_report.text.txt.j2"
     title = "MyKings botnet: scriptlet download and Run-key persistence"
     assert message.subject == f"[Garrison] UNDECIDED: {title} ({incident.id[:8]})"
     assert message.body.startswith("Dear Demo Customer Ltd.,")
@@ -230,21 +230,21 @@ def test_an_unknown_language_falls_back_to_english_with_a_warning(
         message = _text(incident, language="ko")
 
     assert message.language == "en"
-    assert message.template == "en/incident_report.text.txt.j2"
+    assert message.template == "incident_report.text.txt.j2"
     assert message.subject == _text(incident).subject
     warnings = [r for r in caplog.records if r.name == "garrison.notify" and r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "language ko" in warnings[0].getMessage()
+    assert "language 'ko' is not available" in warnings[0].getMessage()
 
 
 @pytest.mark.parametrize("language", ["zh-TW", "ja"])
-def test_the_tenants_language_is_used_when_it_has_templates(store: Store, language: str) -> None:
+def test_the_tenants_language_is_used_when_it_has_a_catalog(store: Store, language: str) -> None:
     incident = _incident(store)
     tenant = TENANT.model_copy(update={"language": language})
 
     message = render("incident_report", "text", "txt", language, report_context(incident, tenant))
 
-    assert message.language == language and message.template == f"{language}/incident_report.text.txt.j2"
+    assert message.language == language and message.template == "incident_report.text.txt.j2"
     assert "hxxp://js[.]mykings[.]top:280/v[.]sct" in message.body
     assert not LIVE_URL.search(message.subject + message.body)
 
@@ -255,8 +255,7 @@ def test_an_unknown_event_is_an_error_not_an_empty_message() -> None:
 
 
 def _templates(tmp_path: Path, source: str) -> Path:
-    (tmp_path / "en").mkdir(parents=True)
-    (tmp_path / "en" / "probe.text.txt.j2").write_text(source, encoding="utf-8")
+    (tmp_path / "probe.text.txt.j2").write_text(source, encoding="utf-8")
     return tmp_path
 
 

@@ -1,5 +1,5 @@
-"""Every event renders for a sample incident in every language and channel, from its own language's
-template (no silent fallback), with the same phrases in every language catalog."""
+"""Every event renders for a sample incident in every language and channel, from its one template per
+event and channel, with the same phrases in every language catalog."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from flows.notify import (
     render_channel,
 )
 from flows.notify._i18n import catalog, placeholders
+from flows.notify._render import TEMPLATE_PHRASES
 from flows.settings import get_settings
 
 Sample = Any  # tests/notify/conftest.py: incident, alerts, tenant, details
@@ -49,8 +50,8 @@ def test_every_template_renders_in_every_language_and_channel(
     s = sample()
     message = render_channel(event, channel, language, context_for(event, s, language))
 
-    assert message.language == language
-    assert message.template == f"{language}/{event}.{channel}.{CHANNELS[channel]}.j2"
+    assert message.language == language  # no silent fallback to English
+    assert message.template == f"{event}.{channel}.{CHANNELS[channel]}.j2"
     assert message.subject and len(message.body) > 100
     assert not LIVE_URL.search(without_our_links(message.subject + message.body))
     assert "None" not in message.body and "undefined" not in message.body.lower()
@@ -58,14 +59,17 @@ def test_every_template_renders_in_every_language_and_channel(
         assert s.incident.id[:8] in message.subject + message.body
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_every_language_has_every_template(language: str) -> None:
-    names = sorted(p.name for p in (TEMPLATES_DIR / "en").glob("*.j2"))
+def test_every_event_has_one_template_per_channel_and_no_language_has_its_own() -> None:
+    names = {p.name for p in TEMPLATES_DIR.glob("*.j2")}
 
-    assert names == sorted(p.name for p in (TEMPLATES_DIR / language).glob("*.j2"))
-    assert {f"{event}.{channel}.{ext}.j2" for event in EVENTS for channel, ext in CHANNELS.items()} <= set(
-        names
-    )
+    assert {f"{event}.{channel}.{ext}.j2" for event in EVENTS for channel, ext in CHANNELS.items()} <= names
+    assert sorted(str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.glob("*/*.j2")) == []
+
+
+def test_the_languages_are_the_catalogs_present() -> None:
+    catalogs = {p.parent.name for p in TEMPLATES_DIR.glob("*/messages.yaml")}
+
+    assert LANGUAGES[0] == "en" and set(LANGUAGES) == catalogs
 
 
 @pytest.mark.parametrize("language", [language for language in LANGUAGES if language != "en"])
@@ -73,8 +77,11 @@ def test_every_catalog_has_the_english_phrases_and_placeholders(language: str) -
     english, other = catalog("en"), catalog(language)
 
     assert other.keys() == english.keys()
+    # The template: phrases may leave out a value the template offers (an English greeting has no
+    # MDR name in it, a Japanese one does); test_catalogs checks them against the templates' calls.
+    data_phrases = [key for key in english.keys() if not key.startswith(TEMPLATE_PHRASES)]
     differing = [
-        key for key in english.keys() if placeholders(english.raw(key)) != placeholders(other.raw(key))
+        key for key in data_phrases if placeholders(english.raw(key)) != placeholders(other.raw(key))
     ]
     assert differing == []
 

@@ -62,10 +62,10 @@ def test_every_notify_event_of_a_builtin_playbook_has_its_templates(path: Path) 
     events = load_playbook(str(path)).events()
 
     missing = [
-        f"en/{event}.{channel}.{ext}.j2"
+        f"{event}.{channel}.{ext}.j2"
         for event in events
         for channel, ext in CHANNELS
-        if not (TEMPLATES_DIR / "en" / f"{event}.{channel}.{ext}.j2").is_file()
+        if not (TEMPLATES_DIR / f"{event}.{channel}.{ext}.j2").is_file()
     ]
     assert missing == []
 

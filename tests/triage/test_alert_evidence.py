@@ -17,9 +17,10 @@ from flows.triage import classify
 from flows.triage._alert_evidence import decoded_powershell
 from flows.triage._findings import ANCESTRY, COMMAND, GATE, PERSISTENCE, TECHNIQUE, THREAT
 from flows.triage._knowledge import knowledge
+from templates import languages
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-LANGUAGES = ("en", "zh-TW", "ja")
+LANGUAGES = languages()
 
 
 def _alert(title: str, severity: int, evidences: list[dict[str, Any]], **extra: Any) -> Alert:

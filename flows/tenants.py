@@ -13,6 +13,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from actions import SecretRef as ActionSecretRef
+from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
 from templates import languages
 
@@ -62,8 +63,6 @@ class NotifyTarget(BaseModel):
     def check(self, url: str, *, at_send: bool = True, require_apprise: bool = True) -> str:
         """Refuse a URL we must not send to (``NotifyUrlError``, a ``ValueError`` that never shows the
         URL); returns the channel its messages are written in."""
-        from flows.notify._urls import channel_for, check_url  # late: flows.notify imports this module
-
         check_url(url, allow_internal=self.allow_internal, require_apprise=require_apprise, resolve=at_send)
         return channel_for(url, self.channel)
 

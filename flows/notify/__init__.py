@@ -2,6 +2,8 @@
 language that has a catalog (``templates/<lang>/messages.yaml``), defanged indicators, apprise delivery
 with retries, and a receipt per message and target on the incident."""
 
+from flows.channels import NotifyUrlError, channel_for, check_url
+
 from ._context import EventDetails, PlannedAction, campaign_context, incident_context
 from ._deliver import Receipt, deliver
 from ._events import (
@@ -16,7 +18,6 @@ from ._events import (
 from ._i18n import LANGUAGES, TEMPLATES_DIR, languages, resolve_language
 from ._render import CHANNELS, Rendered, escape_markdown, escape_slack, render, render_channel
 from ._text import inert
-from ._urls import NotifyUrlError, channel_for, check_url
 
 __all__ = [
     "CHANNELS",

@@ -18,10 +18,10 @@ import apprise
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tenacity.wait import wait_base
 
+from flows.channels import NotifyUrlError, for_sending
 from flows.tenants import NotifyTarget, Tenant, TenantConfigError
 
 from ._render import Rendered
-from ._urls import NotifyUrlError, for_sending
 
 _log = logging.getLogger("garrison.notify")
 _FORMATS = {

@@ -293,7 +293,7 @@ def test_a_variable_changed_after_loading_is_checked_again_before_sending(
 
 
 def test_slack_urls_are_sent_in_block_mode_with_our_options_last() -> None:
-    from flows.notify._urls import for_sending
+    from flows.channels import for_sending
 
     url = for_sending("slack://T1ABCDEFG/B1ABCDEFG/abcdefghijklmnopqrstuvwx?blocks=no&retry=9")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -22,24 +23,50 @@ from ._errors import MissingSecret
 
 
 class SecretRef(BaseModel):
-    """Where one secret lives: an environment variable or a Prefect Secret block (exactly one)."""
+    """Where one secret lives: an environment variable (or, when a secrets folder is given, the file of
+    that name in it: how ``garrison up`` keeps generated keys), or a Prefect Secret block. Exactly one of
+    ``env`` and ``prefect_secret``. Used for vendors' secrets and for the intake's keys alike."""
 
     model_config = ConfigDict(extra="forbid")
 
     env: str | None = Field(
-        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable holding it."
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="Environment variable holding it (also the file name in the secrets folder).",
     )
     prefect_secret: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         description="Name of a Prefect Secret block holding it.",
     )
+    generate: bool = Field(
+        default=False,
+        description="Let `garrison up` create a random value in the secrets folder if unset (env only).",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
         if (self.env is None) == (self.prefect_secret is None):
             raise ValueError("give exactly one of 'env' or 'prefect_secret'")
+        if self.generate and self.env is None:
+            raise ValueError("'generate' needs 'env': the generated value is kept in a file of that name")
         return self
+
+    def resolve(
+        self,
+        secrets_dir: Path | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        prefect_loader: Callable[[str], str] | None = None,
+    ) -> SecretStr | None:
+        """The value, or None when it is set nowhere."""
+        if self.env is not None:
+            value = (os.environ if environ is None else environ).get(self.env, "")
+            if not value and secrets_dir is not None and (secrets_dir / self.env).is_file():
+                value = (secrets_dir / self.env).read_text(encoding="utf-8").strip()
+        else:
+            value = (prefect_loader or load_prefect_secret)(self.prefect_secret or "")
+        return SecretStr(value) if value else None
 
     @property
     def label(self) -> str:
@@ -69,15 +96,12 @@ def resolve_secrets(
     fails with MissingSecret naming it when it asks (``ActionContext.secret``). There is no default
     credential to fall back on.
     """
-    env = os.environ if environ is None else environ
     found: dict[str, SecretStr] = {}
     for name in declared:
         ref = refs.get(name)
-        if ref is None:
-            continue
-        value = env.get(ref.env, "") if ref.env else prefect_loader(ref.prefect_secret or "")
-        if value:
-            found[name] = SecretStr(value)
+        value = ref.resolve(environ=environ, prefect_loader=prefect_loader) if ref is not None else None
+        if value is not None:
+            found[name] = value
     return found
 
 

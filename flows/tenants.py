@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from actions import SecretRef as ActionSecretRef
+from actions import SecretRef
 from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
 from templates import languages
@@ -166,7 +166,7 @@ class AdapterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     settings: dict[str, Any] = Field(default_factory=dict, description="e.g. base_url, member_cid.")
-    secrets: dict[str, ActionSecretRef] = Field(
+    secrets: dict[str, SecretRef] = Field(
         default_factory=dict, description="Secret name → {env: VAR} or {prefect_secret: block-name}."
     )
 
@@ -178,26 +178,6 @@ class AdapterConfig(BaseModel):
         return self
 
 
-class SecretRef(BaseModel):
-    """A secret by reference: the environment variable ``env``, else the file of that name under
-    ``$GARRISON_HOME/secrets/`` (how ``garrison up`` keeps the demo tenant's generated key)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$", description="Variable (or secrets file) name.")
-    generate: bool = Field(
-        default=False,
-        description="Let `garrison up` create a random value in the secrets dir if none exists.",
-    )
-
-    def resolve(self, secrets_dir: Path) -> SecretStr | None:
-        value = os.environ.get(self.env)
-        if not value:
-            path = secrets_dir / self.env
-            value = path.read_text(encoding="utf-8").strip() if path.is_file() else None
-        return SecretStr(value) if value else None
-
-
 def generate_missing_secrets(tenants: TenantDirectory, secrets_dir: Path) -> list[str]:
     """Create the secrets marked ``generate`` that exist neither in the environment nor on disk."""
     created = []
@@ -206,6 +186,7 @@ def generate_missing_secrets(tenants: TenantDirectory, secrets_dir: Path) -> lis
         for reference in references:
             if reference.generate and reference.resolve(secrets_dir) is None:
                 secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                assert reference.env is not None  # a generated secret has a file name (SecretRef checks)
                 path = secrets_dir / reference.env
                 path.touch(mode=0o600)
                 path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
@@ -272,7 +253,7 @@ class IntelConfig(BaseModel):
 
     providers: list[str] = Field(default_factory=list, description="virustotal, abuseipdb, greynoise, …")
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict, description="e.g. misp: {base_url: …}.")
-    secrets: dict[str, ActionSecretRef] = Field(default_factory=dict, description="Secret name → reference.")
+    secrets: dict[str, SecretRef] = Field(default_factory=dict, description="Secret name → reference.")
 
 
 class TenantsFile(BaseModel):

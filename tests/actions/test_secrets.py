@@ -3,6 +3,8 @@ declared ones, never shown."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -63,3 +65,20 @@ def test_a_reference_label_says_where_not_what() -> None:
 def test_every_public_name_exists(module: object) -> None:
     for name in module.__all__:  # type: ignore[attr-defined]
         assert hasattr(module, name), name
+
+
+def test_a_reference_falls_back_to_its_file_in_the_secrets_folder(tmp_path: Path) -> None:
+    (tmp_path / "DEMO_KEY").write_text("from-file\n", encoding="utf-8")
+    ref = SecretRef(env="DEMO_KEY", generate=True)
+
+    from_file = ref.resolve(tmp_path, environ={})
+    from_env = ref.resolve(tmp_path, environ={"DEMO_KEY": "from-env"})
+
+    assert from_file is not None and from_file.get_secret_value() == "from-file"
+    assert from_env is not None and from_env.get_secret_value() == "from-env"  # the environment wins
+    assert ref.resolve(None, environ={}) is None  # vendors' secrets are read from the environment alone
+
+
+def test_only_an_environment_reference_can_be_generated() -> None:
+    with pytest.raises(ValueError, match="'generate' needs 'env'"):
+        SecretRef(prefect_secret="acme-key", generate=True)

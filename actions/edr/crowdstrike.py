@@ -14,7 +14,7 @@ from pydantic import Field
 from .._context import ActionContext
 from .._errors import PermanentError, VendorRejected
 from .._registry import TargetKind, action
-from .._result import ActionResult, Effect, TargetState
+from .._result import ActionResult, TargetState
 from .._vendor import (
     BearerSession,
     HostInput,
@@ -27,6 +27,7 @@ from .._vendor import (
     succeeded,
 )
 from ..http import VendorHttp, VendorPolicy
+from ._status import isolation_state
 
 VENDOR = "crowdstrike"
 SECRETS = ["crowdstrike_client_id", "crowdstrike_client_secret"]
@@ -109,19 +110,15 @@ class _Falcon:
         )
 
 
+_ON_THE_WAY = {CONTAINED: CONTAINING, NORMAL: LIFTING}
+
+
 def _state(device: dict[str, Any], *, want: str) -> TargetState:
     status = str(device.get("status", ""))
-    via = {CONTAINED: CONTAINING, NORMAL: LIFTING}[want]
-    if status == want:
-        effect = Effect.APPLIED
-    elif status == via:
-        effect = Effect.IN_PROGRESS
-    elif status in (CONTAINED, CONTAINING, NORMAL, LIFTING):
-        effect = Effect.ABSENT
-    else:
-        effect = Effect.UNKNOWN
-    return TargetState(
-        effect=effect,
+    return isolation_state(
+        status,
+        want,
+        on_the_way=_ON_THE_WAY,
         detail=f"device status {status or 'unknown'}",
         vendor_ref=device.get("device_id"),
         observed={"status": status},
@@ -135,7 +132,7 @@ async def _change(ctx: ActionContext, hostname: str, *, action_name: str, want: 
         status = device.get("status")
         if status == want:
             return succeeded(f"device already {want}", changed=False, vendor_ref=device_id)
-        if status != {CONTAINED: CONTAINING, NORMAL: LIFTING}[want]:
+        if status != _ON_THE_WAY[want]:
             try:
                 await falcon.device_action(action_name, device_id)
             except VendorRejected as error:

@@ -15,7 +15,7 @@ from pydantic import Field
 from .._context import ActionContext
 from .._errors import PermanentError, TransientError, VendorRejected
 from .._registry import TargetKind, action
-from .._result import ActionResult, ActionStatus, Effect, TargetState
+from .._result import ActionResult, ActionStatus, TargetState
 from .._vendor import (
     BearerSession,
     HostInput,
@@ -28,6 +28,7 @@ from .._vendor import (
     succeeded,
 )
 from ..http import VendorHttp, VendorPolicy
+from ._status import isolation_state
 
 VENDOR = "defender"
 SECRETS = ["defender_client_id", "defender_client_secret"]
@@ -111,18 +112,22 @@ def _latest_isolation(actions: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(relevant, key=lambda a: str(a.get("creationDateTimeUtc", "")), default=None)
 
 
+# Defender has no isolation status field: the state is its latest isolation machine action, done or not.
+_ON_THE_WAY = {"Isolate": "Isolate pending", "Unisolate": "Unisolate pending"}
+
+
 def _state(machine_id: str, actions: list[dict[str, Any]], want: str) -> TargetState:
     latest = _latest_isolation(actions)
     if latest is None:  # never isolated (or every isolation failed): the machine is on the network
-        effect = Effect.APPLIED if want == "Unisolate" else Effect.ABSENT
-        return TargetState(effect=effect, detail="no isolation action on record", vendor_ref=machine_id)
-    observed = {"type": latest.get("type"), "status": latest.get("status"), "id": latest.get("id")}
-    if latest.get("type") != want:
-        effect = Effect.ABSENT
+        status, observed, detail = "Unisolate", {}, "no isolation action on record"
     else:
-        effect = Effect.APPLIED if latest.get("status") == "Succeeded" else Effect.IN_PROGRESS
-    detail = f"latest {observed['type']} action {observed['status']}"
-    return TargetState(effect=effect, detail=detail, vendor_ref=machine_id, observed=observed)
+        kind = str(latest.get("type"))
+        status = kind if latest.get("status") == "Succeeded" else f"{kind} pending"
+        observed = {"type": latest.get("type"), "status": latest.get("status"), "id": latest.get("id")}
+        detail = f"latest {observed['type']} action {observed['status']}"
+    return isolation_state(
+        status, want, on_the_way=_ON_THE_WAY, detail=detail, vendor_ref=machine_id, observed=observed
+    )
 
 
 async def _change(ctx: ActionContext, hostname: str, *, verb: str, want: str) -> ActionResult:

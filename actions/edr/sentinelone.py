@@ -15,9 +15,10 @@ from pydantic import Field
 from .._context import ActionContext
 from .._errors import PolicyViolation, TargetNotFound
 from .._registry import TargetKind, action
-from .._result import ActionResult, Effect, TargetState
+from .._result import ActionResult, TargetState
 from .._vendor import HostInput, VendorSettings, json_body, one_or_refuse, open_http, pending, poll, succeeded
 from ..http import VendorHttp, VendorPolicy
+from ._status import isolation_state
 
 VENDOR = "sentinelone"
 SECRETS = ["sentinelone_api_token"]
@@ -91,19 +92,15 @@ class _SentinelOne:
         return int(data.get("affected") or 0)
 
 
+_ON_THE_WAY = {"disconnected": "disconnecting", "connected": "connecting"}
+
+
 def _state(agent: dict[str, Any], want: str) -> TargetState:
     status = str(agent.get("networkStatus", ""))
-    via = {"disconnected": "disconnecting", "connected": "connecting"}[want]
-    if status == want:
-        effect = Effect.APPLIED
-    elif status == via:
-        effect = Effect.IN_PROGRESS
-    elif status in ("connected", "connecting", "disconnected", "disconnecting"):
-        effect = Effect.ABSENT
-    else:
-        effect = Effect.UNKNOWN
-    return TargetState(
-        effect=effect,
+    return isolation_state(
+        status,
+        want,
+        on_the_way=_ON_THE_WAY,
         detail=f"agent network {status or 'unknown'}",
         vendor_ref=agent.get("id"),
         observed={"networkStatus": status},
@@ -117,7 +114,7 @@ async def _change(ctx: ActionContext, hostname: str, *, verb: str, want: str) ->
         if agent.get("networkStatus") == want:
             return succeeded(f"agent already {want}", changed=False, vendor_ref=agent_id)
         # Already on its way (sent before a crash, or by an analyst): follow it rather than send again.
-        if agent.get("networkStatus") != {"disconnected": "disconnecting", "connected": "connecting"}[want]:
+        if agent.get("networkStatus") != _ON_THE_WAY[want]:
             affected = await s1.agent_action(verb, [agent_id])
             if affected == 0:
                 # The filter matched nothing: the agent vanished or left the tenant's sites since the lookup.

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
+from ._endpoint_state import FileSeed, HostObjects, ProcessSeed
 from ._lookup import by_name, exactly_one
-from ._objects import FileSeed, HostObjects, ProcessSeed
 from ._schema import (
     LabBase,
     LabBlock,

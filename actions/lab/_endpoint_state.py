@@ -1,5 +1,5 @@
-"""Lab fleet objects added for the remaining verbs: services, tasks, processes, files, accounts; and the
-read-only lookups every lab ``read_state`` uses."""
+"""The lab fleet's endpoint objects (services, tasks, processes, files, accounts) and the read-only lookups
+every lab ``read_state`` uses."""
 
 from __future__ import annotations
 

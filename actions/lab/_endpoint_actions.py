@@ -1,4 +1,4 @@
-"""Lab actions for the remaining verbs: services, scheduled tasks, processes, files, accounts, URLs.
+"""Lab actions on the endpoint's own objects: services, scheduled tasks, processes, files, accounts, URLs.
 
 Each has its inverse (kill_process has none: a killed process cannot be brought back) and a read_state.
 """

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+
+
+def _unused_port() -> int:
+    """A port nothing listens on (bound and released): a test must never reach a Garrison or Prefect that
+    happens to run on this machine's default ports (4200, 8000)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
 
 # Before anything imports prefect: its settings are read at import time.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="garrison-tests-"))
@@ -17,6 +28,8 @@ os.environ.update(
         "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
         "GARRISON_HOME": str(_SESSION_DIR / "garrison"),
+        "GARRISON_PREFECT_PORT": str(_unused_port()),
+        "GARRISON_API_PORT": str(_unused_port()),
     }
 )
 for _name in ("PREFECT_API_URL", "GARRISON_DATABASE_URL", "GARRISON_TENANTS_FILE", "GARRISON_INTEL_FEEDS"):

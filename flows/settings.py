@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,16 +59,80 @@ class Settings(BaseSettings):
         return Path(os.environ["PREFECT_HOME"]) if os.environ.get("PREFECT_HOME") else self.home / "prefect"
 
     @property
+    def prefect_authority(self) -> str:
+        """``host:port`` of the Prefect server and UI: the only Host header it answers."""
+        return f"{_url_host(self.host)}:{self.prefect_port}"
+
+    @property
     def prefect_api_url(self) -> str:
-        return f"http://{self.host}:{self.prefect_port}/api"
+        return f"http://{self.prefect_authority}/api"
 
     @property
     def prefect_ui_url(self) -> str:
-        return f"http://{self.host}:{self.prefect_port}"
+        return f"http://{self.prefect_authority}"
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self.api_port}"
+        return f"http://{_url_host(self.host)}:{self.api_port}"
+
+    @property
+    def prefect_auth_path(self) -> Path:
+        """Where ``garrison up`` keeps the Prefect API's ``user:password`` (the UI asks for it)."""
+        return self.secrets_dir / PREFECT_AUTH_ENV
+
+    def prefect_auth_string(self) -> str | None:
+        """The Prefect API's basic-auth string: ``PREFECT_API_AUTH_STRING`` if set, else the one
+        ``garrison up`` generated; None before the first ``garrison up``."""
+        given = os.environ.get(PREFECT_AUTH_ENV, "").strip()
+        if given:
+            return given
+        try:
+            stored = self.prefect_auth_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return stored or None
+
+    def prefect_auth_headers(self) -> dict[str, str]:
+        """Headers for a plain HTTP call to the Prefect API (``httpx.get(url, headers=…)``).
+
+        >>> Settings(home=Path("/nonexistent")).prefect_auth_headers()
+        {}
+        """
+        auth = self.prefect_auth_string()
+        if auth is None:
+            return {}
+        return {"Authorization": "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii")}
+
+    def ensure_home(self) -> Path:
+        """Create the home owner-only (0700); an existing Garrison home readable by others is tightened.
+
+        Only a folder that is recognisably a Garrison home (a store or a ``secrets`` folder in it) is
+        tightened, so pointing ``GARRISON_HOME`` at a shared folder never changes that folder's mode.
+        """
+        home = self.home
+        if not home.exists():
+            home.mkdir(parents=True, mode=0o700)
+        elif (home / "garrison.db").exists() or (home / "secrets").is_dir():
+            owner_only(home)
+        return home
+
+
+PREFECT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
+
+
+def owner_only(path: Path) -> None:
+    """Remove group and other permissions from ``path`` if we own it (0700 folders, 0600 files)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return
+    if info.st_uid != os.getuid() or not info.st_mode & 0o077:
+        return
+    path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 @lru_cache(maxsize=1)

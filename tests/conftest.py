@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-
 def _unused_port() -> int:
     """A port nothing listens on (bound and released): a test must never reach a Garrison or Prefect that
     happens to run on this machine's default ports (4200, 8000)."""

@@ -6,12 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from flows.settings import get_settings
 from flows.store import Store
 
-from ._output import console, emit_json
+from ._output import console, emit_json, shown
 
 
 def dead_letters(
@@ -28,11 +27,11 @@ def dead_letters(
         size = f"{row['size']}{'+' if row['truncated'] else ''}"
         table.add_row(
             str(row["id"]),
-            row["at"][:19],
-            row["tenant"] or "-",
-            row["endpoint"],
-            str(row["status"]),
-            Text(row["reason"]),
+            shown(row["at"][:19]),
+            shown(row["tenant"] or "-"),
+            shown(row["endpoint"]),
+            shown(row["status"]),
+            shown(row["reason"]),
             size,
         )
     console.print(table if rows else "No rejected payloads.")

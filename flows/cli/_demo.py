@@ -9,10 +9,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from flows.demo._run import DemoReport, run_demo
+from flows.demo import DemoReport, run_demo
 from flows.models import defang
-from flows.runtime import Runtime, StartupError, run_until_signalled
-from flows.runtime._processes import answers
+from flows.runtime import Runtime, StartupError, answers, run_until_signalled
 from flows.settings import Settings, get_settings
 
 from ._output import console, emit_json, err_console, exit_with, fail
@@ -23,13 +22,16 @@ def up(
         bool, typer.Option("--demo", help="Also run the MyKings demo once everything is up.")
     ] = False,
 ) -> None:
-    """Start Garrison: Prefect server + UI, the respond deployment, and the intake API. Ctrl-C stops all."""
+    """Start Garrison: Prefect server + UI, the respond deployment, and the intake API. Ctrl-C stops all.
+
+    A child that dies is restarted (and said so); only one that keeps dying stops everything."""
     settings = get_settings()
     runtime = _start(settings, quiet=False)
     console.print(
         f"[bold green]Garrison is up.[/] UI {settings.prefect_ui_url}   intake {settings.api_url}/v1/alerts"
     )
     console.print(f"Home {settings.home}   outbox {settings.outbox_dir}   logs {settings.home / 'logs'}")
+    console.print(f"The UI asks for a password once: the content of {settings.prefect_auth_path}")
     if demo:
         report = _demo_with_progress(settings)
         print_report(report, settings)

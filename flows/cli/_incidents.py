@@ -15,7 +15,7 @@ from rich.text import Text
 from flows.settings import get_settings
 from flows.store import IncidentView, Store
 
-from ._output import console, emit_json, err_console, fail, resolve_incident
+from ._output import console, emit_json, err_console, fail, resolve_incident, shown, terminal_safe
 
 app = typer.Typer(help="Incidents: list them, show one.", no_args_is_help=True)
 
@@ -54,16 +54,16 @@ def list_incidents(
         verdict = row.verdict or "-"
         if row.score is not None:
             verdict = f"{verdict} {row.score}"
-        cells: list[str | Text] = [row.id[:8]]
+        cells: list[str | Text] = [shown(row.id[:8])]
         if several_tenants:
-            cells.append(Text(row.tenant))
+            cells.append(shown(row.tenant))
         cells += [
-            Text(row.status, style=_STATUS_STYLE.get(row.status, "")),
-            Text(verdict, style=_VERDICT_STYLE.get(row.verdict or "", "")),
+            shown(row.status, style=_STATUS_STYLE.get(row.status, "")),
+            shown(verdict, style=_VERDICT_STYLE.get(row.verdict or "", "")),
         ]
         if wide:
             cells += [str(row.alert_count), row.created_at.strftime("%m-%d %H:%M")]
-        table.add_row(*cells, Text(row.title))  # Text(): alert data is never parsed as rich markup
+        table.add_row(*cells, shown(row.title))  # shown(): never rich markup, never a terminal control
     console.print(table if rows else "No incidents yet.")
 
 
@@ -75,6 +75,8 @@ def show_incident(
     """Show one incident: verdict and reasons, indicators, actions, notifications, timeline."""
     store = _store()
     view = store.incident(resolve_incident(store, incident_id))
+    if view is None:  # deleted between the two reads
+        fail(f"no incident {incident_id}")
     if as_json:
         emit_json(view)
         return
@@ -83,37 +85,39 @@ def show_incident(
 
 def print_incident(view: IncidentView) -> None:
     head = Table.grid(padding=(0, 2))
-    head.add_row("Incident", Text(view.id, style="bold"))
-    head.add_row("Tenant", Text(view.tenant))
-    head.add_row("Title", Text(view.title))
-    head.add_row("Status", Text(view.status, style=_STATUS_STYLE.get(view.status, "")))
+    head.add_row("Incident", shown(view.id, style="bold"))
+    head.add_row("Tenant", shown(view.tenant))
+    head.add_row("Title", shown(view.title))
+    head.add_row("Status", shown(view.status, style=_STATUS_STYLE.get(view.status, "")))
     verdict = f"{view.verdict or '-'} (score {view.score if view.score is not None else '-'})"
-    head.add_row("Verdict", Text(verdict, style=_VERDICT_STYLE.get(view.verdict or "", "")))
-    head.add_row("Hosts", Text(", ".join(view.hosts) or "-"))
+    head.add_row("Verdict", shown(verdict, style=_VERDICT_STYLE.get(view.verdict or "", "")))
+    head.add_row("Hosts", shown(", ".join(view.hosts) or "-"))
     console.print(head)
     if view.reasons:
         reasons = Table("question", "finding", "effect", title="Why")
         for reason in view.reasons:
-            reasons.add_row(Text(reason["question"]), Text(str(reason["finding"])), f"{reason['effect']:+d}")
+            reasons.add_row(
+                shown(reason["question"]), shown(reason["finding"]), shown(f"{reason['effect']:+d}")
+            )
         console.print(reasons)
     if view.indicators:
         indicators = Table("type", "indicator (defanged)", "intel", title="Indicators")
         for indicator in view.indicators:
             intel = "; ".join(f"{p['source']}: {p['verdict']}" for p in indicator.provenance) or "-"
-            indicators.add_row(indicator.type, Text(indicator.defanged), Text(intel))
+            indicators.add_row(shown(indicator.type), shown(indicator.defanged), shown(intel))
         console.print(indicators)
     actions = Table("action", "target", "status", "detail", title="Actions")
     for action in view.actions:
         style = "green" if action.status == "succeeded" else "red" if action.status == "failed" else ""
         actions.add_row(
-            action.key, Text(action.target), Text(action.status, style=style), Text(action.detail)
+            shown(action.key), shown(action.target), shown(action.status, style=style), shown(action.detail)
         )
     console.print(actions if view.actions else "No actions.")
     for note in view.notifications:
-        console.print(Text(f"Notification {note.event} → {note.target}: {note.status} ({note.subject})"))
+        console.print(shown(f"Notification {note.event} → {note.target}: {note.status} ({note.subject})"))
     timeline = Table("at", "step", "what", title="Timeline")
     for entry in view.timeline:
-        timeline.add_row(entry.at.strftime("%H:%M:%S"), entry.step, Text(entry.message))
+        timeline.add_row(entry.at.strftime("%H:%M:%S"), shown(entry.step), shown(entry.message))
     console.print(timeline)
 
 
@@ -145,10 +149,7 @@ def report_incident(
 
     if lang is not None and lang not in LANGUAGES:
         err_console.print(
-            Text(
-                f"warning: no report language {lang!r} (have {', '.join(LANGUAGES)}); using en",
-                style="yellow",
-            )
+            shown(f"warning: no report language {lang!r} (have {', '.join(LANGUAGES)}); using en", "yellow")
         )
         lang = "en"
     store = _store()
@@ -160,7 +161,8 @@ def report_incident(
         fail(str(error))
     text = report.body if fmt is ReportFormat.html else f"{report.subject}\n\n{report.body}"
     if output is None:
-        sys.stdout.write(text)  # never through rich: "[.]" and brackets in a report are text, not markup
+        # Never through rich ("[.]" and brackets in a report are text, not markup), never a terminal control.
+        sys.stdout.write(terminal_safe(text, lines=True))
         return
     output.write_text(text, encoding="utf-8")
-    err_console.print(Text(f"wrote {output}"))
+    err_console.print(shown(f"wrote {output}"))

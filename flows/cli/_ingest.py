@@ -12,17 +12,15 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from rich.text import Text
 
-from flows.intake import PrefectDispatcher
-from flows.intake._service import BatchReport, Intake, Rejection, parse_json
+from flows.intake import BatchReport, Intake, PrefectDispatcher, Rejection, parse_json
 from flows.normalize import Format
-from flows.runtime._processes import answers
+from flows.runtime import answers
 from flows.settings import get_settings
 from flows.store import Store
 from flows.tenants import Tenant, tenants_from
 
-from ._output import console, emit_json, fail
+from ._output import console, emit_json, fail, shown
 
 BATCH = 1_000
 
@@ -170,10 +168,13 @@ def _dispatch(incidents: list[str]) -> int:
     settings = get_settings()
     if not incidents or not answers(f"{settings.prefect_api_url}/health"):
         return 0
-    import os
-
-    os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
-    dispatcher = PrefectDispatcher(Store.open(settings.database_url))
+    # Garrison's own console, by its settings: PREFECT_API_URL set now would be ignored (Prefect reads its
+    # settings when it is imported), and the console needs its password.
+    dispatcher = PrefectDispatcher(
+        Store.open(settings.database_url),
+        api_url=settings.prefect_api_url,
+        auth_string=settings.prefect_auth_string(),
+    )
 
     async def run() -> int:
         # A generator with ``await`` inside is an async generator, which sum() cannot read: count in a loop.
@@ -202,5 +203,5 @@ def _print(summary: dict[str, Any], started: int, new: int) -> None:
     if summary["rejections"]:
         reasons = Table("reason", "count", title="Rejected")
         for reason, count in summary["rejections"].items():
-            reasons.add_row(Text(reason), str(count))
+            reasons.add_row(shown(reason), str(count))
         console.print(reasons)

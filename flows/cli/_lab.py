@@ -14,7 +14,7 @@ from flows.models import defang, defang_text
 from flows.settings import get_settings
 from flows.store import Store
 
-from ._output import console, emit_json, fail
+from ._output import console, emit_json, fail, shown
 
 app = typer.Typer(
     help="The lab fleet: simulated hosts whose state the lab actions change.", no_args_is_help=True
@@ -49,36 +49,40 @@ def seed_demo(
     """Put the MyKings demo host (Run-key persistence, C2 connections) into the lab fleet."""
     seed = mykings_host(tenant)
     device_id = _fleet().seed(seed)
-    console.print(Text(f"seeded {seed.hostname} ({device_id}) for tenant {tenant}"))
+    console.print(shown(f"seeded {seed.hostname} ({device_id}) for tenant {tenant}"))
 
 
 def _print_host(host: dict[str, Any]) -> None:
     state = (
         Text("ISOLATED", style="bold green") if host["isolated"] else Text("on the network", style="yellow")
     )
-    console.print(Text.assemble(Text(host["hostname"], style="bold"), f"  tenant {host['tenant']}  ", state))
+    console.print(
+        Text.assemble(shown(host["hostname"], "bold"), shown(f"  tenant {host['tenant']}  "), state)
+    )
     values = Table("key", "name", "data", "written", title="Registry values")
     for value in host["registry_values"]:
         values.add_row(
-            Text(value["key"]),
-            Text(value["name"]),
-            Text(defang_text(value["data"])),
-            value["written_at"] or "-",
+            shown(value["key"]),
+            shown(value["name"]),
+            shown(defang_text(value["data"])),
+            shown(value["written_at"] or "-"),
         )
     console.print(values)
     if host["services"]:
         services = Table("name", "binary", "start", title="Services")
         for service in host["services"]:
-            services.add_row(Text(service["name"]), Text(service["binary_path"]), service["start_type"])
+            services.add_row(
+                shown(service["name"]), shown(service["binary_path"]), shown(service["start_type"])
+            )
         console.print(services)
     if host["scheduled_tasks"]:
         tasks = Table("name", "command", "enabled", title="Scheduled tasks")
         for item in host["scheduled_tasks"]:
-            tasks.add_row(Text(item["name"]), Text(item["command"]), str(item["enabled"]))
+            tasks.add_row(shown(item["name"]), shown(item["command"]), str(item["enabled"]))
         console.print(tasks)
     connections = Table("remote", "port", "process", "blocked", title="Connections")
     for conn in host["connections"]:
         connections.add_row(
-            Text(defang(conn["remote"])), str(conn["port"]), Text(conn["process"]), str(conn["blocked"])
+            shown(defang(conn["remote"])), shown(conn["port"]), shown(conn["process"]), str(conn["blocked"])
         )
     console.print(connections)

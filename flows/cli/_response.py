@@ -11,15 +11,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from flows.settings import get_settings
-from flows.store import IncidentView, Store
-from flows.store._approvals import ApprovalRefused
+from flows.store import ApprovalRefused, IncidentView, Store
 from flows.tenants import Tenant, TenantDirectory, tenants_from
 from playbooks import load_playbook
 
-from ._output import console, emit_json, exit_with, fail, resolve_incident
+from ._output import console, emit_json, exit_with, fail, resolve_incident, shown
 
 # The engine (flows.respond) is imported inside each command: other commands start faster without it.
 
@@ -50,25 +48,27 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Show every action per target with its guardrail verdict and the vendor's view; changes nothing."""
-    from flows.respond._plan import plan_incident
+    from flows.respond import plan_incident
 
     store, _, incident, tenant = _open(incident_id)
     items = asyncio.run(plan_incident(store, tenant, incident, load_playbook(playbook)))
     if as_json:
         emit_json({"incident_id": incident.id, "tenant": tenant.id, "items": [i.as_dict() for i in items]})
         return
-    table = Table(title=f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}")
+    table = Table(
+        title=shown(f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}")
+    )
     for column in ("step", "action", "target", "verdict", "why", "vendor says"):
         table.add_column(column, overflow="fold")
     for item in items:
         step = item.step + (f" (if {'/'.join(item.when)})" if item.when else "")
         table.add_row(
-            Text(step),
-            Text(item.action),
-            Text(item.target),
-            Text(item.verdict, style=_VERDICT_STYLE.get(item.verdict, "")),
-            Text(item.reason or "-"),
-            Text(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
+            shown(step),
+            shown(item.action),
+            shown(item.target),
+            shown(item.verdict, style=_VERDICT_STYLE.get(item.verdict, "")),
+            shown(item.reason or "-"),
+            shown(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
         )
     console.print(table if items else "The playbook has no actions.")
 
@@ -80,7 +80,7 @@ def rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Undo the incident's succeeded actions with their inverses, newest first (a false positive)."""
-    from flows.respond._rollback import rollback_incident, rollback_steps
+    from flows.respond import rollback_incident, rollback_steps
 
     store, _, incident, tenant = _open(incident_id)
     preview = [s.item for s in rollback_steps(store, incident)]
@@ -108,11 +108,11 @@ def _print_rollback(items: list[Any], title: str) -> None:
     table = Table("action", "target", "inverse", "status", "detail", title=title)
     for item in items:
         table.add_row(
-            Text(item.action),
-            Text(item.target),
-            Text(item.inverse or "-"),
-            Text(item.status, style=_STATUS_STYLE.get(item.status, "")),
-            Text(item.detail),
+            shown(item.action),
+            shown(item.target),
+            shown(item.inverse or "-"),
+            shown(item.status, style=_STATUS_STYLE.get(item.status, "")),
+            shown(item.detail),
         )
     console.print(table if items else "No succeeded actions on this incident.")
 
@@ -131,8 +131,8 @@ def approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve one action on one protected target (the two-person rule); the last approval runs it."""
-    from flows.respond._approvals import approve as record_approval
-    from flows.respond._approvals import run_approved
+    from flows.respond import approve as record_approval
+    from flows.respond import run_approved
 
     store, _, incident, tenant = _open(incident_id)
     try:
@@ -158,11 +158,11 @@ def approve(
         emit_json(result)
     else:
         console.print(
-            Text(f"approval {status.have} of {status.required} for {spec.key} on {found.label} by {by}")
+            shown(f"approval {status.have} of {status.required} for {spec.key} on {found.label} by {by}")
         )
         if result["outcome"]:
-            console.print(Text(f"{spec.key} on {found.label}: {result['outcome']['status']}"))
-            console.print(Text(result["outcome"]["detail"]))
+            console.print(shown(f"{spec.key} on {found.label}: {result['outcome']['status']}"))
+            console.print(shown(result["outcome"]["detail"]))
         elif status.ready:
             console.print(
                 "All approvals given; run it with the next respond run or `garrison approve … --run`."
@@ -176,7 +176,7 @@ def reconcile(
     as_json: JsonOption = False,
 ) -> None:
     """Settle PENDING actions nobody works on (a crashed worker, a slow vendor) by reading vendor state."""
-    from flows.respond._reconcile import reconcile as reconcile_ledger
+    from flows.respond import reconcile as reconcile_ledger
 
     settings = get_settings()
     store = Store.open(settings.database_url)
@@ -187,10 +187,10 @@ def reconcile(
     table = Table("action", "target", "status", "detail", title="Reconciled")
     for o in outcomes:
         table.add_row(
-            Text(o.action),
-            Text(o.target),
-            Text(o.status, style=_STATUS_STYLE.get(o.status, "")),
-            Text(o.detail),
+            shown(o.action),
+            shown(o.target),
+            shown(o.status, style=_STATUS_STYLE.get(o.status, "")),
+            shown(o.detail),
         )
     console.print(table if outcomes else "No pending action needs reconciling.")
 

@@ -13,10 +13,9 @@ from rich.text import Text
 from flows.normalize import Format
 from flows.settings import get_settings
 from flows.tenants import Policy, tenants_from
-from flows.triage._evaluate import LABELS, Evaluation, evaluate
-from flows.triage._offline import TriageInputError, triage_files
+from flows.triage import LABELS, Evaluation, TriageInputError, evaluate, triage_files
 
-from ._output import console, emit_json, exit_with, fail
+from ._output import console, emit_json, exit_with, fail, shown
 
 _STYLE = {"malicious": "bold red", "suspicious": "yellow", "benign": "green"}
 
@@ -74,13 +73,13 @@ def triage_command(
     console.print(
         Text.assemble(
             "Verdict ",
-            Text(verdict.verdict.value.upper(), style=_STYLE[verdict.verdict.value]),
+            shown(verdict.verdict.value.upper(), style=_STYLE[verdict.verdict.value]),
             f"  score {verdict.score}/100",
         )
     )
     table = Table("effect", "question", "finding", title="Why")
     for reason in verdict.reasons:
-        table.add_row(f"{reason.effect:+d}", reason.question, Text(reason.finding))
+        table.add_row(f"{reason.effect:+d}", shown(reason.question), shown(reason.finding))
     console.print(table)
     skipped = (triaged.features.get("telemetry") or {}).get("skipped", 0)
     if skipped:  # said, not hidden: the verdict did not see these events
@@ -91,7 +90,7 @@ def triage_command(
 def _print_evaluation(result: Evaluation) -> None:
     matrix = Table("expected ↓ / got →", *LABELS, title="Confusion matrix")
     for expected, row in result.matrix().items():
-        matrix.add_row(expected, *(str(row[label]) for label in LABELS))
+        matrix.add_row(shown(expected), *(str(row[label]) for label in LABELS))
     console.print(matrix)
     for case in result.cases:
         mark = Text("✔", style="green") if case.passed else Text("✘", style="red")
@@ -99,12 +98,12 @@ def _print_evaluation(result: Evaluation) -> None:
         console.print(
             Text.assemble(
                 mark,
-                f" {case.name}: expected {want}, got ",
-                Text(case.got, style=_STYLE[case.got]),
+                shown(f" {case.name}: expected {want}, got "),
+                shown(case.got, style=_STYLE[case.got]),
                 f" ({case.score})",
             )
         )
         for reason in case.reasons[:6]:
-            console.print(Text(f"    {reason['effect']:+d}  {reason['question']} {reason['finding']}"))
+            console.print(shown(f"    {reason['effect']:+d}  {reason['question']} {reason['finding']}"))
         if case.missing_answers:
-            console.print(Text(f"    missing answers: {', '.join(case.missing_answers)}", style="red"))
+            console.print(shown(f"    missing answers: {', '.join(case.missing_answers)}", style="red"))

@@ -74,3 +74,16 @@ def reset_demo(store: Store, tenant: str = DEMO_TENANT) -> list[str]:
                 )
                 closed.append(incident.id)
     return closed
+
+
+from ._run import DemoReport, run_demo  # noqa: E402 - it uses the names above
+
+__all__ = [
+    "DEMO_HOST",
+    "DEMO_TENANT",
+    "DemoReport",
+    "mykings_alert",
+    "mykings_host",
+    "reset_demo",
+    "run_demo",
+]

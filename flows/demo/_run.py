@@ -90,7 +90,11 @@ def _wait_flow_run(settings: Settings, flow_run_id: str, deadline: float) -> str
     state = None
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(f"{settings.prefect_api_url}/flow_runs/{flow_run_id}", timeout=5.0)
+            response = httpx.get(
+                f"{settings.prefect_api_url}/flow_runs/{flow_run_id}",
+                headers=settings.prefect_auth_headers(),
+                timeout=5.0,
+            )
             found = (response.json().get("state") or {}).get("type") if response.is_success else None
             state = found if isinstance(found, str) else None
         except httpx.HTTPError:

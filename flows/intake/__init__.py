@@ -2,5 +2,16 @@
 
 from ._app import app_from_env, create_app
 from ._dispatch import DEPLOYMENT, Dispatcher, PrefectDispatcher
+from ._service import BatchReport, Intake, Rejection, parse_json
 
-__all__ = ["DEPLOYMENT", "Dispatcher", "PrefectDispatcher", "app_from_env", "create_app"]
+__all__ = [
+    "DEPLOYMENT",
+    "BatchReport",
+    "Dispatcher",
+    "Intake",
+    "PrefectDispatcher",
+    "Rejection",
+    "app_from_env",
+    "create_app",
+    "parse_json",
+]

@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
-from templates import CATALOG_FILE, FALLBACK
-from templates import DIRECTORY as TEMPLATES_DIR
+from templates import CATALOG_FILE, DIRECTORY, FALLBACK
 from templates import languages as _catalogs
 
+TEMPLATES_DIR = DIRECTORY
 _log = logging.getLogger("garrison.notify")
 
 

@@ -1,4 +1,9 @@
-"""``garrison up``: the Prefect server, the runner serving deployments, and the intake API, as one unit."""
+"""``garrison up``: the Prefect server, the runner serving deployments, and the intake API, as one unit.
+
+A child that dies is started again after a short wait that doubles with each death (0.5 s, 1 s, 2 s …);
+only a child that keeps dying (``RestartPolicy``: 5 deaths in 60 s) stops the whole runtime. The runner
+is restarted only once the Prefect server answers, since it cannot start without it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 from flows.settings import Settings
 from flows.tenants import generate_missing_secrets, tenants_from
 
-from ._processes import ProcessGroup, answers, wait_healthy
+from ._console import console_env, ensure_auth_string
+from ._processes import UMASK, Child, ProcessGroup, answers, wait_healthy
 
 SERVER_START_TIMEOUT = 120.0
 
@@ -22,9 +29,11 @@ class StartupError(Exception):
     """The runtime could not start; the message says which part and where its log is."""
 
 
-def child_env(settings: Settings) -> dict[str, str]:
+def child_env(settings: Settings, auth_string: str | None = None) -> dict[str, str]:
     """The environment every child shares: Garrison's settings and Prefect pointed at our server."""
     env = dict(os.environ)
+    # A Prefect Cloud key would be sent instead of the auth string (Prefect's documented precedence).
+    env.pop("PREFECT_API_KEY", None)
     env.update(
         {
             "GARRISON_HOME": str(settings.home),
@@ -42,35 +51,65 @@ def child_env(settings: Settings) -> dict[str, str]:
             "PREFECT_RUNNER_POLL_FREQUENCY": os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2"),
         }
     )
+    auth_string = auth_string or settings.prefect_auth_string()
+    if auth_string:
+        env.update(console_env(settings, auth_string))
     if settings.database_url_override:
         env["GARRISON_DATABASE_URL"] = settings.database_url_override
     return env
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How long to wait before starting a dead child again, and when to give up on it."""
+
+    max_deaths: int = 5
+    window_seconds: float = 60.0
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, recent_deaths: int) -> float | None:
+        """Seconds to wait after the ``recent_deaths``-th death within the window; None: give up.
+
+        >>> [RestartPolicy().delay(n) for n in (1, 2, 3, 4, 5)]
+        [0.5, 1.0, 2.0, 4.0, None]
+        """
+        if recent_deaths >= self.max_deaths:
+            return None
+        return min(self.max_delay, self.first_delay * 2.0 ** (recent_deaths - 1))
 
 
 @dataclass
 class Runtime:
     settings: Settings
     group: ProcessGroup
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    needs_server: frozenset[str] = frozenset({"runner"})
 
     @classmethod
     def start(cls, settings: Settings, say: Callable[[str], None] = print) -> Runtime:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        settings.prefect_home.mkdir(parents=True, exist_ok=True)
+        # Whatever Garrison and its children write (store, Prefect's database, logs, outbox) is owner-only.
+        os.umask(UMASK)
+        settings.ensure_home()
+        settings.prefect_home.mkdir(parents=True, exist_ok=True, mode=0o700)
         for port, what in ((settings.prefect_port, "Prefect"), (settings.api_port, "intake API")):
             if answers(f"http://{settings.host}:{port}/api/health") or answers(
                 f"http://{settings.host}:{port}/v1/health"
             ):
                 raise StartupError(f"port {port} ({what}) is already serving: is Garrison already up?")
         created = generate_missing_secrets(tenants_from(settings.tenants_file), settings.secrets_dir)
+        auth_string, new_auth = ensure_auth_string(settings)
+        if new_auth:
+            created.append(settings.prefect_auth_path.name)
         if created:
             say(f"generated {', '.join(created)} in {settings.secrets_dir}")
         group = ProcessGroup(log_dir=settings.home / "logs")
         runtime = cls(settings=settings, group=group)
-        env = child_env(settings)
+        env = child_env(settings, auth_string)
         python = sys.executable
         try:
             say(f"starting Prefect server on {settings.prefect_ui_url} …")
-            server = group.start("prefect-server", [python, "-m", "prefect", "server", "start"], env)
+            server = group.start("prefect-server", [python, "-m", "flows.runtime.console"], env)
             if not wait_healthy(f"{settings.prefect_api_url}/health", SERVER_START_TIMEOUT, group):
                 raise StartupError(f"Prefect server did not become healthy; see {server.log_path}")
             say("serving the respond deployment …")
@@ -105,22 +144,58 @@ class Runtime:
 
     def wait_for_deployment(self, timeout_seconds: float) -> bool:
         url = f"{self.settings.prefect_api_url}/deployments/name/respond/respond"
-        return wait_healthy(url, timeout_seconds, self.group)
+        return wait_healthy(url, timeout_seconds, self.group, headers=self.settings.prefect_auth_headers())
 
-    def failed_child(self) -> str | None:
-        dead = self.group.dead()
-        return (
-            f"{dead[0].name} exited (code {dead[0].process.returncode}); see {dead[0].log_path}"
-            if dead
-            else None
-        )
+    def watch(self, say: Callable[[str], None] = print, now: float | None = None) -> str | None:
+        """Restart dead children as the policy allows; returns why to stop when one keeps dying."""
+        now = time.monotonic() if now is None else now
+        for child in self.group.children:
+            if child.restart_at is None and child.process.poll() is not None:
+                failure = self._schedule_restart(child, now, say)
+                if failure:
+                    return failure
+            if child.restart_at is not None and now >= child.restart_at:
+                if child.name in self.needs_server and not answers(f"{self.settings.prefect_api_url}/health"):
+                    continue  # it would only die again; try once the server is back
+                self.group.restart(child)
+                self.group.note(child, f"restarted (pid {child.process.pid})")
+                say(f"{child.name} restarted (pid {child.process.pid})")
+        return None
+
+    def _schedule_restart(self, child: Child, now: float, say: Callable[[str], None]) -> str | None:
+        code = _describe_exit(child.process.returncode)
+        self.group.clean_up(child)  # what it spawned (flow-run subprocesses) dies with it
+        child.deaths.append(now)
+        while child.deaths and child.deaths[0] < now - self.policy.window_seconds:
+            child.deaths.popleft()
+        delay = self.policy.delay(len(child.deaths))
+        if delay is None:
+            self.group.note(child, f"{code}; it keeps dying: giving up")
+            return (
+                f"{child.name} keeps dying ({len(child.deaths)} exits in "
+                f"{self.policy.window_seconds:.0f} s, last: {code}); see {child.log_path}"
+            )
+        child.restart_at = now + delay
+        self.group.note(child, f"{code}; restarting in {delay:.1f} s")
+        say(f"{child.name} {code}; restarting it in {delay:.1f} s (log: {child.log_path})")
+        return None
 
     def stop(self) -> None:
         self.group.stop()
 
 
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited (code {returncode})"
+
+
 def run_until_signalled(runtime: Runtime, say: Callable[[str], None] = print) -> int:
-    """Block until Ctrl-C / SIGTERM or a child dies; then stop everything. Returns the exit status."""
+    """Block until Ctrl-C / SIGTERM, restarting children that die; stop everything at the end.
+    Returns the exit status: 0 when asked to stop, 1 when a child kept dying."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -128,8 +203,8 @@ def run_until_signalled(runtime: Runtime, say: Callable[[str], None] = print) ->
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(1.0):
-            failure = runtime.failed_child()
+        while not stop.wait(0.5):
+            failure = runtime.watch(say)
             if failure:
                 say(f"stopping: {failure}")
                 return 1

@@ -2,10 +2,17 @@
 
 from ._classify import TriageResult, classify, destinations, triage
 from ._enrich import Enrichment, enrich, local_index
+from ._evaluate import LABELS, Evaluation, evaluate
+from ._offline import TriageInputError, triage_files
 from ._telemetry import MemoryTelemetry, StoreTelemetry, Telemetry
 
 __all__ = [
+    "LABELS",
     "Enrichment",
+    "Evaluation",
+    "TriageInputError",
+    "evaluate",
+    "triage_files",
     "MemoryTelemetry",
     "StoreTelemetry",
     "Telemetry",

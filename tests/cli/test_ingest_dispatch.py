@@ -12,8 +12,8 @@ from flows.settings import Settings
 class _FakeDispatcher:
     started: list[str] = []
 
-    def __init__(self, store: object) -> None:
-        pass
+    def __init__(self, store: object, **console: object) -> None:
+        assert set(console) == {"api_url", "auth_string"}  # Garrison's console, by its settings
 
     async def dispatch(self, incident_id: str) -> str | None:
         self.started.append(incident_id)

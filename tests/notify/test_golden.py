@@ -9,7 +9,7 @@ The incidents are the conftest's MyKings sample (classified, contained, one fail
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import pytest
 from flows.demo import mykings_alert
 from flows.models import Alert
 from flows.notify import CHANNELS, Event, EventDetails, campaign_context, incident_context, render_channel
+from flows.settings import get_settings
 from flows.store import IncidentView, Store
 from flows.tenants import NotifyTarget, Tenant
 
@@ -32,6 +33,15 @@ EVENTS = [event.value for event in Event]
 INCIDENT_ID = "6b1f3c2e-8d4a-4f0b-9e7c-2a5d8c1e0f3b"
 FLOW_RUN_ID = "0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"
 RECEIVED = datetime(2019, 7, 23, 9, 2, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _console_on_its_default_port(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Messages link to the Prefect UI; tests run it on a free port, the golden files on the default one.
+    monkeypatch.setenv("GARRISON_PREFECT_PORT", "4200")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def pinned(incident: IncidentView, *, flow_run_id: str | None = None) -> IncidentView:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from actions.lab import LabFleet
-from flows.demo import mykings_host
+from flows.demo import DEMO_HOST, reset_demo
 from flows.models import defang, defang_text
 from flows.settings import get_settings
 from flows.store import Store
@@ -46,10 +46,13 @@ def show_host(
 def seed_demo(
     tenant: Annotated[str, typer.Option(help="Tenant to seed the host into.")] = "demo",
 ) -> None:
-    """Put the MyKings demo host (Run-key persistence, C2 connections) into the lab fleet."""
-    seed = mykings_host(tenant)
-    device_id = _fleet().seed(seed)
-    console.print(shown(f"seeded {seed.hostname} ({device_id}) for tenant {tenant}"))
+    """Put the MyKings demo host (Run-key persistence, C2 connections) back into the lab fleet, and close
+    the earlier demo incidents on it that wait for an analyst (the reset ends them)."""
+    store = Store.open(get_settings().database_url)
+    for closed in reset_demo(store, tenant):
+        console.print(shown(f"closed earlier demo incident {closed[:8]}: the lab host was reset"))
+    host = LabFleet(store.engine).show(tenant, DEMO_HOST)[0]
+    console.print(shown(f"seeded {DEMO_HOST} ({host['device_id']}) for tenant {tenant}"))
 
 
 def _print_host(host: dict[str, Any]) -> None:

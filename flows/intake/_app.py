@@ -234,8 +234,9 @@ def create_app(
             status_code=status, content={"stored": report.events_stored, "rejected": rejected}
         )
 
-    @app.get("/v1/incidents/{incident_id}")
-    async def get_incident(incident_id: str, request: Request) -> JSONResponse:
+    async def admit_bodiless(request: Request) -> Caller | JSONResponse:
+        """The caller of a route without a body (its body is read only for a signature, and no further than
+        an alert may be), or the refusal to send back."""
         try:
             caller, _ = await admit(request, None, settings.max_alert_bytes, need_body=False)
             await remember(caller)
@@ -243,6 +244,13 @@ def create_app(
             return _problem(error.status, error.detail)
         except Replay as error:
             return _problem(401, str(error))
+        return caller
+
+    @app.get("/v1/incidents/{incident_id}")
+    async def get_incident(incident_id: str, request: Request) -> JSONResponse:
+        caller = await admit_bodiless(request)
+        if isinstance(caller, JSONResponse):
+            return caller
         view = await run_in_threadpool(store.incident, incident_id)
         if view is None or view.tenant != caller.tenant.id:  # another tenant's incident does not exist
             return _problem(404, f"no incident {incident_id}")
@@ -252,15 +260,10 @@ def create_app(
         "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
     )
     async def unknown(rest: str, request: Request) -> JSONResponse:
-        # Authenticate before saying "not found": no path (e.g. /v1/x/health) is a way around auth. The
-        # body is read only for a signature, and no further than an alert may be.
-        try:
-            caller, _ = await admit(request, None, settings.max_alert_bytes, need_body=False)
-            await remember(caller)
-        except _Refused as error:
-            return _problem(error.status, error.detail)
-        except Replay as error:
-            return _problem(401, str(error))
+        # Authenticate before saying "not found": no path (e.g. /v1/x/health) is a way around auth.
+        caller = await admit_bodiless(request)
+        if isinstance(caller, JSONResponse):
+            return caller
         return _problem(404, f"no such endpoint /v1/{rest}")
 
     return app

@@ -31,20 +31,7 @@ def append_audit(
 ) -> None:
     """Add one entry in the caller's transaction."""
     last = session.scalar(select(AuditRow).order_by(AuditRow.id.desc()).limit(1).with_for_update())
-    prev_hash = last.hash if last else GENESIS
-    at = utcnow()
-    payload = data or {}
-    session.add(
-        AuditRow(
-            at=at,
-            actor=actor,
-            event=event,
-            subject=subject,
-            data=payload,
-            prev_hash=prev_hash,
-            hash=_digest(prev_hash, at, actor, event, subject, payload),
-        )
-    )
+    session.add(AuditRow(**_entry(last.hash if last else GENESIS, actor, event, subject, data)))
 
 
 def append_audit_conn(
@@ -52,20 +39,23 @@ def append_audit_conn(
 ) -> None:
     """The same as ``append_audit``, for Core connections (batched intake)."""
     last = conn.execute(select(AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).scalar()
-    prev_hash = last or GENESIS
-    at = utcnow()
-    payload = data or {}
-    conn.execute(
-        insert(AuditRow).values(
-            at=at,
-            actor=actor,
-            event=event,
-            subject=subject,
-            data=payload,
-            prev_hash=prev_hash,
-            hash=_digest(prev_hash, at, actor, event, subject, payload),
-        )
-    )
+    conn.execute(insert(AuditRow).values(**_entry(last or GENESIS, actor, event, subject, data)))
+
+
+def _entry(
+    prev_hash: str, actor: str, event: str, subject: str, data: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The next link of the chain: its fields and their hash over the previous link's."""
+    at, payload = utcnow(), data or {}
+    return {
+        "at": at,
+        "actor": actor,
+        "event": event,
+        "subject": subject,
+        "data": payload,
+        "prev_hash": prev_hash,
+        "hash": _digest(prev_hash, at, actor, event, subject, payload),
+    }
 
 
 def verify_audit(session: Session) -> int | None:

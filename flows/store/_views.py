@@ -6,7 +6,7 @@ from datetime import UTC
 from datetime import datetime as _datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from flows.models import defang
 
@@ -41,6 +41,8 @@ class ActionView(BaseModel):
 
 
 class NotificationView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read straight from its row
+
     event: str
     language: str
     target: str
@@ -84,6 +86,8 @@ class IncidentView(BaseModel):
 
 
 class IncidentSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read straight from its row
+
     id: str
     tenant: str
     title: str
@@ -123,16 +127,7 @@ def incident_view(row: IncidentRow) -> IncidentView:
 
 
 def incident_summary(row: IncidentRow) -> IncidentSummary:
-    return IncidentSummary(
-        id=row.id,
-        tenant=row.tenant,
-        title=row.title,
-        status=row.status,
-        verdict=row.verdict,
-        score=row.score,
-        alert_count=row.alert_count,
-        created_at=row.created_at,
-    )
+    return IncidentSummary.model_validate(row)
 
 
 def _indicator(row: IndicatorRow) -> IndicatorView:
@@ -159,15 +154,7 @@ def _action(row: ActionRow) -> ActionView:
 
 
 def _notification(row: NotificationRow) -> NotificationView:
-    return NotificationView(
-        event=row.event,
-        language=row.language,
-        target=row.target,
-        status=row.status,
-        subject=row.subject,
-        error=row.error,
-        created_at=row.created_at,
-    )
+    return NotificationView.model_validate(row)
 
 
 def _timeline(row: TimelineRow) -> TimelineEntry:

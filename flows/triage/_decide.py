@@ -14,7 +14,7 @@ from __future__ import annotations
 from flows.models import Reason, Verdict, VerdictLabel
 from flows.tenants import Policy
 
-from ._findings import GATE, PERSISTENCE, UNANSWERED, Answers, Finding
+from ._findings import GATE, PERSISTENCE, PREVALENCE, PROCESS, UNANSWERED, Answers, Finding
 
 HOST_EVIDENCE_FLOOR = 40  # this much host evidence is at least suspicious, and intel cannot argue it down
 
@@ -27,7 +27,16 @@ def decide(answers: Answers, policy: Policy) -> Verdict:
     explained = sum(f.effect for f in answers.findings if f.clears and not f.intel and f.effect < 0)
     score = max(0, min(100, sum(r.effect for r in reasons)))
     risky = [f for f in answers.findings if f.risky]
-    cleared = [r for f, r in zip(answers.findings, reasons, strict=True) if f.clears and r.effect < 0]
+    # Traffic everybody has does not clear a suspicious process making it (msiexec beaconing to a CDN is
+    # still msiexec beaconing): prevalence clears only what the hosts do not contradict.
+    suspicious_process = any(
+        f.question == PROCESS and f.host_evidence and f.effect > 0 for f in answers.findings
+    )
+    cleared = [
+        r
+        for f, r in zip(answers.findings, reasons, strict=True)
+        if f.clears and r.effect < 0 and not (f.question == PREVALENCE and suspicious_process)
+    ]
     if score >= policy.malicious_threshold:
         label = VerdictLabel.MALICIOUS
     elif (

@@ -280,3 +280,17 @@ def test_routine_clears_only_what_many_hosts_have_done_for_days(hosts: int, beni
     # One host's daily habit could be the intruder's own scheduled task: that clears nothing.
     assert (verdict.verdict is VerdictLabel.BENIGN) is benign
     assert ("routine" in {r.code for r in verdict.reasons}) is benign
+
+
+def test_traffic_everybody_has_does_not_clear_a_lolbin_beaconing() -> None:
+    from flows.bench._triage import _T, _alert, _events
+    from flows.store import event_row
+    from flows.triage import MemoryTelemetry
+
+    rows = [event_row(d, d["metadata"]["tenant_uid"]) for d in _events(2000)]
+    alert = _alert()
+
+    verdict = classify([alert], alert.indicators(), Policy(), MemoryTelemetry(rows), _T)
+
+    assert "prevalence_baseline" in {r.code for r in verdict.reasons}  # hundreds of hosts, three tenants…
+    assert verdict.verdict is VerdictLabel.SUSPICIOUS  # …but msiexec makes the connections: a person looks

@@ -1,6 +1,7 @@
 """The Garrison store (SQLAlchemy 2): SQLite with WAL by default, PostgreSQL by URL."""
 
 from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
+from ._audit import AuditCheck
 from ._engine import engine_for
 from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
 from ._ingest import (
@@ -19,6 +20,7 @@ from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, No
 
 __all__ = [
     "ApprovalNeed",
+    "AuditCheck",
     "ApprovalRefused",
     "ApprovalView",
     "action_hash",

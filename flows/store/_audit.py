@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,13 +59,38 @@ def _entry(
     }
 
 
-def verify_audit(session: Session) -> int | None:
-    """The id of the first row whose chain is broken, or None when the whole trail is intact."""
-    prev_hash = GENESIS
+@dataclass(frozen=True)
+class AuditCheck:
+    """What ``garrison audit verify`` reports: the entries read, and the first broken link if any."""
+
+    entries: int
+    last_hash: str
+    broken_at: int | None = None
+    event: str = ""
+    why: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_at is None
+
+
+def check_audit(session: Session) -> AuditCheck:
+    """Walk the chain from the start; stop at the first entry that does not follow from the one before."""
+    prev_hash, count = GENESIS, 0
     for row in session.scalars(select(AuditRow).order_by(AuditRow.id)):
         at = row.at if row.at.tzinfo else row.at.replace(tzinfo=utcnow().tzinfo)
         expected = _digest(prev_hash, at, row.actor, row.event, row.subject, row.data)
-        if row.prev_hash != prev_hash or row.hash != expected:
-            return row.id
-        prev_hash = row.hash
-    return None
+        if row.prev_hash != prev_hash:
+            why = "it does not follow the entry before it: an entry before it was deleted or changed"
+            return AuditCheck(count, prev_hash, row.id, row.event, why)
+        if row.hash != expected:
+            return AuditCheck(
+                count, prev_hash, row.id, row.event, "its content was changed after it was written"
+            )
+        prev_hash, count = row.hash, count + 1
+    return AuditCheck(count, prev_hash)
+
+
+def verify_audit(session: Session) -> int | None:
+    """The id of the first row whose chain is broken, or None when the whole trail is intact."""
+    return check_audit(session).broken_at

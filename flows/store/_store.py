@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from flows.models import Alert, Indicator, Verdict
 
-from ._audit import append_audit, verify_audit
+from ._audit import AuditCheck, append_audit, check_audit, verify_audit
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
 from ._ledger import Ledger
@@ -347,6 +347,11 @@ class Store:
     def verify_audit(self) -> int | None:
         with Session(self.engine) as session:
             return verify_audit(session)
+
+    def check_audit(self) -> AuditCheck:
+        """The audit trail's hash chain, walked from its start (``garrison audit verify``)."""
+        with Session(self.engine) as session:
+            return check_audit(session)
 
     # -- re-triage -------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from . import _audit, _bench, _dead_letters, _demo, _incidents, _ingest, _lab, _response, _triage
-from ._output import CliError, err_console
+from ._output import CliError, err_console, shown
 
 app = typer.Typer(
     name="garrison",
@@ -44,7 +44,7 @@ def main() -> None:
         if callable(show):
             show()
         else:
-            err_console.print(Text(f"error: {error}", style="red"))
+            err_console.print(shown(f"error: {error}", "red"))
         code = getattr(error, "exit_code", 2)
     except CliError as error:
         err_console.print(Text(f"error: {error}", style="red"))
@@ -52,7 +52,8 @@ def main() -> None:
     except Exception as error:  # noqa: BLE001 - the CLI's contract: one clear line, not a traceback
         if os.environ.get("GARRISON_DEBUG"):
             raise
-        err_console.print(Text(f"error: {type(error).__name__}: {error}", style="red"))
+        # An unexpected error's text may carry alert data: shown without terminal controls, like the rest.
+        err_console.print(shown(f"error: {type(error).__name__}: {error}", "red"))
         err_console.print("(set GARRISON_DEBUG=1 for the traceback)", style="dim")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

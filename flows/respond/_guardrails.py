@@ -98,10 +98,20 @@ class Guard:
         rollback: bool = False,
     ) -> Decision:
         hostname = inputs.get("hostname")
-        if isinstance(hostname, str) and (not hostname.strip() or _WILDCARDS.search(hostname)):
-            return Decision(
-                Ruling.REFUSED, f"hostname {hostname!r} could match several devices", "ambiguous_target"
-            )
+        if isinstance(hostname, str):
+            # Surrounding whitespace is a sensor's formatting (the adapters strip it too); inside a name it
+            # makes no hostname at all: say which, rather than "could match several devices".
+            name = hostname.strip()
+            if not name or any(c.isspace() for c in name):
+                return Decision(
+                    Ruling.REFUSED,
+                    f"{hostname!r} is no hostname (empty or with spaces inside)",
+                    "ambiguous_target",
+                )
+            if _WILDCARDS.search(name):
+                return Decision(
+                    Ruling.REFUSED, f"hostname {hostname!r} could match several devices", "ambiguous_target"
+                )
         if not restores(action):
             refusal = self.never_block(TargetKind(kind), inputs)
             if refusal:

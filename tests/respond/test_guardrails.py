@@ -440,3 +440,19 @@ def test_the_respond_flow_holds_a_protected_host_and_escalates_instead_of_hangin
     assert [n.event for n in incident.notifications][:1] == ["escalation"]
     escalation = next((settings.outbox_dir / "_analysts").glob("*"))
     assert "DC-01" in escalation.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("hostname", "allowed", "says"),
+    [
+        ("WS-FINANCE-07 ", True, ""),  # a sensor's trailing space is formatting, not a wildcard
+        ("WS FINANCE 07", False, "is no hostname"),
+        ("   ", False, "is no hostname"),
+        ("WS-*", False, "could match several devices"),
+    ],
+)
+def test_hostnames_are_judged_for_what_is_wrong_with_them(hostname: str, allowed: bool, says: str) -> None:
+    decision = GUARD.decide("lab.isolate_host", TargetKind.HOST, {"hostname": hostname})
+
+    assert (decision.verdict is Ruling.ALLOWED) is allowed
+    assert says in decision.reason

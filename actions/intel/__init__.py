@@ -8,11 +8,14 @@
   failures come back in ``LookupResult.failures`` and never raise.
 - Providers register in ``intel_registry`` (``<provider>.lookup_<object>`` keys, strict pydantic inputs,
   declared secrets, doc links). Depends on nothing in ``flows``.
+- ``normalize`` / ``guess_type`` / ``refang`` are ``actions.indicators``'s, the one indicator normalizer
+  (alerts go through it too), re-exported.
 """
+
+from actions.indicators import InvalidIndicator, guess_type, normalize, refang
 
 from ._cache import DEFAULT_NEGATIVE_TTLS, DEFAULT_TTLS, IntelCache, default_cache
 from ._lookup import LookupResult, NotAsked, ProviderFailure, lookup
-from ._normalize import InvalidIndicator, guess_type, normalize, refang
 from ._provider import (
     IntelRegistry,
     IntelSession,

@@ -1,5 +1,7 @@
 """Garrison's domain models (pydantic): alerts, indicators, verdicts and incidents."""
 
+from actions.indicators import refang
+
 from ._alert import (
     MAX_ATTACKS,
     Alert,
@@ -13,7 +15,7 @@ from ._alert import (
     tactic_uid,
     technique_uid,
 )
-from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of, refang
+from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of
 from ._text_iocs import iocs_in_text
 from ._verdict import Reason, Verdict, VerdictLabel
 

@@ -1,8 +1,11 @@
-"""Indicators of compromise: typing, refanging what sensors send, defanging what people read."""
+"""Indicators of compromise: typing, refanging what sensors send, defanging what people read.
+
+Typing and normalizing is ``actions.indicators``'s (the one normalizer, shared with the intel feeds and
+providers, which may not import the engine); this module adds the model, the hints and the defanging.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from contextlib import suppress
@@ -10,11 +13,13 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from html.entities import html5 as html5_entities
 from itertools import takewhile
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import idna
 from publicsuffixlist import PublicSuffixList
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from actions.indicators import MAX_LENGTH, InvalidIndicator, normalize, parse_any, refang, strip_credentials
 
 
 class IndicatorType(StrEnum):
@@ -53,9 +58,18 @@ class Indicator(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: IndicatorType
-    value: str = Field(max_length=4096)
+    value: str = Field(max_length=MAX_LENGTH)
     field: str = Field(default="", description="Where in the alert it was found (OCSF path).")
     provenance: list[Provenance] = Field(default_factory=list)
+
+    @field_validator("value")
+    @classmethod
+    def _without_credentials(cls, value: str) -> str:
+        # However it was built (parsed, read back from the store, found in text), an indicator never
+        # keeps a URL's credentials, defanged or not: it is stored on the incident and shown to people.
+        refanged = refang(value)
+        stripped = strip_credentials(refanged)
+        return value if stripped == refanged else stripped
 
     @classmethod
     def parse(cls, raw: str, field: str = "", hint: IndicatorType | None = None) -> Indicator | None:
@@ -68,33 +82,6 @@ class Indicator(BaseModel):
         return defang(self.value)
 
 
-_DOMAIN = re.compile(
-    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}\.?$", re.I
-)
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
-_URL_START = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_IPV4_SHAPE = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-_IPV6_CHARS = re.compile(r"^[0-9a-fA-F:.]+(%\w+)?$")
-_HASH_BY_LENGTH = {32: IndicatorType.MD5, 40: IndicatorType.SHA1, 64: IndicatorType.SHA256}
-
-
-def guess_type(value: str) -> IndicatorType | None:
-    """The indicator type a refanged string looks like, or ``None``."""
-    if _URL_START.match(value):
-        return IndicatorType.URL
-    if _HEX.match(value) and len(value) in _HASH_BY_LENGTH:
-        return _HASH_BY_LENGTH[len(value)]
-    if _IPV4_SHAPE.match(value) or (":" in value and _IPV6_CHARS.match(value)):
-        try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            return None
-        return IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
-    if _DOMAIN.match(value):
-        return IndicatorType.DOMAIN
-    return None
-
-
 @lru_cache(maxsize=65_536)
 def _parse(raw: str, field: str, hint: IndicatorType | None) -> Indicator | None:
     # Memoized (indicators are frozen): a storm repeats the same values thousands of times.
@@ -102,71 +89,23 @@ def _parse(raw: str, field: str, hint: IndicatorType | None) -> Indicator | None
     return None if typed is None else Indicator(type=typed[0], value=typed[1], field=field)
 
 
+_FREE_FORM = (IndicatorType.REGISTRY_VALUE, IndicatorType.FILE_PATH, IndicatorType.ACCOUNT)
+
+
 @lru_cache(maxsize=65_536)
 def _typed(raw: str, hint: IndicatorType | None) -> tuple[IndicatorType, str] | None:
     """(type, normalized value) of a raw string, memoized: storms repeat the same indicators."""
-    value = refang(raw.strip())
-    if not value or len(value) > 4096:
+    if hint is not None and hint in _FREE_FORM:
+        # Host evidence, kept as the sensor wrote it (refanged), less any URL's credentials.
+        value = strip_credentials(refang(raw.strip()))
+        return (hint, value) if value and len(value) <= MAX_LENGTH else None
+    try:
+        # The one normalizer, shared with intel: an alert's indicator matches an intel record. A hinted
+        # value must be of that type (an IP hint takes either version).
+        kind, value = normalize(hint.value, raw) if hint else parse_any(raw)
+    except InvalidIndicator:
         return None
-    guessed = guess_type(value)
-    kind = hint or guessed
-    if kind is None or not _fits(kind, guessed):
-        return None
-    if kind in (IndicatorType.DOMAIN, IndicatorType.SHA256, IndicatorType.SHA1, IndicatorType.MD5):
-        value = value.lower().rstrip(".")
-    elif kind is IndicatorType.X509_SHA1:
-        value = value.lower()
-    elif kind in (IndicatorType.IPV4, IndicatorType.IPV6):
-        address = ipaddress.ip_address(value)
-        kind = IndicatorType.IPV4 if address.version == 4 else IndicatorType.IPV6
-        value = str(address)
-    elif kind is IndicatorType.URL:
-        value = _normalize_url(value)
-    return kind, value
-
-
-_FREE_FORM = (IndicatorType.REGISTRY_VALUE, IndicatorType.FILE_PATH, IndicatorType.ACCOUNT)
-_IPS = (IndicatorType.IPV4, IndicatorType.IPV6)
-
-
-def _fits(kind: IndicatorType, guessed: IndicatorType | None) -> bool:
-    """Whether a value that looks like ``guessed`` may be typed as ``kind``."""
-    if kind in _FREE_FORM:
-        return True
-    if kind in _IPS:
-        return guessed in _IPS
-    if kind is IndicatorType.X509_SHA1:
-        return guessed is IndicatorType.SHA1
-    return kind is guessed
-
-
-def _normalize_url(url: str) -> str:
-    # Scheme and host are case-insensitive; path and query are not.
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = parts.netloc
-    if host:
-        userinfo, _, hostport = netloc.rpartition("@")
-        hostport = hostport.lower()
-        netloc = f"{userinfo}@{hostport}" if userinfo else hostport
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
-
-
-_REFANG = [
-    (re.compile(r"^hxxp", re.I), "http"),
-    (re.compile(r"^fxp", re.I), "ftp"),
-    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]", re.I), "."),
-    (re.compile(r"\[:\]"), ":"),
-    (re.compile(r"\[/\]"), "/"),
-    (re.compile(r"\[@\]|\[at\]", re.I), "@"),
-]
-
-
-def refang(value: str) -> str:
-    """Undo common defanging so the value can be matched: ``hxxp://evil[.]com`` → ``http://evil.com``."""
-    for pattern, replacement in _REFANG:
-        value = pattern.sub(replacement, value)
-    return value
+    return IndicatorType(kind), value
 
 
 def defang(value: str) -> str:

@@ -8,6 +8,8 @@ from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
+from actions.indicators import refang
+
 from ._indicator import Indicator, IndicatorType
 
 # Free text is full of dotted names that are not domains: .NET types (Net.WebClient, System.IO.File),
@@ -22,11 +24,12 @@ _FILE_SUFFIXES = frozenset(
     "xml json yml yaml zip rar 7z gz tar iso img doc docx xls xlsx xlsm ppt pptx pdf rtf png jpg gif "
     "py sh pl rb php asp aspx jsp html htm css db evtx etl reg inf".split()
 )
-_URL = re.compile(r"\b(?:hxxps?|https?|fxp|ftp)(?:://|\[://\]|\[:\]//)[^\s\"'<>|^`]+", re.I)
-_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}(?:\.|\[\.\]|\(\.\))){3}\d{1,3}(?![\d.])")
+# A dot as written, or defanged as ``refang`` undoes it: [.] (.) {.} [dot] (dot) {dot}.
+_DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})"
+_URL = re.compile(r"\b(?:hxxps?|https?|fxp|ftp)(?:://|\[://\]|\[:\]//|:\[//\])[^\s\"'<>|^`]+", re.I)
+_IPV4 = re.compile(rf"(?<![\d.])(?:\d{{1,3}}{_DOT}){{3}}\d{{1,3}}(?![\d.])", re.I)
 _DOMAIN = re.compile(
-    r"(?<![\w@.\\/-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.|\[\.\]|\(\.\)))+[a-z][a-z0-9-]{1,62}(?![\w-])",
-    re.I,
+    rf"(?<![\w@.\\/-])(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?{_DOT})+[a-z][a-z0-9-]{{1,62}}(?![\w-])", re.I
 )
 _HASH = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![0-9a-f])", re.I)
 _REGISTRY = re.compile(r"\b(?:HKLM|HKCU|HKCR|HKU|HKEY_[A-Z_]+)\\[^\"'\r\n]+?(?=\"|'|\s/|$)", re.I)
@@ -54,7 +57,7 @@ def _scan(text: str, field: str) -> Iterator[Indicator]:
             yield found
     for match in _DOMAIN.finditer(text):
         value = match.group(0)
-        suffix = re.split(r"\.|\[\.\]|\(\.\)", value)[-1].lower()
+        suffix = refang(value).rsplit(".", 1)[-1].lower()
         if _inside(match.span(), spans) or suffix in _FILE_SUFFIXES or not _real_suffix(value):
             continue
         if found := Indicator.parse(value, field=field, hint=IndicatorType.DOMAIN):
@@ -67,7 +70,7 @@ def _scan(text: str, field: str) -> Iterator[Indicator]:
 
 
 def _real_suffix(value: str) -> bool:
-    name = re.sub(r"\[\.\]|\(\.\)", ".", value).lower().rstrip(".")
+    name = refang(value).lower().rstrip(".")
     tld = name.rsplit(".", 1)[-1]
     return tld in _DOCUMENTATION_TLDS or _SUFFIXES.publicsuffix(name) is not None
 

@@ -6,7 +6,8 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 
-from .._normalize import InvalidIndicator, normalize
+from actions.indicators import InvalidIndicator, normalize
+
 from .._record import IntelRecord
 from ._result import FeedResult, IntelNetwork
 

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .._normalize import InvalidIndicator, parse_any
+from actions.indicators import InvalidIndicator, parse_any
+
 from .._record import INDICATOR_TYPES, VERDICTS, IntelRecord
 from .._text import clean, iso
 from ._misp import parse_misp

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._normalize import InvalidIndicator, url_or_domain
+from actions.indicators import InvalidIndicator
+
+from .._normalize import url_or_domain
 from .._text import clean, iso, join, latest, plural
 from ._result import Collector, FeedError
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._normalize import InvalidIndicator, normalize
+from actions.indicators import InvalidIndicator, normalize
+
 from .._record import IntelRecord, unique
 from .._text import clean
 

@@ -20,7 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from .._normalize import InvalidIndicator, parse_any
+from actions.indicators import InvalidIndicator, parse_any
+
 from .._text import clean, earliest, iso, join, latest, plural
 from ._pattern import Comparison, PatternError, comparisons
 from ._result import Collector, FeedError

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import actions.indicators
 import actions.intel
 from actions import PolicyViolation, registry
 from actions.http import HttpPool
@@ -27,6 +28,7 @@ from actions.intel import (
     intel_registry,
     normalize,
 )
+from actions.intel._normalize import private_reason, url_or_domain
 from tests.actions._support import FakeClock
 from tests.actions.intel._helpers import make_ctx, run
 
@@ -44,7 +46,7 @@ PACKAGE = Path(actions.intel.__file__).parent
         ("url", "fxp://files.evil.example.net/a", ("url", "ftp://files.evil.example.net/a")),
         ("ip", " 45.83.66.1\t", ("ipv4", "45.83.66.1")),
         ("ipv6", "[2001:0DB8::0001]", ("ipv6", "2001:db8::1")),
-        ("ipv4", "::ffff:10.0.0.1", ("ipv6", "::ffff:a00:1")),
+        ("ipv4", "::ffff:10.0.0.1", ("ipv4", "10.0.0.1")),  # an IPv4 peer as a dual-stack socket writes it
         ("hash", "D41D8CD98F00B204E9800998ECF8427E", ("md5", "d41d8cd98f00b204e9800998ecf8427e")),
         ("x509_sha1", "5A:3F:0D:8F:5E:1C:2B:4D:6A:7B:8C:9D:0E:1F:2A:3B:4C:5D:6E:7F",
          ("x509_sha1", "5a3f0d8f5e1c2b4d6a7b8c9d0e1f2a3b4c5d6e7f")),
@@ -86,6 +88,50 @@ def test_normalize_never_fails_otherwise(kind: str, raw: str) -> None:
         return
     assert typed in INDICATOR_TYPES and normalize(typed, value) == (typed, value)
     assert not any(c.isspace() for c in value) and guess_type(value) in (typed, None, "sha1", "domain")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://admin:hunter2@{{7*7}}/",
+        "http://admin:hunter2@evil.example.net:99999/",
+        "http://admin:hunter2\uff20evil.example.net/",
+        "http://admin:hunter2%40evil.example.net/",
+        "hxxp://admin:hunter2[@]evil.example.net/\u202e",
+        "http://admin:hunter2" + "x" * 300 + "@evil.example.net:99999/",  # the @ beyond what is quoted
+    ],
+)
+def test_a_refused_url_is_never_quoted_with_its_password(raw: str) -> None:
+    with pytest.raises(InvalidIndicator) as refused:
+        normalize("url", raw)
+
+    assert "hunter2" not in str(refused.value)
+
+
+def test_what_intel_adds_a_scheme_less_url_and_what_stays_private() -> None:
+    assert url_or_domain("evil[.]example[.]net/x") == ("url", "http://evil.example.net/x")
+    assert url_or_domain("evil(dot)onion") == ("domain", "evil.onion")
+    # A single-label host is resolved by the network's search domains: internal.
+    assert private_reason("url", "http://ws-finance-07/share") == "internal name: not sent to a third party"
+    assert private_reason(*normalize("url", "http://[::ffff:10.0.0.5]/")) is not None
+    assert private_reason(*normalize("url", "http://3735928559/")) is None
+
+
+def test_the_one_normalizer_keeps_its_contract() -> None:
+    # ``actions.indicators`` is shared with the engine's alert indicators; intel is its first user.
+    module = actions.indicators
+    exported = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and not inspect.ismodule(v)
+        and getattr(v, "__module__", module.__name__) == module.__name__
+    }
+    failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+
+    assert set(module.__all__) == exported and failed == 0 and attempted > 0
+    assert module.TYPES == INDICATOR_TYPES  # the record types are the normalizer's
+    assert actions.intel.normalize is module.normalize and actions.intel.refang is module.refang
 
 
 def test_a_record_refuses_unknown_types_and_verdicts_and_round_trips() -> None:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     )
     max_alert_bytes: int = Field(default=1_048_576, description="Largest alert body the intake accepts.")
     max_batch_bytes: int = Field(default=33_554_432, description="Largest NDJSON batch the intake accepts.")
+    decision_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How often a run paused for a decision asks Prefect if it resumed.",
+    )
 
     @property
     def database_url(self) -> str:

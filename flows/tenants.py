@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
@@ -147,6 +148,16 @@ class Policy(BaseModel):
         default=2, ge=2, le=5, description="Distinct approvers a protected-asset action needs."
     )
     approval_ttl_minutes: int = Field(default=240, ge=1, le=10080, description="How long an approval lasts.")
+    # A paused run keeps its worker process (a runner slot) while it waits: pausing by default would let a
+    # handful of gray alerts stop every new incident. So by default the run ends at once and
+    # `garrison decide` starts the next response round with the decision; a tenant may opt into the pause.
+    decision_timeout_minutes: float = Field(
+        default=0,
+        ge=0,
+        le=43200,
+        description="How long a gray incident's run stays paused for a decision in the Prefect UI (each "
+        "waiting run holds a runner slot); 0: it ends at once and `garrison decide` starts the next round.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Policy:
@@ -179,8 +190,17 @@ class AdapterConfig(BaseModel):
 
 
 def generate_missing_secrets(tenants: TenantDirectory, secrets_dir: Path) -> list[str]:
-    """Create the secrets marked ``generate`` that exist neither in the environment nor on disk."""
+    """Create the secrets marked ``generate`` that exist neither in the environment nor on disk, and a
+    key for every analyst of the configuration (``secrets/analysts/NAME``, owner-only)."""
     created = []
+    for analyst in tenants.analysts:
+        path = analyst_key_path(secrets_dir, analyst)
+        if not path.exists():
+            secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.parent.mkdir(exist_ok=True, mode=0o700)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+            created.append(f"analysts/{analyst}")
     for tenant in tenants:
         references = [*tenant.auth.api_keys, *([tenant.auth.hmac_secret] if tenant.auth.hmac_secret else [])]
         for reference in references:
@@ -192,6 +212,16 @@ def generate_missing_secrets(tenants: TenantDirectory, secrets_dir: Path) -> lis
                 path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
                 created.append(reference.env)
     return created
+
+
+def analyst_key_path(secrets_dir: Path, analyst: str) -> Path:
+    """Where an analyst's key lives; ``garrison decide --by NAME`` checks the key given against it."""
+    if not ANALYST_NAME.fullmatch(analyst):
+        raise ValueError(f"not an analyst name: {analyst!r}")
+    return secrets_dir / "analysts" / analyst
+
+
+ANALYST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 class TenantAuth(BaseModel):
@@ -259,6 +289,10 @@ class IntelConfig(BaseModel):
 class TenantsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    analysts: list[Annotated[str, Field(pattern=ANALYST_NAME.pattern)]] = Field(
+        default_factory=list,
+        description="The MDR's analysts who may decide on incidents; each gets a key (secrets/analysts/).",
+    )
     tenants: list[Tenant] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -273,8 +307,9 @@ class TenantsFile(BaseModel):
 class TenantDirectory:
     """Look tenants up by id. There is no default tenant: an unknown id is an error."""
 
-    def __init__(self, tenants: list[Tenant]) -> None:
+    def __init__(self, tenants: list[Tenant], analysts: list[str] | None = None) -> None:
         self._by_id = {tenant.id: tenant for tenant in tenants}
+        self.analysts: list[str] = list(dict.fromkeys(analysts or []))  # the MDR's, not a tenant's
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self._by_id.get(tenant_id)
@@ -300,7 +335,7 @@ def load_tenants(path: Path) -> TenantDirectory:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise TenantConfigError(f"{path}: {where}: {first['msg']}") from None
-    return TenantDirectory(parsed.tenants)
+    return TenantDirectory(parsed.tenants, parsed.analysts)
 
 
 @lru_cache(maxsize=8)

@@ -10,8 +10,9 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions import registry
+from flows.models import VerdictLabel
 from flows.settings import get_settings
-from flows.tenants import tenants_from
+from flows.tenants import Tenant, tenants_from
 from playbooks import (
     ActStep,
     ClassifyStep,
@@ -23,6 +24,7 @@ from playbooks import (
 )
 
 from ._act import settle
+from ._gate import wait_for_decision
 from ._steps import act, classify_incident, close, enrich, escalate, notify, open_store, publish_report
 
 
@@ -57,15 +59,30 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     for key in playbook.action_keys():
         registry.get(key)  # fail before acting at all if the playbook names an unknown action
     dry_run = request.dry_run or playbook.dry_run
-    verdict: str | None = None
-    for step in playbook.steps:
+    steps = playbook.steps
+    # A round an analyst started with a decision (`garrison decide` while no run waited) acts on it.
+    verdict: str | None = store.decided_verdict(incident.id)
+    ran: set[str] = set()  # each step runs at most once per run
+    decided = verdict is not None  # an analyst's verdict stands: no classify step overrides it
+    resume_at = 0  # where a decision re-enters the playbook: the step after the last classify step run
+    position = 0
+    while position < len(steps):
+        step = steps[position]
+        position += 1
+        if step.id in ran:
+            continue
         if not step.when.holds(verdict):
             store.add_timeline(incident.id, step.id, f"step skipped (verdict {verdict})")
             continue
+        ran.add(step.id)
         if isinstance(step, EnrichStep):
             enrich.with_options(task_run_name=step.id)(incident.id, tenant)
         elif isinstance(step, ClassifyStep):
+            if decided:
+                store.add_timeline(incident.id, step.id, "step skipped: an analyst decided the verdict")
+                continue
             verdict = classify_incident.with_options(task_run_name=step.id)(incident.id, tenant)
+            resume_at = position
         elif isinstance(step, ActStep):
             outcomes = act.with_options(task_run_name=step.id)(incident.id, tenant.id, step.actions, dry_run)
             contained, held = _after_containment(incident.id, outcomes, dry_run)
@@ -80,10 +97,20 @@ def respond(request: RespondRequest) -> dict[str, Any]:
                 )
         elif isinstance(step, EscalateStep):
             escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
-            if not dry_run:  # a gray verdict waits for a person: tell the MDR's analysts where they look
-                notify.with_options(task_run_name=f"{step.id}-notify")(
-                    incident.id, tenant, "escalation", step.reason
-                )
+            if dry_run:
+                store.add_timeline(incident.id, step.id, "dry-run: would pause for an analyst's decision")
+                continue
+            # A gray verdict waits for a person: tell the MDR's analysts where they look, then wait for them.
+            notify.with_options(task_run_name=f"{step.id}-notify")(
+                incident.id, tenant, "escalation", step.reason
+            )
+            decision = _gate(incident.id, run_id, tenant, step)
+            if decision is _SUPERSEDED:
+                return {"incident_id": incident.id, "status": "superseded", "superseded": True}
+            if decision in ("malicious", "benign"):
+                # The decision re-classifies the incident: walk the playbook again from the step after
+                # classify under the new verdict; steps that already ran are not repeated.
+                verdict, decided, position = decision, True, resume_at
         elif isinstance(step, NotifyStep):
             if dry_run:
                 store.add_timeline(incident.id, step.id, f"dry-run: would send {step.event}")
@@ -113,6 +140,71 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     assert final is not None
     logger.info("incident %s: %s, verdict %s", final.id, final.status, final.verdict)
     return {"incident_id": final.id, "status": final.status, "verdict": final.verdict}
+
+
+_SUPERSEDED = "superseded"
+
+
+def _gate(incident_id: str, run_id: str, tenant: Tenant, step: EscalateStep) -> str | None:
+    """Pause the run for an analyst's decision and record it; returns ``malicious`` or ``benign`` when the
+    playbook goes on under that verdict, None when the incident keeps waiting (escalated, timed out), or
+    ``_SUPERSEDED`` when a new response round took the incident while this run waited."""
+    store = open_store()
+    timeout = tenant.policy.decision_timeout_minutes * 60
+    if timeout <= 0:  # the default: no run holds a runner slot while a person thinks
+        store.add_timeline(
+            incident_id,
+            "decision",
+            f"waiting for an analyst's decision (`garrison decide` starts the next round): {step.reason}",
+            {"flow_run_id": run_id, "reason": step.reason, "waiting": True},
+        )
+        return None
+    store.add_timeline(
+        incident_id,
+        "decision",
+        f"waiting for an analyst's decision (at most {timeout / 60:g} min): {step.reason}",
+        {"flow_run_id": run_id, "timeout_seconds": timeout, "reason": step.reason, "waiting": True},
+    )
+    result = wait_for_decision(f"decision-{step.id}", timeout, get_settings().decision_poll_seconds)
+    incident = store.incident(incident_id)
+    if incident is None or incident.flow_run_id != run_id:
+        # An alert brought news while the run waited: the new round triages again and asks again.
+        store.add_timeline(
+            incident_id, "decision", "decision for an earlier response round ignored", {"flow_run_id": run_id}
+        )
+        return _SUPERSEDED
+    decision = result.decision
+    if decision is None:
+        why = f"no analyst decided within {timeout / 60:g} min; the incident still waits for one"
+        store.add_timeline(
+            incident_id,
+            "decision",
+            why,
+            {"timed_out": True, "waited_seconds": round(result.waited_seconds, 3)},
+        )
+        notify.with_options(task_run_name=f"{step.id}-timeout")(incident_id, tenant, "escalation", why)
+        return None
+    if decision.verdict == "escalate":
+        why = f"analyst {decision.analyst} escalated it" + (
+            f": {decision.comment}" if decision.comment else ""
+        )
+        store.add_timeline(
+            incident_id,
+            "decision",
+            f"{why} (after {result.waited_seconds:.0f} s)",
+            {
+                "analyst": decision.analyst,
+                "verdict": "escalate",
+                "comment": decision.comment,
+                "waited_seconds": round(result.waited_seconds, 3),
+            },
+        )
+        notify.with_options(task_run_name=f"{step.id}-escalated")(incident_id, tenant, "escalation", why)
+        return None
+    store.record_decision(
+        incident_id, VerdictLabel(decision.verdict), decision.analyst, decision.comment, result.waited_seconds
+    )
+    return decision.verdict
 
 
 def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> tuple[bool, str]:

@@ -141,7 +141,10 @@ def close(incident_id: str) -> dict[str, str]:
         store.add_timeline(incident_id, "close", f"not closed: status is {incident.status}")
         return {"status": incident.status, "review": ""}
     gate = next((r for r in incident.reasons if r.get("code") == "analyst_required"), None)
-    if gate is not None:
+    # An analyst who decided on the incident (``garrison decide``, the Prefect UI form) is the person the
+    # rule asks for: their verdict stands, and the playbook closes what it finished.
+    decided = any(r.get("code") == "analyst_decision" for r in incident.reasons)
+    if gate is not None and not decided:
         because = ", ".join(str(b) for b in (gate.get("params") or {}).get("because", []))
         review = f"closing needs an analyst: {gate.get('finding', '')} ({because})"
         if incident.status == IncidentStatus.CONTAINED:

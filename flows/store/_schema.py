@@ -79,6 +79,9 @@ class IncidentRow(Base):
     # News (a new host, indicator, technique, higher severity) that arrived while a run may be in flight:
     # that run would overwrite a status set now, so it takes the request when it ends (Store.end_run).
     retriage_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An analyst's verdict for the next response round (decided while no run waited): that round's run
+    # takes it instead of classifying; cleared when the round ends.
+    decided_verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # When the last respond run ended (None while one is in flight): news for an incident whose run has
     # ended starts a new round at once; news during a run waits for its end (Store.end_run).
     run_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

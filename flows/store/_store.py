@@ -11,7 +11,7 @@ from sqlalchemy import case, delete, null, or_, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, selectinload
 
-from flows.models import Alert, Indicator, Verdict
+from flows.models import Alert, Indicator, Reason, Verdict, VerdictLabel
 
 from ._audit import AuditCheck, append_audit, check_audit, verify_audit
 from ._engine import engine_for
@@ -209,6 +209,83 @@ class Store:
                 )
             )
 
+    def record_decision(
+        self, incident_id: str, verdict: VerdictLabel, analyst: str, comment: str, waited_seconds: float
+    ) -> None:
+        """An analyst's decision on a gray incident becomes its verdict: triage's reasons are kept and the
+        analyst's is appended (question "What did the analyst decide?"); the incident leaves
+        ``awaiting_approval`` for the playbook to go on (``triaging``). The score is triage's, unchanged."""
+        finding, reason = _decision_reason(verdict, analyst, comment)
+        with Session(self.engine) as session, session.begin():
+            row = session.get_one(IncidentRow, incident_id)
+            row.verdict = verdict
+            row.reasons = [*(row.reasons or []), reason.model_dump()]
+            row.status = IncidentStatus.TRIAGING
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="decision",
+                    message=f"{finding} (after {waited_seconds:.0f} s)",
+                    data={
+                        "analyst": analyst,
+                        "verdict": verdict.value,
+                        "comment": comment,
+                        "waited_seconds": round(waited_seconds, 3),
+                        "status": IncidentStatus.TRIAGING,
+                    },
+                )
+            )
+            append_audit(session, analyst, f"decision.{verdict.value}", incident_id, {"comment": comment})
+
+    def decide_waiting(self, incident_id: str, verdict: str, analyst: str, comment: str) -> str:
+        """An analyst's decision on an incident that waits with no run behind it (the default: no paused
+        run holds a runner slot). ``malicious`` / ``benign`` become the verdict of a new response round
+        (REOPENED, round + 1, no flow run: the dispatcher starts it), whose run acts on it instead of
+        classifying; ``escalate`` is recorded and the incident keeps waiting. Returns what happened, one
+        line; ValueError when the incident does not wait for a decision."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(IncidentRow, incident_id, with_for_update=True)
+            if row is None:
+                raise ValueError(f"no incident {incident_id}")
+            if row.status != IncidentStatus.AWAITING_APPROVAL or row.run_ended_at is None:
+                raise ValueError(
+                    f"incident {incident_id[:8]} is not waiting for a decision (status {row.status})"
+                )
+            if verdict == "escalate":
+                message = f"analyst {analyst} escalated it" + (f": {comment}" if comment else "")
+                session.add(
+                    TimelineRow(
+                        incident_id=incident_id,
+                        step="decision",
+                        message=message,
+                        data={"analyst": analyst, "verdict": verdict, "comment": comment},
+                    )
+                )
+                append_audit(session, analyst, "decision.escalate", incident_id, {"comment": comment})
+                return message
+            finding, reason = _decision_reason(VerdictLabel(verdict), analyst, comment)
+            row.decided_verdict = verdict
+            row.verdict = verdict
+            row.reasons = [*(row.reasons or []), reason.model_dump()]
+            row.status, row.round, row.flow_run_id = IncidentStatus.REOPENED, (row.round or 1) + 1, None
+            message = f"{finding}: new response round {row.round}"
+            session.add(
+                TimelineRow(
+                    incident_id=incident_id,
+                    step="decision",
+                    message=message,
+                    data={"analyst": analyst, "verdict": verdict, "comment": comment, "round": row.round},
+                )
+            )
+            append_audit(session, analyst, f"decision.{verdict}", incident_id, {"comment": comment})
+            return message
+
+    def decided_verdict(self, incident_id: str) -> str | None:
+        """The verdict an analyst decided for this response round (``decide_waiting``), if any."""
+        with Session(self.engine) as session:
+            row = session.get(IncidentRow, incident_id)
+            return row.decided_verdict if row is not None else None
+
     def note_first_evidence(self, incident_id: str, when: datetime) -> None:
         """Move the incident's first evidence back to ``when`` if telemetry saw the intrusion earlier than
         what is stored (the first alert, at intake); a later moment changes nothing. A naive ``when`` is
@@ -365,6 +442,7 @@ class Store:
             if row is None:
                 return None
             row.run_ended_at = utcnow()
+            row.decided_verdict = None  # the round that was to act on it has
             if not row.retriage_reason:
                 return None
             reason = row.retriage_reason
@@ -397,3 +475,14 @@ def _indicator_row(incident_id: str, indicator: Indicator) -> IndicatorRow:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _decision_reason(verdict: VerdictLabel, analyst: str, comment: str) -> tuple[str, Reason]:
+    finding = f"analyst {analyst} decided {verdict}" + (f": {comment}" if comment else "")
+    return finding, Reason(
+        question="What did the analyst decide?",
+        finding=finding,
+        effect=0,
+        code="analyst_decision",
+        params={"analyst": analyst, "verdict": verdict.value, "comment": comment},
+    )

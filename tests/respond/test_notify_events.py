@@ -20,6 +20,7 @@ from flows.models import Alert
 from flows.respond import RespondRequest, respond
 from flows.settings import Settings, get_settings
 from flows.store import Store
+from tests.respond._gray import decision_timeout
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -96,9 +97,10 @@ def test_a_tenant_that_lets_contained_incidents_close_gets_the_closing_report(
 
 
 def test_a_gray_verdict_is_sent_to_the_analysts_and_the_customer_gets_an_interim_report(
-    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("GARRISON_ANALYST_NOTIFY", raising=False)
+    decision_timeout(tmp_path, monkeypatch, 0.02)  # nobody decides: the run waits ~1 s, then ends
     alert = {
         "class_uid": 2004,
         "severity_id": 2,
@@ -114,10 +116,12 @@ def test_a_gray_verdict_is_sent_to_the_analysts_and_the_customer_gets_an_interim
     assert incident is not None and incident.status == "awaiting_approval"
     assert [(n.event, n.target, n.status) for n in incident.notifications] == [
         ("escalation", "mdr:outbox://…", "delivered"),
+        ("escalation", "mdr:outbox://…", "delivered"),  # nobody decided in time
         ("incident_report", "outbox://…", "delivered"),
     ]
-    [escalation] = _outbox(settings, "_analysts")
+    escalation, timed_out = _outbox(settings, "_analysts")
     assert "Analyst needed: Demo Customer Ltd." in escalation and "SRV-FILES-01" in escalation
+    assert "no analyst decided within" in timed_out
     [interim] = _outbox(settings, "demo")
     assert "An attack tool means a person was at work" in interim
     assert "an analyst is reviewing this incident" in interim.lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from flows.respond import RespondRequest, respond
 from flows.settings import Settings
 from flows.store import Store
 from flows.tenants import generate_missing_secrets, tenants_from
+from tests.respond._gray import decision_timeout
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -126,7 +128,10 @@ def test_dry_run_plans_but_changes_nothing(settings: Settings, store: Store) -> 
     assert host["isolated"] is False and len(host["registry_values"]) == 4
 
 
-def test_a_hacktool_alert_goes_to_an_analyst_not_closed(settings: Settings, store: Store) -> None:
+def test_a_hacktool_alert_goes_to_an_analyst_not_closed(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decision_timeout(tmp_path, monkeypatch, 0.02)  # nobody decides: the run waits ~1 s, then ends
     alert = {
         "class_uid": 2004,
         "severity_id": 2,
@@ -142,8 +147,10 @@ def test_a_hacktool_alert_goes_to_an_analyst_not_closed(settings: Settings, stor
     assert incident is not None
     assert incident.verdict == "suspicious" and incident.status == "awaiting_approval"
     assert incident.actions == []
-    # The analysts are told of the gray verdict; the customer gets the (interim) report.
+    # The analysts are told of the gray verdict (and again when nobody decided in time); the customer gets
+    # the (interim) report.
     assert [(n.event, n.status) for n in incident.notifications] == [
+        ("escalation", "delivered"),
         ("escalation", "delivered"),
         ("incident_report", "delivered"),
     ]

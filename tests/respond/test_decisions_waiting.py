@@ -1,0 +1,103 @@
+"""Deciding a gray incident whose run has ended (the default: no paused run holds a runner slot): the
+decision starts the next response round, and that round's run acts on it instead of classifying."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from actions.lab import HostSeed, LabFleet
+from flows.cli import app
+from flows.respond import RespondRequest, respond
+from flows.settings import Settings, get_settings
+from flows.store import Store
+from flows.tenants import generate_missing_secrets, tenants_from
+from tests.respond._gray import decision_timeout
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+runner = CliRunner()
+HOST = "SRV-FILES-02"
+
+
+@pytest.fixture
+def waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Store]:
+    decision_timeout(tmp_path, monkeypatch, 0)  # the default: the run ends, the incident waits
+    monkeypatch.delenv("GARRISON_ANALYST_KEY", raising=False)
+    get_settings.cache_clear()
+    current = get_settings()
+    current.ensure_home()
+    generate_missing_secrets(tenants_from(current.tenants_file), current.secrets_dir)
+    yield Store.open(current.database_url)
+    get_settings.cache_clear()
+
+
+def _gray(store: Store, uid: str) -> str:
+    from flows.models import Alert
+
+    document: dict[str, Any] = {
+        "class_uid": 2004,
+        "severity_id": 2,
+        "metadata": {"tenant_uid": "demo", "product": {"name": "Demo AV"}, "uid": f"av-{uid}"},
+        "finding_info": {"uid": f"pua-{uid}", "title": "PUA:Win32/Toolbar detected"},
+        "device": {"hostname": HOST},
+    }
+    incident_id = store.record_alert(Alert.model_validate(document), document).incident_id
+    respond(RespondRequest(incident_id=incident_id))
+    incident = store.incident(incident_id)
+    assert incident is not None and incident.status == "awaiting_approval"  # the run ended; it waits
+    return incident_id
+
+
+def _decide(incident_id: str, verdict: str, *extra: str) -> Any:
+    return runner.invoke(
+        app, ["decide", incident_id[:8], "--verdict", verdict, "--by", "alice", "--json", *extra]
+    )
+
+
+def test_malicious_starts_a_round_that_contains_without_classifying_again(waiting: Store) -> None:
+    LabFleet(waiting.engine).seed(HostSeed(tenant="demo", hostname=HOST))
+    incident_id = _gray(waiting, "m")
+
+    decided = _decide(incident_id, "malicious", "--comment", "toolbar pulls a second stage")
+    assert decided.exit_code == 0, decided.output
+    assert "new response round 2" in json.loads(decided.stdout)["said"]
+    respond(RespondRequest(incident_id=incident_id))  # what the dispatcher's run does
+
+    incident = waiting.incident(incident_id)
+    assert incident is not None and incident.round == 2 and incident.verdict == "malicious"
+    # Contained, then closed: the analyst who decided is the person the closing rule asks for.
+    assert incident.contained_at and incident.status == "closed"
+    assert LabFleet(waiting.engine).show("demo", HOST)[0]["isolated"]
+    assert any("an analyst decided the verdict" in t.message for t in incident.timeline)
+    assert "analyst_decision" in {r.get("code") for r in incident.reasons}
+    assert waiting.decided_verdict(incident_id) is None  # used up by the round that acted on it
+
+
+def test_benign_closes_with_the_analysts_reason(waiting: Store) -> None:
+    incident_id = _gray(waiting, "b")
+
+    assert _decide(incident_id, "benign", "--comment", "approved software").exit_code == 0
+    respond(RespondRequest(incident_id=incident_id))
+
+    incident = waiting.incident(incident_id)
+    assert incident is not None and incident.status == "closed" and incident.verdict == "benign"
+    assert any(
+        "analyst alice decided benign: approved software" in str(r.get("finding")) for r in incident.reasons
+    )
+
+
+def test_escalate_keeps_it_waiting_and_a_second_decision_is_refused_once_decided(waiting: Store) -> None:
+    incident_id = _gray(waiting, "e")
+
+    escalated = _decide(incident_id, "escalate")
+    decided = _decide(incident_id, "benign")
+    again = _decide(incident_id, "malicious")
+
+    assert escalated.exit_code == 0 and "escalated" in json.loads(escalated.stdout)["said"]
+    assert decided.exit_code == 0
+    assert again.exit_code == 1 and "not waiting for a decision" in str(again.exception or again.output)

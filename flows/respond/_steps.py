@@ -85,10 +85,10 @@ def classify_incident(incident_id: str, tenant: Tenant) -> str:
 def act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool) -> list[dict[str, Any]]:
     """Run every action on every matching target; one failure does not stop the others."""
     # Actions are async (vendor HTTP calls run concurrently); the flow is sync, so the task owns a loop.
-    return asyncio.run(_act(incident_id, tenant_id, action_keys, dry_run))
+    return asyncio.run(_act_step(incident_id, tenant_id, action_keys, dry_run))
 
 
-async def _act(
+async def _act_step(
     incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool
 ) -> list[dict[str, Any]]:
     store = open_store()

@@ -2,6 +2,8 @@
 
 Depends on nothing in ``flows``. An adapter is an async function registered with ``@action``; vendor
 adapters share the HTTP policy in ``actions.http`` and arrive through the ``garrison.actions`` entry points.
+Every retry, here and in the engine, goes through one layer: a ``RetryPolicy`` run by ``retry_async``
+or ``retry_sync``.
 """
 
 from ._context import ActionContext
@@ -18,6 +20,7 @@ from ._errors import (
 )
 from ._registry import ENTRY_POINT_GROUP, ActionSpec, Registry, TargetKind, action, registry
 from ._result import ActionResult, ActionStatus, Effect, TargetState
+from ._retry import Backoff, RetryPolicy, retry_async, retry_sync
 from ._secrets import SecretRef, require_secrets, resolve_secrets
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "ActionResult",
     "ActionSpec",
     "ActionStatus",
+    "Backoff",
     "CircuitOpen",
     "Effect",
     "MissingSecret",
@@ -34,6 +38,7 @@ __all__ = [
     "PolicyViolation",
     "RateLimited",
     "Registry",
+    "RetryPolicy",
     "SecretRef",
     "TargetKind",
     "TargetNotFound",
@@ -44,4 +49,6 @@ __all__ = [
     "registry",
     "require_secrets",
     "resolve_secrets",
+    "retry_async",
+    "retry_sync",
 ]

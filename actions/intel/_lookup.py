@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_none
 
 from .._context import ActionContext
 from .._errors import ActionError, CircuitOpen, TransientError
+from .._retry import RetryPolicy, retry_async
 from ..http import HttpPool, default_pool
 from ._cache import IntelCache, default_cache
 from ._normalize import InvalidIndicator, normalize, private_reason
@@ -25,6 +25,9 @@ from ._text import clean, iso
 _log = logging.getLogger("garrison.actions.intel")
 Key = tuple[str, str]
 ATTEMPTS = 3  # per indicator and provider: the first call and two retries
+# A 429 or 5xx is asked again at once: the limiter holds the call past the vendor's Retry-After, so no wait
+# of ours. An open circuit is not asked again (no request was made, and none would be).
+RETRY = RetryPolicy(attempts=ATTEMPTS, give_up_on=(CircuitOpen,))
 
 
 @dataclass(frozen=True)
@@ -241,19 +244,12 @@ async def _run(
     provider = job.provider.name
     cache_key = ("" if job.provider.shared_answers else tenant, provider, *job.indicator)
 
+    async def ask() -> list[IntelRecord]:
+        result.calls[provider] += 1
+        return await job.spec.fn(job.spec.to_inputs(*job.indicator), session)
+
     async def fetch() -> list[IntelRecord]:
-        # The one retry layer for intel: a 429 or 5xx is asked again after the limiter's hold (Retry-After),
-        # a few times; an open circuit is not.
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(ATTEMPTS),
-            wait=wait_none(),
-            reraise=True,
-        ):
-            with attempt:
-                result.calls[provider] += 1
-                return await job.spec.fn(job.spec.to_inputs(*job.indicator), session)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await retry_async(RETRY, ask)
 
     try:
         records, hit = await cache.get_or_fetch(cache_key, fetch)
@@ -269,10 +265,6 @@ async def _run(
         result.cache_hits[provider] += 1
     for asked in job.asked:
         result[asked].extend(records)
-
-
-def _retryable(error: BaseException) -> bool:
-    return isinstance(error, TransientError) and not isinstance(error, CircuitOpen)
 
 
 def _fail(result: LookupResult, provider: str, indicator: Key | None, error: ActionError) -> None:

@@ -1,8 +1,9 @@
 """Deliver messages to notification targets through apprise, each target on its own, with retries.
 
 One target failing (a dead webhook, an unset variable, a refused URL) never stops the others. Transient
-failures (network errors, HTTP 5xx/408/429) are retried with short jittered waits, in this one layer:
-apprise's own retry is switched off on every URL. Permanent ones (configuration, HTTP 4xx) are not.
+failures (network errors, HTTP 5xx/408/429) are retried with short jittered waits by the one retry layer
+(``actions.RetryPolicy``, with notify's own policy): apprise's own retry is switched off on every URL.
+Permanent ones (configuration, HTTP 4xx) are not retried.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import apprise
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
-from tenacity.wait import wait_base
 
+from actions import Backoff, RetryPolicy, retry_sync
 from flows.channels import NotifyUrlError, for_sending
 from flows.tenants import NotifyTarget, Tenant, TenantConfigError
 
@@ -30,8 +30,6 @@ _FORMATS = {
     "html": apprise.NotifyFormat.HTML,
     "slack": apprise.NotifyFormat.MARKDOWN,  # Slack's own format; passed through untouched in blocks mode
 }
-ATTEMPTS = 3
-WAIT: wait_base = wait_random_exponential(multiplier=0.25, max=2)  # full jitter, ≤ 2 s between tries
 
 
 @dataclass(frozen=True)
@@ -54,6 +52,10 @@ class _Permanent(Exception):
     pass
 
 
+ATTEMPTS = 3
+# apprise reports failures as False and log lines, not our error tree: the policy retries _Transient.
+RETRY = RetryPolicy(attempts=ATTEMPTS, backoff=Backoff(base=0.25, maximum=2.0), retry_on=(_Transient,))
+
 MessageFor = Callable[[str], Rendered]
 
 
@@ -61,31 +63,27 @@ def deliver(
     targets: Tenant | Sequence[NotifyTarget],
     message: Rendered | MessageFor,
     *,
-    attempts: int = ATTEMPTS,
-    wait: wait_base = WAIT,
+    retry: RetryPolicy = RETRY,
 ) -> list[Receipt]:
     """Send to every target separately; ``message`` is one message, or a function from the target's
-    channel (text, markdown, html, slack) to the message written for it. A receipt per target."""
+    channel (text, markdown, html, slack) to the message written for it. A receipt per target.
+    ``retry``: how transient failures are retried (tests pass one without waits)."""
     chosen = targets.notify if isinstance(targets, Tenant) else targets
-    return [_deliver_one(target, message, attempts, wait) for target in chosen]
+    return [_deliver_one(target, message, retry) for target in chosen]
 
 
-def _deliver_one(
-    target: NotifyTarget, message: Rendered | MessageFor, attempts: int, wait: wait_base
-) -> Receipt:
+def _deliver_one(target: NotifyTarget, message: Rendered | MessageFor, retry: RetryPolicy) -> Receipt:
     tries = 0
     # What was (or would have been) sent: a failed receipt keeps the message too.
     written: list[Rendered] = [message] if isinstance(message, Rendered) else []
+
+    def attempt() -> None:
+        nonlocal tries
+        tries += 1
+        _send(target, message, written)
+
     try:
-        for attempt in Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait,
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        ):
-            with attempt:
-                tries += 1
-                _send(target, message, written)
+        retry_sync(retry, attempt)
     except (_Transient, _Permanent) as error:
         _log.warning("notification to %s failed after %d attempt(s): %s", target.label, tries, error)
         return _receipt(target, written[-1] if written else None, False, str(error), tries)

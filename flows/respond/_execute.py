@@ -10,9 +10,11 @@
 3. A resumed row may have been sent already: the vendor's state is read first (``read_state``): APPLIED
    → succeeded without sending, IN_PROGRESS → left pending for a later re-check, UNKNOWN → failed for a
    human, ABSENT → safe to send.
-4. Transient errors are retried here, the one retry layer: a 429 waits for the shared limiter (which
-   honours Retry-After), a non-idempotent call that may have landed (timeout, 5xx) is looked at before it
-   is sent again, an open circuit fails at once (no call was made).
+4. Transient errors are retried under ``Timing.retry`` by the one retry layer (``actions.retry_async``):
+   a 429 waits for the shared limiter (which honours Retry-After), a non-idempotent call that may have
+   landed (timeout, 5xx) is looked at before it is sent again, an open circuit fails at once (no call was
+   made). The heartbeat keeps renewing the lease while a retry waits, and the fence before every send
+   stops a worker that lost it meanwhile.
 """
 
 from __future__ import annotations
@@ -35,12 +37,16 @@ from actions import (
     ActionResult,
     ActionSpec,
     ActionStatus,
+    Backoff,
     CircuitOpen,
     Effect,
     PolicyViolation,
     RateLimited,
+    RetryPolicy,
     TransientError,
+    retry_async,
 )
+from actions.http import Clock
 from flows.store import ActionStatusValue, Ledger, LedgerEntry, LedgerRow, Store, undo_key
 from flows.tenants import Tenant
 
@@ -71,6 +77,16 @@ class Timing:
     attempts: int = 3  # calls per action, counting the first
     backoff: float = 0.5  # base of the jittered exponential wait between attempts (the pool's clock)
     backoff_max: float = 5.0
+
+    def retry(self, clock: Clock) -> RetryPolicy:
+        """Response actions' retry policy: transient errors but an open circuit (no call was made),
+        full-jitter exponential waits on ``clock`` (the HTTP pool's)."""
+        return RetryPolicy(
+            attempts=self.attempts,
+            backoff=Backoff(base=self.backoff, maximum=self.backoff_max),
+            give_up_on=(CircuitOpen,),
+            clock=clock,
+        )
 
 
 TIMING = Timing()
@@ -266,35 +282,43 @@ async def _look(spec: ActionSpec, target: Target, ctx: ActionContext, why: str) 
 async def _send(
     spec: ActionSpec, target: Target, ctx: ActionContext, timing: Timing, still_ours: Fence
 ) -> _Done:
-    clock = ctx.pool().clock
-    last: TransientError | None = None
-    for attempt in range(1, timing.attempts + 1):
+    # On the shared retry layer, not a loop of our own: the ledger's rules all live inside one attempt
+    # (the fence before each send, the look before re-sending what may have landed), so the layer only
+    # counts attempts and waits, on the pool's clock, while the heartbeat keeps the lease. What ends the
+    # retries early (claim lost, reconciled) is a returned _Done, never an exception the policy could retry.
+    attempt = 0
+
+    async def send_once() -> _Done:
+        nonlocal attempt
+        attempt += 1
         try:
             if not await still_ours():  # a stalled worker whose lease was taken over must not send too
                 return _Done(PENDING, "claim lost before sending; its new owner settles it")
             result = await spec.run(target.inputs, ctx)
-        except CircuitOpen as error:
-            return _Done(FAILED, f"CircuitOpen: {error}")  # nothing was sent; retrying now cannot help
+        except CircuitOpen:
+            raise  # a TransientError, but nothing was sent: no look, and the policy does not retry it
         except TransientError as error:
-            last = error
             if not isinstance(error, RateLimited) and not spec.idempotent:
                 # A timeout or 5xx may have landed: sending again could do it twice. Look first.
                 looked = await _look(spec, target, ctx, f"{type(error).__name__} on attempt {attempt}")
                 if looked is not None:
                     return looked
-            if attempt < timing.attempts:
-                # RateLimited: the shared limiter already holds the next call past Retry-After (+ jitter).
-                wait = min(timing.backoff_max, timing.backoff * 2 ** (attempt - 1)) * clock.random()
-                await clock.sleep(wait)
-            continue
-        except ActionError as error:
-            return _Done(FAILED, f"{type(error).__name__}: {error}")
-        except Exception as error:  # noqa: BLE001 - one broken adapter must not abort the other targets
-            _log.error("action %s on %s raised %s", spec.key, target.label, type(error).__name__)
-            return _Done(FAILED, f"adapter error {type(error).__name__}: {error}")
+            # Retried after the policy's wait; RateLimited: the shared limiter also holds the next call
+            # past Retry-After (+ jitter).
+            raise
         return _Done(_status(result), result.detail, result.vendor_ref, result.undo, result.changed)
-    assert last is not None
-    return _Done(FAILED, f"{type(last).__name__} after {timing.attempts} attempts: {last}")
+
+    try:
+        return await retry_async(timing.retry(ctx.pool().clock), send_once)
+    except CircuitOpen as error:
+        return _Done(FAILED, f"CircuitOpen: {error}")  # nothing was sent; retrying now cannot help
+    except TransientError as error:  # the policy's attempts are spent
+        return _Done(FAILED, f"{type(error).__name__} after {timing.attempts} attempts: {error}")
+    except ActionError as error:
+        return _Done(FAILED, f"{type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - one broken adapter must not abort the other targets
+        _log.error("action %s on %s raised %s", spec.key, target.label, type(error).__name__)
+        return _Done(FAILED, f"adapter error {type(error).__name__}: {error}")
 
 
 def _status(result: ActionResult) -> str:

@@ -7,14 +7,16 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from tenacity import wait_none
 
+from actions import RetryPolicy
 from flows.notify import NotifyUrlError, Rendered, channel_for, check_url, deliver
+from flows.notify._deliver import RETRY
 from flows.settings import Settings
 from flows.tenants import NotifyTarget, Tenant, TenantConfigError, load_tenants
 
@@ -81,6 +83,11 @@ def _outbox(settings: Settings, tenant: str = "demo") -> list[Path]:
     return sorted(folder.glob("*")) if folder.exists() else []
 
 
+def _at_once(attempts: int = 3) -> RetryPolicy:
+    """Notify's own retry policy without its waits."""
+    return replace(RETRY, attempts=attempts, backoff=None)
+
+
 def _local(url: str) -> NotifyTarget:
     return NotifyTarget(url=url, allow_internal=True)  # the loopback test endpoints are internal on purpose
 
@@ -98,7 +105,7 @@ def test_a_failing_channel_is_retried_and_recorded_as_failed_while_the_others_su
         notify=[_local(broken.url), _local(working.url), NotifyTarget(url="outbox://demo")],
     )
 
-    receipts = deliver(tenant, _message(), attempts=3, wait=wait_none())
+    receipts = deliver(tenant, _message(), retry=_at_once(3))
 
     assert [(r.target, r.delivered, r.attempts) for r in receipts] == [
         ("json://…", False, 3),
@@ -111,10 +118,15 @@ def test_a_failing_channel_is_retried_and_recorded_as_failed_while_the_others_su
     assert len(_outbox(settings)) == 1
 
 
+def test_notify_retries_three_times_with_jittered_waits_of_at_most_two_seconds() -> None:
+    assert RETRY.attempts == 3 and RETRY.clock is None and RETRY.backoff is not None  # sleeps: time.sleep
+    assert [RETRY.backoff.ceiling(n) for n in (1, 2, 3, 4, 5)] == [0.25, 0.5, 1.0, 2.0, 2.0]
+
+
 def test_a_transient_failure_that_clears_is_delivered_on_a_later_attempt(endpoints: list[Endpoint]) -> None:
     flaky = _start(endpoints, 503, 429, 200)
 
-    [receipt] = deliver([_local(flaky.url)], _message(), attempts=3, wait=wait_none())
+    [receipt] = deliver([_local(flaky.url)], _message(), retry=_at_once(3))
 
     assert receipt.delivered is True and receipt.attempts == 3 and flaky.calls == 3
 
@@ -123,7 +135,7 @@ def test_a_transient_failure_that_clears_is_delivered_on_a_later_attempt(endpoin
 def test_a_refusal_by_the_service_is_not_retried(endpoints: list[Endpoint], status: int) -> None:
     refusing = _start(endpoints, status)
 
-    [receipt] = deliver([_local(refusing.url)], _message(), attempts=3, wait=wait_none())
+    [receipt] = deliver([_local(refusing.url)], _message(), retry=_at_once(3))
 
     assert receipt.delivered is False and receipt.attempts == 1 and refusing.calls == 1
     assert receipt.error == f"refused by the service (HTTP {status})"
@@ -134,7 +146,7 @@ def test_an_endpoint_that_does_not_answer_is_retried_then_failed() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    [receipt] = deliver([_local(f"json://127.0.0.1:{port}/")], _message(), attempts=2, wait=wait_none())
+    [receipt] = deliver([_local(f"json://127.0.0.1:{port}/")], _message(), retry=_at_once(2))
 
     assert receipt.delivered is False and receipt.attempts == 2 and receipt.error == "delivery failed"
 
@@ -152,7 +164,7 @@ def test_the_message_is_written_for_each_targets_channel(
     receipts = deliver(
         [_local(webhook.url), NotifyTarget(url="outbox://demo", channel="markdown")],
         written,
-        wait=wait_none(),
+        retry=_at_once(),
     )
 
     assert asked == ["text", "markdown"]
@@ -189,8 +201,7 @@ def test_a_secret_url_never_appears_in_a_receipt(
     [receipt] = deliver(
         [NotifyTarget(url_env="GARRISON_TEST_HOOK", allow_internal=True)],
         _message(),
-        attempts=2,
-        wait=wait_none(),
+        retry=_at_once(2),
     )
 
     assert receipt.delivered is False and receipt.target == "$GARRISON_TEST_HOOK"
@@ -274,7 +285,7 @@ def test_a_name_that_resolves_to_an_internal_address_is_refused_at_send_time(
     fake_answer = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 0))]
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: fake_answer)
 
-    [receipt] = deliver([target], _message(), wait=wait_none())
+    [receipt] = deliver([target], _message(), retry=_at_once())
 
     assert receipt.delivered is False and receipt.attempts == 1
     assert "host is internal" in receipt.error
@@ -287,7 +298,7 @@ def test_a_variable_changed_after_loading_is_checked_again_before_sending(
     target = NotifyTarget(url_env="GARRISON_TEST_HOOK")
     monkeypatch.setenv("GARRISON_TEST_HOOK", "json://169.254.169.254/latest/meta-data")
 
-    [receipt] = deliver([target], _message(), wait=wait_none())
+    [receipt] = deliver([target], _message(), retry=_at_once())
 
     assert receipt.delivered is False and "host is internal" in receipt.error
 

@@ -9,9 +9,16 @@ import logging
 import httpx
 import pytest
 import respx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from actions import CircuitOpen, PermanentError, RateLimited, TransientError, VendorRejected
+from actions import (
+    CircuitOpen,
+    PermanentError,
+    RateLimited,
+    RetryPolicy,
+    TransientError,
+    VendorRejected,
+    retry_async,
+)
 from actions._vendor import BearerSession
 from actions.http import BreakerState, HttpPool, VendorHttp, VendorPolicy
 from tests.actions._support import FakeClock, assert_no_secret
@@ -70,19 +77,14 @@ def test_a_429_holds_the_next_call_for_retry_after_plus_jitter(
 def test_a_429_storm_queues_every_caller_behind_retry_after_and_the_retry_succeeds(
     respx_mock: respx.MockRouter, pool: HttpPool, clock: FakeClock
 ) -> None:
-    """200 concurrent calls; the vendor answers the first ten with 429 Retry-After: 2. With the engine's
-    one retry layer (tenacity on TransientError) every call ends up done, none before Retry-After."""
+    """200 concurrent calls; the vendor answers the first ten with 429 Retry-After: 2. With the one retry
+    layer (``retry_async``, TransientError retried) every call ends up done, none before Retry-After."""
     seen: list[float] = []
     storm = [httpx.Response(429, headers={"Retry-After": "2"}) for _ in range(10)]
     route = respx_mock.get("/isolate").mock(side_effect=_clocked(clock, seen, storm))
 
     async def with_engine_retry(http: VendorHttp) -> int:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(3), reraise=True
-        ):
-            with attempt:
-                return (await http.request("GET", "/isolate")).status_code
-        raise AssertionError("unreachable")
+        return (await retry_async(RetryPolicy(attempts=3), http.request, "GET", "/isolate")).status_code
 
     async def storm_run() -> list[int]:
         async with _http(pool) as http:  # one client: building 200 TLS contexts is slow, not the point

@@ -125,17 +125,7 @@ class Ledger:
     ) -> LedgerEntry:
         """Take the key for ``owner`` (see the module doc); guardrail refusals are written as SKIPPED."""
         key = key or idempotency_key(tenant, incident_id, action, target, round)
-        fresh = dict(
-            idempotency_key=key,
-            tenant=tenant,
-            incident_id=incident_id,
-            action=action,
-            target=target,
-            inputs=inputs,
-            inverse=inverse,
-            round=round,
-            reverses=reverses,
-        )
+        fresh = _fresh_row(key, tenant, incident_id, action, target, inputs, inverse, round, reverses)
         for _ in range(3):
             try:
                 return self._claim_once(key, fresh, owner, lease_seconds, cap, approval)
@@ -244,19 +234,10 @@ class Ledger:
                     )
                     created = row is None
                     if row is None:
-                        row = ActionRow(
-                            idempotency_key=key,
-                            tenant=tenant,
-                            incident_id=incident_id,
-                            action=action,
-                            target=target,
-                            inputs=inputs,
-                            inverse=inverse,
-                            round=round,
-                            reverses=reverses,
-                            status=SKIPPED,
-                            attempts=0,
+                        fresh = _fresh_row(
+                            key, tenant, incident_id, action, target, inputs, inverse, round, reverses
                         )
+                        row = ActionRow(**fresh, status=SKIPPED, attempts=0)
                         session.add(row)
                     elif row.status != SKIPPED:
                         return _entry(row, created=False)
@@ -421,3 +402,28 @@ def _row(r: ActionRow) -> LedgerRow:
         created_at=_aware(r.created_at),
         updated_at=_aware(r.updated_at),
     )
+
+
+def _fresh_row(
+    key: str,
+    tenant: str,
+    incident_id: str,
+    action: str,
+    target: str,
+    inputs: dict[str, Any],
+    inverse: str | None,
+    round: int,
+    reverses: int | None,
+) -> dict[str, Any]:
+    """The columns of a ledger row that does not exist yet (claimed or refused)."""
+    return {
+        "idempotency_key": key,
+        "tenant": tenant,
+        "incident_id": incident_id,
+        "action": action,
+        "target": target,
+        "inputs": inputs,
+        "inverse": inverse,
+        "round": round,
+        "reverses": reverses,
+    }

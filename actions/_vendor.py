@@ -89,6 +89,33 @@ def open_http(
     )
 
 
+class VendorClient:
+    """One action's client of one vendor API: its HTTP session, closed when the action is done
+    (``async with _Client(ctx) as client``)."""
+
+    http: VendorHttp
+
+    async def __aenter__(self: _C) -> _C:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.__aexit__(None, None, None)
+
+
+_C = TypeVar("_C", bound=VendorClient)
+
+
+async def client_credentials_token(
+    http: VendorHttp, url: str, form: Mapping[str, str], *, default_ttl: float
+) -> tuple[str, float]:
+    """An OAuth2 client-credentials token and its lifetime in seconds (``default_ttl`` when unsaid)."""
+    body = json_body(http, await http.request("POST", url, data=dict(form)))
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise PermanentError(f"{http.vendor}: the token answer has no access_token")
+    return token, float(body.get("expires_in") or default_ttl)
+
+
 class BearerSession:
     """Requests with a cached bearer token; a 401 drops the token and is transient (a retry refetches)."""
 

@@ -12,13 +12,15 @@ from typing import Any
 from pydantic import Field
 
 from .._context import ActionContext
-from .._errors import PermanentError, VendorRejected
+from .._errors import VendorRejected
 from .._registry import TargetKind, action
 from .._result import ActionResult, TargetState
 from .._vendor import (
     BearerSession,
     HostInput,
+    VendorClient,
     VendorSettings,
+    client_credentials_token,
     json_body,
     one_or_refuse,
     open_http,
@@ -50,7 +52,7 @@ class FalconSettings(VendorSettings):
     )
 
 
-class _Falcon:
+class _Falcon(VendorClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings(VENDOR, FalconSettings)
@@ -65,21 +67,11 @@ class _Falcon:
             self._fetch_token,
         )
 
-    async def __aenter__(self) -> _Falcon:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
-
     async def _fetch_token(self, http: VendorHttp) -> tuple[str, float]:
         form = {"client_id": self._client_id, "client_secret": self._client_secret}
         if self.settings.member_cid:
             form["member_cid"] = self.settings.member_cid
-        body = json_body(http, await http.request("POST", "/oauth2/token", data=form))
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise PermanentError("crowdstrike: the token answer has no access_token")
-        return token, float(body.get("expires_in") or 1799)
+        return await client_credentials_token(http, "/oauth2/token", form, default_ttl=1799)
 
     async def device(self, hostname: str) -> dict[str, Any]:
         """The one device of that hostname, with its details (status)."""

@@ -13,13 +13,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .._context import ActionContext
-from .._errors import PermanentError, TransientError, VendorRejected
+from .._errors import TransientError, VendorRejected
 from .._registry import TargetKind, action
 from .._result import ActionResult, ActionStatus, TargetState
 from .._vendor import (
     BearerSession,
     HostInput,
+    VendorClient,
     VendorSettings,
+    client_credentials_token,
     json_body,
     one_or_refuse,
     open_http,
@@ -50,7 +52,7 @@ class DefenderSettings(VendorSettings):
     isolation_type: Literal["Full", "Selective"] = Field(default="Full", description="MDE IsolationType.")
 
 
-class _Defender:
+class _Defender(VendorClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings(VENDOR, DefenderSettings)
@@ -63,12 +65,6 @@ class _Defender:
             self.http, [self.settings.tenant_id, self._client_id, self._client_secret], self._fetch_token
         )
 
-    async def __aenter__(self) -> _Defender:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
-
     async def _fetch_token(self, http: VendorHttp) -> tuple[str, float]:
         form = {
             "resource": self.settings.resource,
@@ -77,11 +73,7 @@ class _Defender:
             "grant_type": "client_credentials",
         }
         url = f"{self.settings.login_url.rstrip('/')}/{self.settings.tenant_id}/oauth2/token"
-        body = json_body(http, await http.request("POST", url, data=form))
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise PermanentError("defender: the token answer has no access_token")
-        return token, float(body.get("expires_in") or 3599)
+        return await client_credentials_token(http, url, form, default_ttl=3599)
 
     async def machine(self, hostname: str) -> dict[str, Any]:
         response = await self.api.request(

@@ -19,7 +19,7 @@ from .._errors import VendorRejected
 from .._inputs import IpInput
 from .._registry import TargetKind, action
 from .._result import ActionResult, Effect, TargetState
-from .._vendor import VendorSettings, json_body, open_http, succeeded
+from .._vendor import VendorClient, VendorSettings, json_body, open_http, succeeded
 from ..http import VendorPolicy
 
 VENDOR = "opnsense"
@@ -52,19 +52,13 @@ def table_entries(body: Any) -> set[str]:
     return found
 
 
-class _Opnsense:
+class _Opnsense(VendorClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.settings = ctx.settings(VENDOR, OpnsenseSettings)
         key, secret = ctx.secret("opnsense_api_key"), ctx.secret("opnsense_api_secret")
         self.http = open_http(
             ctx, VENDOR, self.settings, POLICY, secrets=[key, secret], auth=httpx.BasicAuth(key, secret)
         )
-
-    async def __aenter__(self) -> _Opnsense:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
 
     async def listed(self, ip: str) -> bool:
         response = await self.http.request("GET", f"/api/firewall/alias_util/list/{self.settings.alias}")

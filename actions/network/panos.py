@@ -18,7 +18,7 @@ from .._errors import PermanentError, VendorRejected
 from .._inputs import IpInput
 from .._registry import TargetKind, action
 from .._result import ActionResult, Effect, TargetState
-from .._vendor import VendorSettings, open_http, succeeded
+from .._vendor import VendorClient, VendorSettings, open_http, succeeded
 from ..http import VendorHttp, VendorPolicy
 
 VENDOR = "panos"
@@ -69,17 +69,11 @@ def parse_response(http: VendorHttp, text: str) -> ElementTree.Element:
     return root
 
 
-class _Panos:
+class _Panos(VendorClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.settings = ctx.settings(VENDOR, PanosSettings)
         key = ctx.secret("panos_api_key")
         self.http = open_http(ctx, VENDOR, self.settings, POLICY, secrets=[key], headers={"X-PAN-KEY": key})
-
-    async def __aenter__(self) -> _Panos:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
 
     async def user_id(self, message: str) -> None:
         response = await self.http.request("POST", "/api/", params={"type": "user-id"}, data={"cmd": message})

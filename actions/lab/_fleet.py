@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -78,11 +79,19 @@ class HostSeed(BaseModel):
     files: list[FileSeed] = Field(default_factory=list)
 
 
+_SCHEMA_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 class LabFleet(HostObjects):
     """All reads and writes of the lab fleet. Hostnames match case-insensitively, like EDR consoles."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The simulator's tables exist only in stores that use the lab (a tenant bound to it, the demo,
+        # tests): created on the first fleet of each engine, never by the Garrison store itself.
+        if engine not in _SCHEMA_READY:
+            self.create_schema()
+            _SCHEMA_READY.add(engine)
 
     def create_schema(self) -> None:
         LabBase.metadata.create_all(self.engine)

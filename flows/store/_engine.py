@@ -9,7 +9,6 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
-from actions.lab import LabBase
 from flows.settings import owner_only
 
 from ._schema import Base
@@ -28,7 +27,6 @@ def engine_for(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
-    LabBase.metadata.create_all(engine)
     return engine
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import prefect.settings
 import pytest
 from prefect.client.orchestration import get_client
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from actions import registry
@@ -132,8 +132,11 @@ def test_no_tenant_secret_appears_anywhere_after_responding_at_debug(
 
 def _dump_tables(store: Store) -> str:
     lines = []
+    present = set(inspect(store.engine).get_table_names())  # the lab's exist only where the lab was used
     with Session(store.engine) as session:
         for table in [*Base.metadata.sorted_tables, *LabBase.metadata.sorted_tables]:
+            if table.name not in present:
+                continue
             lines.extend(repr(tuple(row)) for row in session.execute(select(table)))
     return "\n".join(lines)
 

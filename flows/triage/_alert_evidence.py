@@ -28,15 +28,11 @@ from ._findings import (
     Answers,
     Finding,
 )
+from ._host import USER_WRITABLE
 from ._knowledge import TechniqueRow, knowledge
 
 MAX_COMMAND = 32_768  # what one command line may cost the regular expressions
 COMMAND_CAP = 70  # command-line behaviours add at most this much: one alert, one verdict's worth
-USER_WRITABLE = re.compile(
-    r"\\appdata\\|\\temp\\|\\downloads\\|\\programdata\\|\\users\\public\\|\\perflogs\\|^/tmp/|^/dev/shm/"
-    r"|/\.cache/",
-    re.I,
-)
 _ENCODED = re.compile(r"\s[-/](?:e|ec|en[a-z]*)\s+[\"']?([a-z0-9+/]{16,}={0,2})", re.I)
 # OCSF disposition_id: what the sensor did about it (security_control profile).
 _DISPOSITIONS = {2: "blocked", 3: "quarantined", 4: "isolated", 5: "deleted", 6: "dropped", 12: "corrected"}

@@ -17,8 +17,9 @@ from typing import Any
 from flows.models import Alert
 from flows.normalize import text
 
-from ._alert_evidence import USER_WRITABLE, name_of, processes_in
+from ._alert_evidence import name_of, processes_in
 from ._findings import HOW_LONG, PREVALENCE, Answers, Finding
+from ._host import USER_WRITABLE
 
 ROUTINE_DAYS = 7  # distinct days the same command ran before the alert for it to be routine
 ROUTINE_HOSTS = 3  # …on this many hosts: one host's daily habit could be the intruder's own task

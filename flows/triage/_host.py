@@ -16,7 +16,7 @@ LOLBINS = frozenset(
     "msiexec.exe rundll32.exe regsvr32.exe mshta.exe powershell.exe pwsh.exe certutil.exe bitsadmin.exe "
     "wscript.exe cscript.exe installutil.exe msbuild.exe cmstp.exe".split()
 )
-_USER_WRITABLE = re.compile(
+USER_WRITABLE = re.compile(
     r"\\appdata\\|\\temp\\|\\downloads\\|\\programdata\\|\\users\\public\\|^/tmp/|^/dev/shm/|/\.cache/", re.I
 )
 _SYSTEM_DIRS = re.compile(r"^[a-z]:\\windows\\(system32|syswow64)\\", re.I)
@@ -69,8 +69,8 @@ def _process_context(
     talkers = {r["process_path"] for r in network if r.get("process_path")} | alert_talkers
     parents = {r["parent_path"] for r in network if r.get("parent_path")}
     lolbins = sorted({_name(p) for p in talkers if _name(p) in LOLBINS})
-    writable_parents = sorted({p for p in parents if _USER_WRITABLE.search(p)})
-    writable_talkers = sorted({p for p in talkers if _USER_WRITABLE.search(p)})
+    writable_parents = sorted({p for p in parents if USER_WRITABLE.search(p)})
+    writable_talkers = sorted({p for p in talkers if USER_WRITABLE.search(p)})
     side_loads = _side_loads(host_rows)
     system_talkers = sorted({p for p in talkers if _SYSTEM_DIRS.match(p) and _name(p) not in LOLBINS})
     answers.features["process"] = {
@@ -144,7 +144,7 @@ def _side_loads(host_rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
         if (
             module.lower().endswith(".dll")
             and same_folder
-            and _USER_WRITABLE.search(module)
+            and USER_WRITABLE.search(module)
             and _signed(document, "actor.process.file")
             and not _signed(document, "module.file")
         ):
@@ -239,7 +239,7 @@ def _entry_and_dwell(
         elif row["class_uid"] == 1001 and get(document, "activity_id") == 1:
             path = text(document, "file.path") or ""
             actor = _name(text(document, "actor.process.file.path"))
-            if _USER_WRITABLE.search(path) and actor in {
+            if USER_WRITABLE.search(path) and actor in {
                 "outlook.exe",
                 "chrome.exe",
                 "msedge.exe",

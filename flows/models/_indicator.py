@@ -361,12 +361,12 @@ def _known_tld(label: str) -> bool:
     forms = {_ascii_label(label).lower()}
     with suppress(UnicodeError):
         forms.add(label.encode("idna").decode("ascii").lower())  # IDNA 2003
-    suffixes = _public_suffixes()
+    suffixes = public_suffixes()
     return any(tld in _RESERVED_TLDS or suffixes.publicsuffix(f"x.{tld}") is not None for tld in forms)
 
 
 @cache
-def _public_suffixes() -> PublicSuffixList:
+def public_suffixes() -> PublicSuffixList:
     return PublicSuffixList(accept_unknown=False)
 
 

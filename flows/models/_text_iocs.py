@@ -6,16 +6,13 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from publicsuffixlist import PublicSuffixList
-
 from actions.indicators import refang
 
-from ._indicator import Indicator, IndicatorType
+from ._indicator import Indicator, IndicatorType, public_suffixes
 
 # Free text is full of dotted names that are not domains: .NET types (Net.WebClient, System.IO.File),
 # object members, versions. A name found in text is a domain only if it ends in a real public suffix
 # (the bundled Public Suffix List; nothing is fetched), or in a name reserved for documentation (RFC 2606).
-_SUFFIXES = PublicSuffixList(accept_unknown=False)
 _DOCUMENTATION_TLDS = frozenset({"example", "test"})
 
 # File names look like domains (scrobj.dll, v.sct); a command line is full of them.
@@ -72,7 +69,7 @@ def _scan(text: str, field: str) -> Iterator[Indicator]:
 def _real_suffix(value: str) -> bool:
     name = refang(value).lower().rstrip(".")
     tld = name.rsplit(".", 1)[-1]
-    return tld in _DOCUMENTATION_TLDS or _SUFFIXES.publicsuffix(name) is not None
+    return tld in _DOCUMENTATION_TLDS or public_suffixes().publicsuffix(name) is not None
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

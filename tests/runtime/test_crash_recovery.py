@@ -30,6 +30,7 @@ pytestmark = [
 ALERTS = 300
 BOUND_SECONDS = 60.0  # from the last acknowledged alert to every incident settled
 SETTLED = {"closed", "contained", "awaiting_approval"}
+MAX_ALERTS = 3 * ALERTS  # the sensor's bound if the kills never all land
 KILLS_PER_CHILD = 3  # below the 5-in-60-s limit at which garrison up gives a child up
 
 
@@ -55,10 +56,14 @@ def test_killed_children_are_restarted_and_every_incident_is_handled(
     acknowledged: dict[str, str] = {}
     errors: list[str] = []
     done = threading.Event()
+    kills_done = threading.Event()
 
     def sensor() -> None:
+        # At least ALERTS, and on until every kill has landed: on a fast machine 300 alerts can be sent
+        # before the last kill's turn comes, and then nothing was killed while the sensor sent.
+        n = 0
         with httpx.Client(timeout=10.0) as http:
-            for n in range(ALERTS):
+            while (n < ALERTS or not kills_done.is_set()) and n < MAX_ALERTS:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     try:
@@ -76,6 +81,7 @@ def test_killed_children_are_restarted_and_every_incident_is_handled(
                     time.sleep(0.1)
                 else:
                     errors.append(f"alert {n}: never acknowledged")
+                n += 1
         done.set()
 
     threading.Thread(target=sensor, daemon=True).start()
@@ -87,12 +93,13 @@ def test_killed_children_are_restarted_and_every_incident_is_handled(
         if pid is not None:  # not while it is down already
             os.kill(pid, signal.SIGKILL)
             kills[turn.pop(0)] += 1
+    kills_done.set()
     assert done.wait(120), "the sensor did not finish"
     last_alert = time.monotonic()
 
     assert errors == []
-    assert len(acknowledged) == ALERTS
-    assert kills["intake"] >= 2 and kills["runner"] >= 2, kills
+    assert len(acknowledged) >= ALERTS
+    assert kills == {"intake": KILLS_PER_CHILD, "runner": KILLS_PER_CHILD}
     store = Store.open(f"sqlite:///{garrison.home / 'garrison.db'}")
 
     def unsettled() -> dict[str, str]:

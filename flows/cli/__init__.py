@@ -8,7 +8,19 @@ import sys
 import typer
 from rich.text import Text
 
-from . import _audit, _bench, _dead_letters, _decisions, _demo, _incidents, _ingest, _lab, _response, _triage
+from . import (
+    _audit,
+    _bench,
+    _dead_letters,
+    _decisions,
+    _demo,
+    _incidents,
+    _ingest,
+    _lab,
+    _response,
+    _standing,
+    _triage,
+)
 from ._output import CliError, err_console, shown
 
 app = typer.Typer(
@@ -27,6 +39,7 @@ app.add_typer(_incidents.app, name="incidents")
 app.add_typer(_lab.app, name="lab")
 app.add_typer(_bench.app, name="bench")
 app.add_typer(_audit.app, name="audit")
+app.add_typer(_standing.app, name="standing")
 _response.register(app)  # plan, rollback, approve, reconcile
 _decisions.register(app)  # pending, decide
 

@@ -24,10 +24,19 @@ from prefect.client.schemas.responses import SetStateStatus
 from rich.table import Table
 
 from flows.intake import PrefectDispatcher
+from flows.models import Alert
 from flows.runtime import answers
 from flows.settings import Settings, get_settings
-from flows.store import IncidentStatus, IncidentView, Store
+from flows.store import (
+    MAX_STANDING_DAYS,
+    IncidentStatus,
+    IncidentView,
+    StandingDecision,
+    StandingDecisions,
+    Store,
+)
 from flows.tenants import ANALYST_NAME, analyst_key_path, tenants_from
+from flows.triage import scopes_of
 
 from ._output import console, emit_json, fail, resolve_incident, shown
 
@@ -85,6 +94,15 @@ def decide(
     verdict: Annotated[str, typer.Option("--verdict", help="malicious, benign or escalate.")],
     by: Annotated[str, typer.Option("--by", help=f"Your analyst name (proved by ${ANALYST_KEY_ENV}).")],
     comment: Annotated[str, typer.Option("--comment", help="Why: on the timeline and in the report.")] = "",
+    standing: Annotated[
+        int | None,
+        typer.Option(
+            "--standing",
+            metavar="DAYS",
+            help="Also decide alerts like these (same rule, hosts, command lines, destinations) "
+            "for DAYS days: triage then clears or condemns them by this decision.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Decide on a gray incident: its paused respond run goes on from the decision."""
@@ -92,6 +110,13 @@ def decide(
         fail(f"invalid verdict {verdict!r}: choose malicious, benign or escalate")
     if len(comment) > 2000:
         fail("the comment is longer than 2000 characters")
+    if standing is not None:
+        if verdict == "escalate":
+            fail("--standing needs --verdict malicious or benign: an escalation is no decision")
+        if not 1 <= standing <= MAX_STANDING_DAYS:
+            fail(f"--standing is 1 to {MAX_STANDING_DAYS} days, not {standing}")
+        if not comment.strip():
+            fail("--standing needs --comment: why alerts like these are " + verdict)
     settings = get_settings()
     prove_analyst(settings, by)
     store = Store.open(settings.database_url)
@@ -100,6 +125,8 @@ def decide(
     decision = {"verdict": verdict, "analyst": by, "comment": comment}
     if incident.status != IncidentStatus.AWAITING_APPROVAL:
         fail(f"incident {incident.id[:8]} is not waiting for a decision (status {incident.status})")
+    # Recorded first: the run this decision resumes or starts may meet the next alert like these.
+    kept = _stand(store, incident, verdict, by, comment, standing) if standing else []
     runs = asyncio.run(_read_runs(settings, [incident.flow_run_id] if incident.flow_run_id else []))
     run = runs.get(incident.flow_run_id or "")
     if run is not None and _is_paused(run):  # the tenant pauses runs: that run goes on from the decision
@@ -115,9 +142,38 @@ def decide(
         run_id = _start_round(settings, store, incident.id) if verdict != "escalate" else ""
         url = _run_url(settings, run_id) if run_id else ""
     if as_json:
-        emit_json({"incident_id": incident.id, "flow_run_id": run_id, "url": url, "said": said, **decision})
+        emit_json(
+            {
+                "incident_id": incident.id,
+                "flow_run_id": run_id,
+                "url": url,
+                "said": said,
+                **decision,
+                "standing": [d.as_dict() for d in kept],
+            }
+        )
         return
     console.print(shown(said + (f" (run {url})" if url and not said.startswith("decision ") else "")))
+    for kept_decision in kept:
+        scope = kept_decision.scope
+        console.print(
+            shown(
+                f"standing decision {kept_decision.id[:8]}: rule {scope.rule!r} on "
+                f"{', '.join(h or '(no host)' for h in scope.hosts)} is {verdict} until "
+                f"{kept_decision.expires_at.date().isoformat()}"
+            )
+        )
+
+
+def _stand(
+    store: Store, incident: IncidentView, verdict: str, analyst: str, comment: str, days: int
+) -> list[StandingDecision]:
+    alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
+    book = StandingDecisions(store.engine)
+    return [
+        book.add(incident.tenant, verdict, scope, analyst, comment, days, incident.id)
+        for scope in scopes_of(alerts)
+    ]
 
 
 def _start_round(settings: Settings, store: Store, incident_id: str) -> str:

@@ -148,6 +148,12 @@ class Alert(_Ocsf):
     def hostname(self) -> str | None:
         return self.device.hostname if self.device else None
 
+    @property
+    def rule(self) -> str:
+        """The detection rule that fired: the analytic's uid, else its name, else the finding's title."""
+        analytic = self.finding_info.analytic
+        return ((analytic.uid or analytic.name) if analytic else None) or self.finding_info.title
+
     def indicators(self) -> list[Indicator]:
         """Indicators named by the alert's observables and evidences, de-duplicated by (type, value)."""
         found: dict[tuple[str, str], Indicator] = {}

@@ -35,6 +35,8 @@ _QUESTIONS = {
     "what kind of threat does the sensor name": "threat",
     "what could not be answered": "unanswered",
     "can it close without an analyst": "gate",
+    "what did the analyst decide": "decided",
+    "what did an analyst decide before": "standing",
 }
 
 # Finding values that name a catalog entry (the knowledge tables' ids): told in the reader's language,
@@ -44,6 +46,7 @@ _CATALOG_VALUES = {
     "group": "ancestry_group",
     "category": "threat_kind",
     "action": "disposition",
+    "verdict": "verdict",
 }
 
 # The classifier's findings, recognised so they can be told in the reader's language. A finding that
@@ -187,6 +190,8 @@ def _coded(t: Catalog, code: Any, params: dict[str, Any]) -> str | None:
     if "missing" in params:
         told = [t(f"missing.{m}") for m in params["missing"] if t.has(f"missing.{m}")]
         values["missing"] = t.join(told) if told else t("missing.none")
+    if code == "analyst_decision" and not params.get("comment"):
+        code = "analyst_decision_plain"
     if code == "behaviour" and params.get("decoded"):
         code = "behaviour_decoded"
     if code == "threat_name" and str(params.get("word", "")).lower() == str(params.get("category", "")):

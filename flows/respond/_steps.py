@@ -12,7 +12,7 @@ from prefect import get_run_logger, task
 from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.notify import EventDetails, notify_event, render_report
 from flows.settings import get_settings
-from flows.store import IncidentStatus, IncidentView, Store
+from flows.store import IncidentStatus, IncidentView, StandingDecisions, Store
 from flows.tenants import Tenant, tenants_from
 from flows.triage import StoreTelemetry, triage
 from flows.triage import enrich as enrich_indicators
@@ -70,7 +70,10 @@ def classify_incident(incident_id: str, tenant: Tenant) -> str:
     incident = _require(store, incident_id)
     # The same triage as `garrison triage`, reading the telemetry the intake collected.
     alerts = incident_alerts(store, incident_id)
-    result = triage(alerts, _indicators(incident), tenant.policy, StoreTelemetry(store.engine))
+    standing = StandingDecisions(store.engine).in_force(tenant.id)
+    result = triage(
+        alerts, _indicators(incident), tenant.policy, StoreTelemetry(store.engine), standing=standing
+    )
     verdict = result.verdict
     store.set_verdict(incident_id, verdict)
     store.add_timeline(incident_id, "classify", "triage features", {"features": result.features})

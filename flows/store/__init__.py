@@ -15,6 +15,7 @@ from ._ingest import (
 )
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
+from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
 from ._store import AlertReceipt, Store
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
@@ -51,6 +52,10 @@ __all__ = [
     "LedgerEntry",
     "NotificationView",
     "Store",
+    "MAX_STANDING_DAYS",
+    "StandingDecision",
+    "StandingDecisions",
+    "StandingScope",
     "TimelineEntry",
     "engine_for",
     "idempotency_key",

@@ -117,12 +117,10 @@ class KeyFilter:
 
 def weighted_keys(alert: Alert, indicators: Sequence[Indicator], keep: KeyFilter) -> list[Key]:
     """The keys that relate alerts: the same host and rule first, then shared network indicators/hashes."""
-    analytic = alert.finding_info.analytic
-    rule = (analytic.uid or analytic.name) if analytic else None
     host = (alert.hostname or (alert.device.ip if alert.device else None) or "").lower()
     keys: dict[str, Key] = {}
     if host:
-        value = f"h:{host}|r:{rule or alert.finding_info.title}"[:512]
+        value = f"h:{host}|r:{alert.rule}"[:512]
         keys[value] = Key(value, True, value)
     for indicator in indicators:
         if indicator.type not in KEY_TYPES or keep.excluded(indicator):
@@ -134,7 +132,7 @@ def weighted_keys(alert: Alert, indicators: Sequence[Indicator], keep: KeyFilter
         if value not in keys or strong:
             keys[value] = Key(value, strong, anchor.lower())
     if not keys:  # no host, no indicator: the same rule from the same product
-        value = f"s:{alert.source}|r:{rule or alert.finding_info.title}"[:512]
+        value = f"s:{alert.source}|r:{alert.rule}"[:512]
         keys[value] = Key(value, True, value)
     return list(keys.values())
 

@@ -205,6 +205,32 @@ class ApprovalRow(Base):
     used_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class StandingDecisionRow(Base):
+    """An analyst's decision that stands for a tenant until it expires or is revoked: alerts of this rule
+    from this product, on these hosts, with only these command lines and destinations, are benign (or
+    malicious). Triage reads it as a named reason; it never widens beyond what it names."""
+
+    __tablename__ = "standing_decisions"
+    __table_args__ = (Index("ix_standing_lookup", "tenant", "source", "rule"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # benign | malicious
+    source: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(Text)
+    hosts: Mapped[list[Any]] = mapped_column(default=list)  # lower-case; "" an alert without one
+    command_lines: Mapped[list[Any]] = mapped_column(default=list)
+    destinations: Mapped[list[Any]] = mapped_column(default=list)
+    analyst: Mapped[str] = mapped_column(String(128))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    incident_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    revoke_comment: Mapped[str] = mapped_column(Text, default="")
+
+
 class NotificationRow(Base):
     __tablename__ = "notifications"
 

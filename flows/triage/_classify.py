@@ -12,16 +12,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.models import Alert, Indicator, IndicatorType, Verdict, defang, host_of
+from flows.models import Alert, Indicator, Verdict, defang
+from flows.store import StandingDecision
 from flows.tenants import Policy
 
 from ._alert_evidence import alert_answers, processes_in
 from ._clearing import clearing_answers
 from ._decide import decide
+from ._destinations import destinations
 from ._findings import PREVALENCE, PROCESS, SEVERITY, Answers, Finding
 from ._host import host_answers
 from ._intel import intel_answers
 from ._network import network_answers
+from ._standing import standing_answers
 from ._telemetry import Telemetry
 
 _SEVERITY = {4: "high", 5: "critical", 6: "fatal"}
@@ -51,24 +54,16 @@ class TriageResult:
         }
 
 
-def destinations(indicators: Sequence[Indicator]) -> list[str]:
-    """Where the alert's network indicators point: IPs, domains, and the hosts of URLs."""
-    found: dict[str, None] = {}
-    for indicator in indicators:
-        if indicator.type in (IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.DOMAIN):
-            found[indicator.value] = None
-        elif indicator.type is IndicatorType.URL and (host := host_of(indicator.value)):
-            found[host.lower()] = None
-    return list(found)
-
-
 def triage(
     alerts: Sequence[Alert],
     indicators: Sequence[Indicator],
     policy: Policy,
     telemetry: Telemetry | None = None,
     now: datetime | None = None,
+    standing: Sequence[StandingDecision] = (),
 ) -> TriageResult:
+    """Answer the analyst's questions about these alerts and decide. ``standing`` are the tenant's
+    standing decisions: one that covers every alert decides (``_standing``)."""
     now = now or datetime.now(UTC)
     answers = Answers()
     tenant = alerts[0].tenant if alerts else ""
@@ -94,6 +89,7 @@ def triage(
     _severity(answers, alerts)
     _everyday_system_traffic(answers)
     clearing_answers(answers, alerts, fleet_rows)
+    standing_answers(answers, alerts, standing, now)
     return TriageResult(
         verdict=decide(answers, policy), indicators=list(indicators), features=answers.features
     )

@@ -7,6 +7,8 @@
 - Risky findings (attacker behaviour in the alert's own evidence, ransomware / credential theft / attack
   tools, sensor severity high and above) make the verdict never benign and the incident never closed
   without an analyst. A tenant's policy may loosen both, explicitly.
+- A standing decision that covers every alert (``_standing``) is an analyst's verdict on exactly this
+  pattern: it decides, and a benign one needs no analyst again — they already looked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from __future__ import annotations
 from flows.models import Reason, Verdict, VerdictLabel
 from flows.tenants import Policy
 
-from ._findings import GATE, PERSISTENCE, PREVALENCE, PROCESS, UNANSWERED, Answers, Finding
+from ._findings import (
+    GATE,
+    PERSISTENCE,
+    PREVALENCE,
+    PROCESS,
+    STANDING,
+    UNANSWERED,
+    Answers,
+    Finding,
+)
 
 HOST_EVIDENCE_FLOOR = 40  # this much host evidence is at least suspicious, and intel cannot argue it down
 
@@ -57,6 +68,12 @@ def decide(answers: Answers, policy: Policy) -> Verdict:
         reasons.append(_unanswered(answers, loosened=False))
     reasons.sort(key=lambda r: -abs(r.effect))
     needs_analyst = bool(risky) and not policy.auto_close_risky
+    standing = next((f for f in answers.findings if f.question == STANDING), None)
+    if standing is not None:
+        label = VerdictLabel(str(standing.code).removeprefix("standing_"))
+        needs_analyst = needs_analyst and label is not VerdictLabel.BENIGN
+        reasons = [r for r in reasons if r.question not in (STANDING, UNANSWERED) or r.code == standing.code]
+        reasons.sort(key=lambda r: r.question != STANDING)  # the decision first, then the evidence
     if needs_analyst:
         reasons.append(_gate(risky))
     return Verdict(verdict=label, score=score, reasons=reasons, needs_analyst=needs_analyst)

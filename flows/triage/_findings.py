@@ -22,6 +22,7 @@ TECHNIQUE = "Which attack techniques does it show?"
 THREAT = "What kind of threat does the sensor name?"
 UNANSWERED = "What could not be answered?"
 GATE = "Can it close without an analyst?"
+STANDING = "What did an analyst decide before?"
 
 
 @dataclass

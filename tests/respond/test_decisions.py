@@ -193,7 +193,8 @@ def test_a_benign_decision_closes_the_incident_with_the_analysts_reason(gated: S
     assert incident.actions == []
     [report] = sorted((gated.outbox_dir / "demo").glob("*.txt"))
     text = report.read_text(encoding="utf-8")
-    assert "analyst bob decided benign: sanctioned pentest" in text
+    # In the customer's language, from the catalog: the analyst's own words quoted as they wrote them.
+    assert "Analyst bob decided: Benign. sanctioned pentest" in text
 
 
 @pytest.mark.parametrize("gated", [0.05], indirect=True)  # 3 s

@@ -1,19 +1,19 @@
-"""Lab actions on the endpoint's own objects: services, scheduled tasks, processes, files, accounts, URLs.
+"""Lab actions on the endpoint's own objects: services, scheduled tasks, processes, files, accounts.
 
 Each has its inverse (kill_process has none: a killed process cannot be brought back) and a read_state.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._context import ActionContext
-from .._registry import TargetKind, action
+from .._registry import TargetKind
 from .._result import ActionResult, TargetState
-from ._actions import DOC, _done, _fleet, _host, _set_block, read_block, state
+from ._adapter import done, host_state, lab_action, on_fleet, readers, removed, state
+from ._fleet import LabFleet
 
 
 class _Input(BaseModel):
@@ -68,143 +68,121 @@ class AccountInput(_Input):
     account: str = Field(min_length=1, max_length=256, description="Account name in the tenant's directory.")
 
 
-class UrlInput(_Input):
-    url: str = Field(min_length=1, max_length=2048, description="URL to block, refanged.")
-
-
 # -- services ------------------------------------------------------------------------------------------
 
 
+async def _start_type(inputs: ServiceInput, ctx: ActionContext, want: str) -> TargetState:
+    start = (await host_state(ctx, inputs.hostname))["services"].get(inputs.name.lower())
+    text = f"service start type {start}"
+    return state(start == want, text, text, start=start)
+
+
 async def read_service_disabled(inputs: ServiceInput, ctx: ActionContext) -> TargetState:
-    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())
-    return state(
-        start == "disabled", f"service start type {start}", f"service start type {start}", start=start
-    )
+    return await _start_type(inputs, ctx, "disabled")
 
 
 async def read_service_enabled(inputs: EnableServiceInput, ctx: ActionContext) -> TargetState:
-    start = (await _host(ctx, inputs.hostname))["services"].get(inputs.name.lower())
-    text = f"service start type {start}"
-    return state(start == inputs.start_type, text, text, start=start)
+    return await _start_type(inputs, ctx, inputs.start_type)
 
 
-@action(
-    key="lab.disable_service",
-    inputs=ServiceInput,
-    target=TargetKind.SERVICE,
+@lab_action(
+    "lab.disable_service",
+    ServiceInput,
+    TargetKind.SERVICE,
     inverse="lab.enable_service",
-    doc_url=DOC,
     read_state=read_service_disabled,
-    idempotent=True,
 )
 async def disable_service(inputs: ServiceInput, ctx: ActionContext) -> ActionResult:
     """Disable a service (e.g. a "Software Update" persistence service), capturing its start type."""
-    previous, changed = await asyncio.to_thread(
-        _fleet(ctx).set_service_start, ctx.tenant, inputs.hostname, inputs.name, "disabled"
+    previous, changed = await on_fleet(
+        ctx, LabFleet.set_service_start, inputs.hostname, inputs.name, "disabled"
     )
     undo = {"hostname": inputs.hostname, "name": inputs.name, "start_type": previous} if changed else {}
-    return _done(changed, "service disabled", "service was already disabled", undo=undo)
+    return done(changed, "service disabled", "service was already disabled", undo=undo)
 
 
-@action(
-    key="lab.enable_service",
-    inputs=EnableServiceInput,
-    target=TargetKind.SERVICE,
+@lab_action(
+    "lab.enable_service",
+    EnableServiceInput,
+    TargetKind.SERVICE,
     inverse="lab.disable_service",
-    doc_url=DOC,
     read_state=read_service_enabled,
-    idempotent=True,
 )
 async def enable_service(inputs: EnableServiceInput, ctx: ActionContext) -> ActionResult:
     """Give a disabled service its start type back (rollback)."""
-    _, changed = await asyncio.to_thread(
-        _fleet(ctx).set_service_start, ctx.tenant, inputs.hostname, inputs.name, inputs.start_type
+    _, changed = await on_fleet(
+        ctx, LabFleet.set_service_start, inputs.hostname, inputs.name, inputs.start_type
     )
-    return _done(changed, "service enabled", f"service already starts {inputs.start_type}")
+    return done(changed, "service enabled", f"service already starts {inputs.start_type}")
 
 
 # -- scheduled tasks -----------------------------------------------------------------------------------
 
 
-async def read_task_deleted(inputs: TaskInput, ctx: ActionContext) -> TargetState:
-    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]
-    return state(not present, "task is absent", "task is present", present=present)
+async def _task_present(inputs: TaskInput, ctx: ActionContext) -> bool:
+    return inputs.name.lower() in (await host_state(ctx, inputs.hostname))["tasks"]
 
 
-async def read_task_restored(inputs: RestoreTaskInput, ctx: ActionContext) -> TargetState:
-    present = inputs.name.lower() in (await _host(ctx, inputs.hostname))["tasks"]
-    return state(present, "task is present", "task is absent", present=present)
+read_task_restored, read_task_deleted = readers(_task_present, "task is present", "task is absent", "present")
 
 
-@action(
-    key="lab.delete_scheduled_task",
-    inputs=TaskInput,
-    target=TargetKind.SCHEDULED_TASK,
+@lab_action(
+    "lab.delete_scheduled_task",
+    TaskInput,
+    TargetKind.SCHEDULED_TASK,
     inverse="lab.restore_scheduled_task",
-    doc_url=DOC,
     read_state=read_task_deleted,
-    idempotent=True,
 )
 async def delete_scheduled_task(inputs: TaskInput, ctx: ActionContext) -> ActionResult:
     """Delete a scheduled task (e.g. PCASTLE's PowerShell downloader), capturing it for rollback."""
-    captured = await asyncio.to_thread(_fleet(ctx).delete_task, ctx.tenant, inputs.hostname, inputs.name)
-    if captured is None:
-        return _done(False, "", "task was already absent")
-    return _done(True, "scheduled task deleted", "", undo={"hostname": inputs.hostname, **captured})
+    captured = await on_fleet(ctx, LabFleet.delete_task, inputs.hostname, inputs.name)
+    return removed(captured, inputs.hostname, "scheduled task deleted", "task was already absent")
 
 
-@action(
-    key="lab.restore_scheduled_task",
-    inputs=RestoreTaskInput,
-    target=TargetKind.SCHEDULED_TASK,
+@lab_action(
+    "lab.restore_scheduled_task",
+    RestoreTaskInput,
+    TargetKind.SCHEDULED_TASK,
     inverse="lab.delete_scheduled_task",
-    doc_url=DOC,
     read_state=read_task_restored,
-    idempotent=True,
 )
 async def restore_scheduled_task(inputs: RestoreTaskInput, ctx: ActionContext) -> ActionResult:
     """Re-create a deleted scheduled task from its captured data (rollback)."""
-    changed = await asyncio.to_thread(
-        _fleet(ctx).restore_task, ctx.tenant, inputs.hostname, inputs.name, inputs.command, inputs.enabled
+    changed = await on_fleet(
+        ctx, LabFleet.restore_task, inputs.hostname, inputs.name, inputs.command, inputs.enabled
     )
-    return _done(changed, "scheduled task restored", "task was already in place")
+    return done(changed, "scheduled task restored", "task was already in place")
 
 
 # -- processes -----------------------------------------------------------------------------------------
 
 
 async def read_process_killed(inputs: ProcessInput, ctx: ActionContext) -> TargetState:
-    running = (await _host(ctx, inputs.hostname))["processes"].get(inputs.pid)
+    running = (await host_state(ctx, inputs.hostname))["processes"].get(inputs.pid)
     alive = running is not None and (inputs.name is None or running.lower() == inputs.name.lower())
     return state(not alive, "process is not running", "process is running", running=alive)
 
 
-@action(
-    key="lab.kill_process",
-    inputs=ProcessInput,
-    target=TargetKind.PROCESS,
+@lab_action(
+    "lab.kill_process",
+    ProcessInput,
+    TargetKind.PROCESS,
     inverse=None,  # a killed process cannot be brought back
-    doc_url=DOC,
     read_state=read_process_killed,
-    idempotent=True,
 )
 async def kill_process(inputs: ProcessInput, ctx: ActionContext) -> ActionResult:
     """End a process on the host (refused if the pid now belongs to another image)."""
-    killed = await asyncio.to_thread(
-        _fleet(ctx).kill_process, ctx.tenant, inputs.hostname, inputs.pid, inputs.name
-    )
+    killed = await on_fleet(ctx, LabFleet.kill_process, inputs.hostname, inputs.pid, inputs.name)
     if killed is None:
-        return _done(False, "", "process was not running")
-    return _done(
-        True, f"process {killed['name']} ({killed['pid']}) killed", "", vendor_ref=str(killed["pid"])
-    )
+        return done(False, "", "process was not running")
+    return done(True, f"process {killed['name']} ({killed['pid']}) killed", "", vendor_ref=str(killed["pid"]))
 
 
 # -- files ---------------------------------------------------------------------------------------------
 
 
 async def _quarantined(ctx: ActionContext, inputs: FileInput) -> bool | None:
-    quarantined = (await _host(ctx, inputs.hostname))["files"].get(inputs.path.lower())
+    quarantined = (await host_state(ctx, inputs.hostname))["files"].get(inputs.path.lower())
     return None if quarantined is None else bool(quarantined)
 
 
@@ -218,114 +196,72 @@ async def read_file_restored(inputs: RestoreFileInput, ctx: ActionContext) -> Ta
     return state(held is False, "file is in place", "file is quarantined or absent", quarantined=held)
 
 
-@action(
-    key="lab.quarantine_file",
-    inputs=FileInput,
-    target=TargetKind.FILE,
+@lab_action(
+    "lab.quarantine_file",
+    FileInput,
+    TargetKind.FILE,
     inverse="lab.restore_file",
-    doc_url=DOC,
     read_state=read_file_quarantined,
-    idempotent=True,
 )
 async def quarantine_file(inputs: FileInput, ctx: ActionContext) -> ActionResult:
     """Move a file into quarantine on the host, capturing its hash for restore."""
-    item, changed = await asyncio.to_thread(
-        _fleet(ctx).set_quarantined, ctx.tenant, inputs.hostname, inputs.path, True
-    )
+    item, changed = await on_fleet(ctx, LabFleet.set_quarantined, inputs.hostname, inputs.path, True)
     undo = {
         "hostname": inputs.hostname,
         "path": item["path"],
         **({"sha256": item["sha256"]} if item["sha256"] else {}),
     }
-    return _done(changed, "file quarantined", "file was already quarantined", undo=undo)
+    return done(changed, "file quarantined", "file was already quarantined", undo=undo)
 
 
-@action(
-    key="lab.restore_file",
-    inputs=RestoreFileInput,
-    target=TargetKind.FILE,
+@lab_action(
+    "lab.restore_file",
+    RestoreFileInput,
+    TargetKind.FILE,
     inverse="lab.quarantine_file",
-    doc_url=DOC,
     read_state=read_file_restored,
-    idempotent=True,
 )
 async def restore_file(inputs: RestoreFileInput, ctx: ActionContext) -> ActionResult:
     """Bring a quarantined file back (rollback); its hash must match the captured one."""
-    _, changed = await asyncio.to_thread(
-        _fleet(ctx).set_quarantined, ctx.tenant, inputs.hostname, inputs.path, False, inputs.sha256
+    _, changed = await on_fleet(
+        ctx, LabFleet.set_quarantined, inputs.hostname, inputs.path, False, inputs.sha256
     )
-    return _done(changed, "file restored", "file was not quarantined")
+    return done(changed, "file restored", "file was not quarantined")
 
 
 # -- accounts ------------------------------------------------------------------------------------------
 
 
-async def read_account_disabled(inputs: AccountInput, ctx: ActionContext) -> TargetState:
-    enabled = await asyncio.to_thread(_fleet(ctx).account_enabled, ctx.tenant, inputs.account)
-    return state(not enabled, "account is disabled", "account is enabled", enabled=enabled)
+async def _enabled(inputs: AccountInput, ctx: ActionContext) -> bool:
+    return await on_fleet(ctx, LabFleet.account_enabled, inputs.account)
 
 
-async def read_account_enabled(inputs: AccountInput, ctx: ActionContext) -> TargetState:
-    enabled = await asyncio.to_thread(_fleet(ctx).account_enabled, ctx.tenant, inputs.account)
-    return state(enabled, "account is enabled", "account is disabled", enabled=enabled)
+read_account_enabled, read_account_disabled = readers(
+    _enabled, "account is enabled", "account is disabled", "enabled"
+)
 
 
-@action(
-    key="lab.disable_account",
-    inputs=AccountInput,
-    target=TargetKind.ACCOUNT,
+@lab_action(
+    "lab.disable_account",
+    AccountInput,
+    TargetKind.ACCOUNT,
     inverse="lab.enable_account",
-    doc_url=DOC,
     read_state=read_account_disabled,
-    idempotent=True,
 )
 async def disable_account(inputs: AccountInput, ctx: ActionContext) -> ActionResult:
     """Disable an account in the tenant's directory (e.g. the VPN account an intruder used)."""
-    changed = await asyncio.to_thread(_fleet(ctx).set_account_enabled, ctx.tenant, inputs.account, False)
-    return _done(changed, "account disabled", "account was already disabled")
+    changed = await on_fleet(ctx, LabFleet.set_account_enabled, inputs.account, False)
+    return done(changed, "account disabled", "account was already disabled")
 
 
-@action(
-    key="lab.enable_account",
-    inputs=AccountInput,
-    target=TargetKind.ACCOUNT,
+@lab_action(
+    "lab.enable_account",
+    AccountInput,
+    TargetKind.ACCOUNT,
     inverse="lab.disable_account",
-    doc_url=DOC,
     read_state=read_account_enabled,
-    idempotent=True,
 )
 async def enable_account(inputs: AccountInput, ctx: ActionContext) -> ActionResult:
     """Enable a disabled account again (rollback)."""
-    changed = await asyncio.to_thread(_fleet(ctx).set_account_enabled, ctx.tenant, inputs.account, True)
-    return _done(changed, "account enabled", "account was already enabled")
-
-
-# -- URLs ----------------------------------------------------------------------------------------------
-
-
-@action(
-    key="lab.block_url",
-    inputs=UrlInput,
-    target=TargetKind.URL,
-    inverse="lab.unblock_url",
-    doc_url=DOC,
-    read_state=read_block("url", True, "url"),
-    idempotent=True,
-)
-async def block_url(inputs: UrlInput, ctx: ActionContext) -> ActionResult:
-    """Add the URL to the tenant's web proxy block list (lab)."""
-    return await _set_block(ctx, "url", inputs.url.strip(), True)
-
-
-@action(
-    key="lab.unblock_url",
-    inputs=UrlInput,
-    target=TargetKind.URL,
-    inverse="lab.block_url",
-    doc_url=DOC,
-    read_state=read_block("url", False, "url"),
-    idempotent=True,
-)
-async def unblock_url(inputs: UrlInput, ctx: ActionContext) -> ActionResult:
-    """Remove the URL from the tenant's web proxy block list (lab)."""
-    return await _set_block(ctx, "url", inputs.url.strip(), False)
+    changed = await on_fleet(ctx, LabFleet.set_account_enabled, inputs.account, True)
+    return done(changed, "account enabled", "account was already enabled")

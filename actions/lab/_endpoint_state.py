@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -13,29 +12,7 @@ from sqlalchemy.orm import Session
 from .._errors import PermanentError, TargetNotFound
 from ._lookup import exactly_one
 from ._schema import LabAccount, LabBlock, LabScheduledTask
-
-
-class ProcessSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pid: int = Field(ge=0)
-    name: str
-    command_line: str = ""
-
-
-class FileSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    sha256: str = ""
-    quarantined: bool = False
-
-
-class AccountSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    enabled: bool = True
+from ._seeds import AccountSeed
 
 
 def _same(a: str, b: str) -> bool:

@@ -6,15 +6,13 @@ import ipaddress
 import uuid
 import weakref
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
-from ._endpoint_state import FileSeed, HostObjects, ProcessSeed
+from ._endpoint_state import HostObjects
 from ._lookup import by_name, exactly_one
 from ._schema import (
     LabBase,
@@ -27,57 +25,7 @@ from ._schema import (
     LabScheduledTask,
     LabService,
 )
-
-
-class RegistryValueSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: str
-    name: str
-    data: str = ""
-    type: str = "REG_SZ"
-    written_at: datetime | None = None
-
-
-class ServiceSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    binary_path: str = ""
-    start_type: str = "auto"
-
-
-class TaskSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    command: str = ""
-    enabled: bool = True
-
-
-class ConnectionSeed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    remote: str
-    port: int = Field(ge=0, le=65535)
-    process: str = ""
-
-
-class HostSeed(BaseModel):
-    """A simulated host, as a demo or a test describes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tenant: str
-    hostname: str
-    os: str = "windows"
-    registry_values: list[RegistryValueSeed] = Field(default_factory=list)
-    services: list[ServiceSeed] = Field(default_factory=list)
-    scheduled_tasks: list[TaskSeed] = Field(default_factory=list)
-    connections: list[ConnectionSeed] = Field(default_factory=list)
-    processes: list[ProcessSeed] = Field(default_factory=list)
-    files: list[FileSeed] = Field(default_factory=list)
-
+from ._seeds import HostSeed, RegistryValueSeed
 
 _SCHEMA_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 

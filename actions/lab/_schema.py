@@ -16,6 +16,16 @@ class LabBase(DeclarativeBase):
     pass
 
 
+class _OnHost:
+    """Columns of every object that lives on one host and goes with it (services, files, ...)."""
+
+    # Mixin columns would otherwise come last: sort_order keeps each table's column order as it was.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-1)
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
+
+
 class LabHost(LabBase):
     __tablename__ = "lab_hosts"
 
@@ -42,12 +52,10 @@ class LabHost(LabBase):
     files: Mapped[list[LabFile]] = relationship(cascade="all, delete-orphan", order_by="LabFile.id")
 
 
-class LabRegistryValue(LabBase):
+class LabRegistryValue(_OnHost, LabBase):
     __tablename__ = "lab_registry_values"
     __table_args__ = (UniqueConstraint("host_id", "key", "name"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(1024))
     name: Mapped[str] = mapped_column(String(1024))
     data: Mapped[str] = mapped_column(Text, default="")
@@ -57,31 +65,25 @@ class LabRegistryValue(LabBase):
     host: Mapped[LabHost] = relationship(back_populates="registry_values")
 
 
-class LabService(LabBase):
+class LabService(_OnHost, LabBase):
     __tablename__ = "lab_services"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(256))
     binary_path: Mapped[str] = mapped_column(Text, default="")
     start_type: Mapped[str] = mapped_column(String(32), default="auto")
 
 
-class LabScheduledTask(LabBase):
+class LabScheduledTask(_OnHost, LabBase):
     __tablename__ = "lab_scheduled_tasks"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(512))
     command: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class LabConnection(LabBase):
+class LabConnection(_OnHost, LabBase):
     __tablename__ = "lab_connections"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     remote: Mapped[str] = mapped_column(String(255), doc="Domain or IP the host talks to.")
     port: Mapped[int] = mapped_column(Integer)
     process: Mapped[str] = mapped_column(String(1024), default="")
@@ -101,21 +103,17 @@ class LabBlock(LabBase):
 # Tables added after the first release are new tables only (create_all adds tables, never columns).
 
 
-class LabProcess(LabBase):
+class LabProcess(_OnHost, LabBase):
     __tablename__ = "lab_processes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     pid: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(260), doc="Image name, e.g. msiexec.exe.")
     command_line: Mapped[str] = mapped_column(Text, default="")
 
 
-class LabFile(LabBase):
+class LabFile(_OnHost, LabBase):
     __tablename__ = "lab_files"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("lab_hosts.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(String(1024))
     sha256: Mapped[str] = mapped_column(String(64), default="")
     quarantined: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from actions.lab import HostSeed, LabFleet, RegistryValueSeed
-from actions.lab._fleet import ConnectionSeed, ServiceSeed, TaskSeed
+from actions.lab import ConnectionSeed, HostSeed, LabFleet, RegistryValueSeed, ServiceSeed, TaskSeed
 from flows.cli import app
 from flows.cli._output import shown, terminal_safe
 from flows.demo import mykings_alert

@@ -61,6 +61,15 @@ class VendorSettings(BaseModel):
         return str(url).rstrip("/")
 
 
+def tuned(policy: VendorPolicy, settings: VendorSettings) -> VendorPolicy:
+    """The adapter's ``policy`` with the tenant's own rate and burst, where its settings give them."""
+    if settings.rate_per_second is not None:
+        policy = replace(policy, rate_per_second=settings.rate_per_second)
+    if settings.burst is not None:
+        policy = replace(policy, burst=settings.burst)
+    return policy
+
+
 def open_http(
     ctx: ActionContext,
     vendor: str,
@@ -72,15 +81,11 @@ def open_http(
     auth: httpx.Auth | None = None,
     base_url: str | None = None,
 ) -> VendorHttp:
-    if settings.rate_per_second is not None:
-        policy = replace(policy, rate_per_second=settings.rate_per_second)
-    if settings.burst is not None:
-        policy = replace(policy, burst=settings.burst)
     return VendorHttp(
         tenant=ctx.tenant,
         vendor=vendor,
         base_url=base_url or settings.base_url,
-        policy=policy,
+        policy=tuned(policy, settings),
         pool=ctx.pool(),
         secrets=secrets,
         headers=headers,

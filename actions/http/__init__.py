@@ -5,13 +5,14 @@ from ._breaker import BreakerState, CircuitBreaker
 from ._client import VendorHttp, parse_retry_after
 from ._clock import Clock, SystemClock
 from ._limiter import RateLimiter
-from ._pool import HttpPool, TokenCache, VendorPolicy, default_pool, token_key
+from ._pool import HttpPool, ProcessDefault, TokenCache, VendorPolicy, default_pool, token_key
 
 __all__ = [
     "BreakerState",
     "CircuitBreaker",
     "Clock",
     "HttpPool",
+    "ProcessDefault",
     "RateLimiter",
     "SystemClock",
     "TokenCache",

@@ -124,17 +124,12 @@ class VendorHttp:
                 response = await self._client.request(
                     method, url, params=params, json=json, data=data, content=content, headers=headers
                 )
-            except httpx.TimeoutException as error:
+            except httpx.TransportError as error:  # timeouts included
                 self._breaker.record_failure()
                 outcome_recorded = True
+                what = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
                 raise TransientError(
-                    f"{self.vendor}: {method} {url} timed out ({type(error).__name__})"
-                ) from None
-            except httpx.TransportError as error:
-                self._breaker.record_failure()
-                outcome_recorded = True
-                raise TransientError(
-                    f"{self.vendor}: {method} {url} failed ({type(error).__name__})"
+                    f"{self.vendor}: {method} {url} {what} ({type(error).__name__})"
                 ) from None
             outcome_recorded = True
             self._classify(method, url, response)
@@ -156,9 +151,7 @@ class VendorHttp:
             self._breaker.record_failure()
             held = self._back_off(response) if "retry-after" in response.headers else None
             text, _ = self._vendor_error(response)
-            raise TransientError(
-                f"{self.vendor}: {method} {url} answered {status}: {text}", retry_after=held
-            )
+            raise TransientError(f"{self.vendor}: {method} {url} answered {status}: {text}", retry_after=held)
         if status == 408:
             self._breaker.record_neutral()
             raise TransientError(f"{self.vendor}: {method} {url} answered 408")

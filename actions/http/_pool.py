@@ -8,12 +8,15 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pydantic import SecretStr
 
 from ._breaker import CircuitBreaker
 from ._clock import Clock, SystemClock
 from ._limiter import RateLimiter
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,29 @@ class HttpPool:
             return found
 
 
-_default: HttpPool | None = None
-_default_guard = threading.Lock()
+class ProcessDefault(Generic[T]):
+    """One instance for the whole process, made by ``factory`` on first use (racing threads share it).
+
+    >>> default = ProcessDefault(dict)
+    >>> default.get() is default.get()
+    True
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._value: T | None = None
+        self._guard = threading.Lock()
+
+    def get(self) -> T:
+        with self._guard:
+            if self._value is None:
+                self._value = self._factory()
+            return self._value
+
+
+_default = ProcessDefault(HttpPool)
 
 
 def default_pool() -> HttpPool:
     """The process-wide pool (real clock)."""
-    global _default
-    with _default_guard:
-        if _default is None:
-            _default = HttpPool()
-        return _default
+    return _default.get()

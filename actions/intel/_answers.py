@@ -1,31 +1,32 @@
-"""Reading provider answers defensively: vendors send nulls, placeholders and numbers as strings."""
+"""Asking a provider and reading its answer defensively: vendors send nulls, placeholders and numbers as
+strings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from .._errors import PermanentError, VendorRejected
+from .._vendor import json_body
 from ._provider import IntelSession
 from ._text import clean
 
 
-def body(session: IntelSession, response: httpx.Response) -> dict[str, Any]:
-    """The answer as a JSON object, or PermanentError (a provider failure, reported)."""
-    try:
-        data = response.json()
-    except (ValueError, UnicodeDecodeError):
-        raise PermanentError(
-            f"{session.provider.name}: answer is not JSON ({response.status_code})"
-        ) from None
+async def answer(session: IntelSession, method: str, path: str, **request: Any) -> dict[str, Any]:
+    """The provider's answer as a JSON object, or PermanentError (a provider failure, reported)."""
+    data = json_body(session.http, await session.http.request(method, path, **request))
     if not isinstance(data, dict):
         raise PermanentError(f"{session.provider.name}: answer is not a JSON object")
     return data
 
 
-def not_found(error: VendorRejected) -> bool:
-    return error.status_code == 404
+async def known(session: IntelSession, method: str, path: str, **request: Any) -> dict[str, Any] | None:
+    """``answer``, or None when the provider answers 404: it does not know the indicator (no record)."""
+    try:
+        return await answer(session, method, path, **request)
+    except VendorRejected as error:
+        if error.status_code == 404:
+            return None
+        raise
 
 
 def count(value: Any) -> int:

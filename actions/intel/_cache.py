@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 
 from .._errors import TransientError
-from ..http import Clock, SystemClock
+from ..http import Clock, ProcessDefault, SystemClock
 from ._record import IntelRecord
 
 CacheKey = tuple[str, str, str, str]  # (scope: "" shared or the tenant, provider, type, value)
@@ -143,14 +143,9 @@ class IntelCache:
         return len(self._entries)
 
 
-_default: IntelCache | None = None
-_default_guard = threading.Lock()
+_default = ProcessDefault(IntelCache)
 
 
 def default_cache() -> IntelCache:
     """The process-wide cache (real clock)."""
-    global _default
-    with _default_guard:
-        if _default is None:
-            _default = IntelCache()
-        return _default
+    return _default.get()

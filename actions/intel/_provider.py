@@ -2,10 +2,10 @@
 
 A provider module declares its ``Provider`` (secrets, settings model, limits, doc link) and one lookup per
 vendor endpoint with ``@intel_lookup(key="<vendor>.lookup_<object>", inputs=Model, types=…)``: an async
-``(inputs, session) -> list[IntelRecord]`` whose pydantic inputs use the vendor's own parameter names and
-forbid extra fields. Why not the action registry: intel lookups are read-only queries that return records,
-batched and cached per indicator, with no ledger, inverse, dry run or target state; and the engine picks
-response actions by target kind, which must never select a lookup to "act" on an IP.
+``(inputs, session) -> list[IntelRecord]`` whose inputs (a ``LookupInput``) use the vendor's own parameter
+names and forbid extra fields. Why not the action registry: intel lookups are read-only queries that
+return records, batched and cached per indicator, with no ledger, inverse, dry run or target state; and
+the engine picks response actions by target kind, which must never select a lookup to "act" on an IP.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from .._context import ActionContext
 from .._errors import PolicyViolation
-from .._vendor import VendorSettings
+from .._vendor import VendorSettings, tuned
 from ..http import VendorPolicy
 from ._limits import IntelHttp, provider_limiter
 from ._normalize import InvalidIndicator, normalize, parse_any, private_reason
@@ -49,6 +49,12 @@ DomainValue = _checked("domain")
 UrlValue = _checked("url")
 HashValue = _checked("hash")
 IpValue = _checked("ip")
+
+
+class LookupInput(BaseModel):
+    """The base of a lookup's inputs: the vendor's own parameter names, and nothing else accepted."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -102,17 +108,12 @@ class IntelSession:
         self.ctx = ctx
         self.settings = ctx.settings(provider.name, provider.settings)
         headers = provider.headers(ctx)
-        policy = provider.policy
-        if self.settings.rate_per_second is not None:
-            policy = replace(policy, rate_per_second=self.settings.rate_per_second)
-        if self.settings.burst is not None:
-            policy = replace(policy, burst=self.settings.burst)
         pool = ctx.pool()
         self.http = IntelHttp(
             tenant=ctx.tenant,
             vendor=provider.name,
             base_url=self.settings.base_url,
-            policy=policy,
+            policy=tuned(provider.policy, self.settings),
             pool=pool,
             secrets=[value.get_secret_value() for value in ctx.secrets.values()],
             headers=headers,
@@ -275,22 +276,25 @@ def intel_lookup(
     key: str,
     inputs: type[InputT],
     types: tuple[str, ...],
-    to_inputs: Callable[[str, str], InputT],
     doc_url: str,
+    to_inputs: Callable[[str, str], InputT] | None = None,
 ) -> Callable[[LookupFn], LookupFn]:
     """Register an async lookup under ``key`` (``<provider>.lookup_<object>``) for indicator ``types``.
 
-    >>> from pydantic import BaseModel, ConfigDict, Field
-    >>> class Ip(BaseModel):
-    ...     model_config = ConfigDict(extra="forbid")
+    ``to_inputs(type, value)`` makes the inputs for one indicator; by default the value fills the one
+    required field of ``inputs``.
+
+    >>> from pydantic import Field
+    >>> class Ip(LookupInput):
     ...     ip: str = Field(description="IPv4 address.")
-    >>> intel_lookup(key="acme.lookup_ip", inputs=Ip, types=("ipv4",), to_inputs=lambda t, v: Ip(ip=v),
-    ...              doc_url="https://acme.test/docs")  # doctest: +ELLIPSIS
+    >>> intel_lookup(key="acme.lookup_ip", inputs=Ip, types=("ipv4",), doc_url="https://acme.test/docs")
+    ... # doctest: +ELLIPSIS
     <function intel_lookup.<locals>.register at ...>
     """
     vendor, _, verb = key.partition(".")
     if not vendor or not verb:
         raise ValueError(f"intel lookup key {key!r} must look like '<provider>.lookup_<object>'")
+    make_inputs = to_inputs or _into_required_field(inputs)
 
     def register(fn: LookupFn) -> LookupFn:
         lines = (fn.__doc__ or "").strip().splitlines()
@@ -300,7 +304,7 @@ def intel_lookup(
                 fn=fn,
                 inputs=inputs,
                 types=types,
-                to_inputs=to_inputs,
+                to_inputs=make_inputs,
                 description=lines[0] if lines else key,
                 doc_url=doc_url,
             )
@@ -308,3 +312,10 @@ def intel_lookup(
         return fn
 
     return register
+
+
+def _into_required_field(inputs: type[InputT]) -> Callable[[str, str], InputT]:
+    required = [info.alias or name for name, info in inputs.model_fields.items() if info.is_required()]
+    if len(required) != 1:
+        raise ValueError(f"{inputs.__name__} has {len(required)} required fields: pass to_inputs")
+    return lambda kind, value: inputs.model_validate({required[0]: value})

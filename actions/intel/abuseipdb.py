@@ -12,13 +12,12 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .._errors import VendorRejected
 from .._vendor import VendorSettings
 from ..http import VendorPolicy
-from ._answers import body, count, not_found, obj
-from ._provider import IntelSession, Provider, intel_lookup
+from ._answers import count, known, obj
+from ._provider import IntelSession, LookupInput, Provider, intel_lookup
 from ._provider import register_provider as _register
 from ._record import IntelRecord
 from ._text import clean, iso, join, plural
@@ -53,20 +52,12 @@ PROVIDER = _register(
 )
 
 
-class CheckInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CheckInput(LookupInput):
     ipAddress: IPv4Address | IPv6Address = Field(description="The IPv4 or IPv6 address to check.")  # noqa: N815
     maxAgeInDays: int = Field(default=90, ge=1, le=365, description="Count reports up to this many days old.")  # noqa: N815
 
 
-@intel_lookup(
-    key="abuseipdb.lookup_ip",
-    inputs=CheckInput,
-    types=("ipv4", "ipv6"),
-    to_inputs=lambda kind, value: CheckInput(ipAddress=value),  # type: ignore[arg-type]
-    doc_url=DOC,
-)
+@intel_lookup(key="abuseipdb.lookup_ip", inputs=CheckInput, types=("ipv4", "ipv6"), doc_url=DOC)
 async def lookup_ip(inputs: CheckInput, session: IntelSession) -> list[IntelRecord]:
     """Check an IP address's abuse reports (GET /check)."""
     settings: AbuseIpdbSettings = session.settings  # type: ignore[assignment]
@@ -74,15 +65,10 @@ async def lookup_ip(inputs: CheckInput, session: IntelSession) -> list[IntelReco
         settings.max_age_in_days if "maxAgeInDays" not in inputs.model_fields_set else inputs.maxAgeInDays
     )
     address = str(inputs.ipAddress)
-    try:
-        response = await session.http.request(
-            "GET", "/check", params={"ipAddress": address, "maxAgeInDays": str(max_age)}
-        )
-    except VendorRejected as error:
-        if not_found(error):
-            return []
-        raise
-    data = obj(body(session, response).get("data"))
+    found = await known(session, "GET", "/check", params={"ipAddress": address, "maxAgeInDays": str(max_age)})
+    if found is None:
+        return []
+    data = obj(found.get("data"))
     score = count(data.get("abuseConfidenceScore"))
     whitelisted = data.get("isWhitelisted") is True
     if score >= settings.malicious_score:

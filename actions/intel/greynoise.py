@@ -11,14 +11,13 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .._context import ActionContext
-from .._errors import VendorRejected
 from .._vendor import VendorSettings
 from ..http import VendorPolicy
-from ._answers import body, not_found
-from ._provider import IntelSession, Provider, intel_lookup
+from ._answers import known
+from ._provider import IntelSession, LookupInput, Provider, intel_lookup
 from ._provider import register_provider as _register
 from ._record import IntelRecord
 from ._text import clean, iso, join
@@ -52,29 +51,17 @@ PROVIDER = _register(
 )
 
 
-class CommunityInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CommunityInput(LookupInput):
     ip: IPv4Address = Field(description="The IPv4 address to look up.")
 
 
-@intel_lookup(
-    key="greynoise.lookup_ip",
-    inputs=CommunityInput,
-    types=("ipv4",),
-    to_inputs=lambda kind, value: CommunityInput(ip=value),  # type: ignore[arg-type]
-    doc_url=DOC,
-)
+@intel_lookup(key="greynoise.lookup_ip", inputs=CommunityInput, types=("ipv4",), doc_url=DOC)
 async def lookup_ip(inputs: CommunityInput, session: IntelSession) -> list[IntelRecord]:
     """Look up an IP in GreyNoise's community data set (GET /v3/community/{ip})."""
     address = str(inputs.ip)
-    try:
-        response = await session.http.request("GET", f"/v3/community/{address}")
-    except VendorRejected as error:
-        if not_found(error):
-            return []
-        raise
-    data = body(session, response)
+    data = await known(session, "GET", f"/v3/community/{address}")
+    if data is None:
+        return []
     classification = str(data.get("classification") or "").lower()
     name = clean(data.get("name"), 80)
     if name.lower() in ("unknown", "none"):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .._vendor import VendorSettings
 from ..http import VendorPolicy
-from ._answers import body, obj
+from ._answers import answer, obj
 from ._normalize import InvalidIndicator, parse_any
-from ._provider import IntelSession, Provider, intel_lookup
+from ._provider import IntelSession, LookupInput, Provider, intel_lookup
 from ._provider import register_provider as _register
 from ._record import INDICATOR_TYPES, IntelRecord
 from .feeds._misp import parse_attributes
@@ -57,21 +57,13 @@ PROVIDER = _register(
 )
 
 
-class SearchInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchInput(LookupInput):
     value: str = Field(min_length=1, max_length=4096, description="Attribute value to search for.")
     to_ids: bool = Field(default=True, description="Only attributes meant for detection.")
     includeEventTags: bool = Field(default=True, description="Return the event's tags with each attribute.")  # noqa: N815
 
 
-@intel_lookup(
-    key="misp.lookup_attribute",
-    inputs=SearchInput,
-    types=INDICATOR_TYPES,
-    to_inputs=lambda kind, value: SearchInput(value=value),
-    doc_url=DOC,
-)
+@intel_lookup(key="misp.lookup_attribute", inputs=SearchInput, types=INDICATOR_TYPES, doc_url=DOC)
 async def lookup_attribute(inputs: SearchInput, session: IntelSession) -> list[IntelRecord]:
     """Search attributes by value (POST /attributes/restSearch)."""
     try:
@@ -89,7 +81,7 @@ async def lookup_attribute(inputs: SearchInput, session: IntelSession) -> list[I
         "limit": settings.limit,
         "page": 1,
     }
-    data = body(session, await session.http.request("POST", "/attributes/restSearch", json=query))
+    data = await answer(session, "POST", "/attributes/restSearch", json=query)
     response = data.get("response")
     attributes = obj(response).get("Attribute") if isinstance(response, dict) else []
     collector = Collector(NAME, "misp")

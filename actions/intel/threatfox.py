@@ -12,20 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .._errors import PermanentError
 from .._vendor import VendorSettings
-from ..http import VendorPolicy
-from ._answers import body, count, obj, texts
+from ._abusech import abusech_provider, search
+from ._answers import count, obj, texts
 from ._normalize import InvalidIndicator, normalize, parse_any
-from ._provider import IntelSession, Provider, intel_lookup
-from ._provider import register_provider as _register
+from ._provider import IntelSession, LookupInput, intel_lookup
 from ._record import IntelRecord
 from ._text import clean, iso, join
 
 NAME = "threatfox"
-SECRETS = ("threatfox_auth_key",)
 DOC = "https://threatfox.abuse.ch/api/#search-ioc"
 _TYPES = ("ipv4", "domain", "url", "md5", "sha256")
 
@@ -37,25 +35,15 @@ class ThreatFoxSettings(VendorSettings):
     )
 
 
-PROVIDER = _register(
-    Provider(
-        name=NAME,
-        description="ThreatFox: IOCs (C2 servers, payload URLs and hashes) tied to malware families.",
-        doc_url=DOC,
-        settings=ThreatFoxSettings,
-        headers=lambda ctx: {"Auth-Key": ctx.secret("threatfox_auth_key"), "Accept": "application/json"},
-        policy=VendorPolicy(rate_per_second=2.0, burst=5),
-        rate=5.0,
-        burst=10,
-        secrets=SECRETS,
-        required_secrets=SECRETS,
-    )
+PROVIDER = abusech_provider(
+    NAME,
+    "ThreatFox: IOCs (C2 servers, payload URLs and hashes) tied to malware families.",
+    DOC,
+    ThreatFoxSettings,
 )
 
 
-class SearchInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SearchInput(LookupInput):
     search_term: str = Field(min_length=1, max_length=4096, description="The IOC to search for.")
     exact_match: bool = Field(default=True, description="Only IOCs equal to the search term.")
 
@@ -72,12 +60,9 @@ async def lookup_ioc(inputs: SearchInput, session: IntelSession) -> list[IntelRe
     except InvalidIndicator as error:
         raise PermanentError(f"threatfox: {error}") from None
     payload = {"query": "search_ioc", "search_term": value, "exact_match": inputs.exact_match}
-    data = body(session, await session.http.request("POST", "/api/v1/", json=payload))
-    status = data.get("query_status")
-    if status == "no_result":
+    data = await search(session, "/api/v1/", not_listed={"no_result"}, json=payload)
+    if data is None:
         return []
-    if status != "ok":
-        raise PermanentError(f"threatfox: query_status {clean(status, 40)!r}")
     settings: ThreatFoxSettings = session.settings  # type: ignore[assignment]
     by_family: dict[str, list[dict[str, Any]]] = {}
     items = data.get("data")

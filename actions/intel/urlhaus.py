@@ -14,19 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .._errors import PermanentError
 from .._vendor import VendorSettings
-from ..http import VendorPolicy
-from ._answers import body, count, obj, texts
-from ._provider import DomainValue, IntelSession, IpValue, Provider, UrlValue, intel_lookup
-from ._provider import register_provider as _register
+from ._abusech import abusech_provider, search
+from ._answers import count, obj, texts
+from ._provider import DomainValue, IntelSession, IpValue, LookupInput, UrlValue, intel_lookup
 from ._record import IntelRecord
 from ._text import clean, iso, join, latest
 
 NAME = "urlhaus"
-SECRETS = ("urlhaus_auth_key",)
 DOCS = "https://urlhaus-api.abuse.ch/"
 _NOT_LISTED = {"no_results", "invalid_url", "invalid_host"}
 _ADVERSARY_DOMAINS = {"spammer_domain", "phishing_domain", "botnet_cc_domain", "malware_domain"}
@@ -36,44 +33,23 @@ class UrlhausSettings(VendorSettings):
     base_url: str = Field(default="https://urlhaus-api.abuse.ch/v1", description="URLhaus API base URL.")
 
 
-PROVIDER = _register(
-    Provider(
-        name=NAME,
-        description="URLhaus: URLs and hosts used to distribute malware.",
-        doc_url=DOCS,
-        settings=UrlhausSettings,
-        headers=lambda ctx: {"Auth-Key": ctx.secret("urlhaus_auth_key"), "Accept": "application/json"},
-        policy=VendorPolicy(rate_per_second=2.0, burst=5),
-        rate=5.0,
-        burst=10,
-        secrets=SECRETS,
-        required_secrets=SECRETS,
-    )
+PROVIDER = abusech_provider(
+    NAME, "URLhaus: URLs and hosts used to distribute malware.", DOCS, UrlhausSettings
 )
 
 
-class UrlInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UrlInput(LookupInput):
     url: UrlValue = Field(description="The URL to look up.")
 
 
-class HostInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class HostInput(LookupInput):
     host: DomainValue | IpValue = Field(description="The host (domain name or IPv4 address) to look up.")
 
 
-@intel_lookup(
-    key="urlhaus.lookup_url",
-    inputs=UrlInput,
-    types=("url",),
-    to_inputs=lambda kind, value: UrlInput(url=value),
-    doc_url=f"{DOCS}#urlinfo",
-)
+@intel_lookup(key="urlhaus.lookup_url", inputs=UrlInput, types=("url",), doc_url=f"{DOCS}#urlinfo")
 async def lookup_url(inputs: UrlInput, session: IntelSession) -> list[IntelRecord]:
     """Look up a URL (POST /url/)."""
-    data = await _query(session, "/url/", {"url": inputs.url})
+    data = await search(session, "/url/", not_listed=_NOT_LISTED, data={"url": inputs.url})
     if data is None:
         return []
     status = clean(data.get("url_status"), 20)
@@ -105,15 +81,11 @@ async def lookup_url(inputs: UrlInput, session: IntelSession) -> list[IntelRecor
 
 
 @intel_lookup(
-    key="urlhaus.lookup_host",
-    inputs=HostInput,
-    types=("domain", "ipv4"),
-    to_inputs=lambda kind, value: HostInput(host=value),
-    doc_url=f"{DOCS}#hostinfo",
+    key="urlhaus.lookup_host", inputs=HostInput, types=("domain", "ipv4"), doc_url=f"{DOCS}#hostinfo"
 )
 async def lookup_host(inputs: HostInput, session: IntelSession) -> list[IntelRecord]:
     """Look up a host: the malware URLs it served (POST /host/)."""
-    data = await _query(session, "/host/", {"host": inputs.host})
+    data = await search(session, "/host/", not_listed=_NOT_LISTED, data={"host": inputs.host})
     if data is None:
         return []
     urls = [obj(u) for u in data.get("urls") or [] if isinstance(u, dict)]
@@ -142,16 +114,6 @@ async def lookup_host(inputs: HostInput, session: IntelSession) -> list[IntelRec
             reference=_reference(data),
         )
     ]
-
-
-async def _query(session: IntelSession, path: str, form: dict[str, str]) -> dict[str, Any] | None:
-    data = body(session, await session.http.request("POST", path, data=form))
-    status = data.get("query_status")
-    if status == "ok":
-        return data
-    if status in _NOT_LISTED:
-        return None
-    raise PermanentError(f"urlhaus: unexpected query_status {clean(status, 40)!r}: answer not used")
 
 
 def _reference(data: dict[str, Any]) -> str | None:

@@ -15,13 +15,21 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .._errors import VendorRejected
 from .._vendor import VendorSettings
 from ..http import VendorPolicy
-from ._answers import body, count, not_found, obj, texts
-from ._provider import DomainValue, HashValue, IntelSession, IpValue, Provider, UrlValue, intel_lookup
+from ._answers import count, known, obj, texts
+from ._provider import (
+    DomainValue,
+    HashValue,
+    IntelSession,
+    IpValue,
+    LookupInput,
+    Provider,
+    UrlValue,
+    intel_lookup,
+)
 from ._provider import register_provider as _register
 from ._record import IntelRecord
 from ._text import iso, join
@@ -60,27 +68,19 @@ PROVIDER = _register(
 )
 
 
-class FileInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FileInput(LookupInput):
     id: HashValue = Field(description="SHA-256, SHA-1 or MD5 of the file.")
 
 
-class DomainInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DomainInput(LookupInput):
     domain: DomainValue = Field(description="Domain name.")
 
 
-class IpInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class IpInput(LookupInput):
     ip: IpValue = Field(description="IPv4 or IPv6 address.")
 
 
-class UrlInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UrlInput(LookupInput):
     url: UrlValue = Field(description="URL; its identifier is sent as base64url without padding.")
 
 
@@ -97,7 +97,6 @@ def url_id(url: str) -> str:
     key="virustotal.lookup_file",
     inputs=FileInput,
     types=("md5", "sha1", "sha256"),
-    to_inputs=lambda kind, value: FileInput(id=value),
     doc_url=f"{DOCS}/file-info",
 )
 async def lookup_file(inputs: FileInput, session: IntelSession) -> list[IntelRecord]:
@@ -107,11 +106,7 @@ async def lookup_file(inputs: FileInput, session: IntelSession) -> list[IntelRec
 
 
 @intel_lookup(
-    key="virustotal.lookup_domain",
-    inputs=DomainInput,
-    types=("domain",),
-    to_inputs=lambda kind, value: DomainInput(domain=value),
-    doc_url=f"{DOCS}/domain-info",
+    key="virustotal.lookup_domain", inputs=DomainInput, types=("domain",), doc_url=f"{DOCS}/domain-info"
 )
 async def lookup_domain(inputs: DomainInput, session: IntelSession) -> list[IntelRecord]:
     """Get a domain report (GET /domains/{domain})."""
@@ -124,13 +119,7 @@ async def lookup_domain(inputs: DomainInput, session: IntelSession) -> list[Inte
     )
 
 
-@intel_lookup(
-    key="virustotal.lookup_ip",
-    inputs=IpInput,
-    types=("ipv4", "ipv6"),
-    to_inputs=lambda kind, value: IpInput(ip=value),
-    doc_url=f"{DOCS}/ip-info",
-)
+@intel_lookup(key="virustotal.lookup_ip", inputs=IpInput, types=("ipv4", "ipv6"), doc_url=f"{DOCS}/ip-info")
 async def lookup_ip(inputs: IpInput, session: IntelSession) -> list[IntelRecord]:
     """Get an IP address report (GET /ip_addresses/{ip})."""
     kind = "ipv6" if ":" in inputs.ip else "ipv4"
@@ -139,13 +128,7 @@ async def lookup_ip(inputs: IpInput, session: IntelSession) -> list[IntelRecord]
     )
 
 
-@intel_lookup(
-    key="virustotal.lookup_url",
-    inputs=UrlInput,
-    types=("url",),
-    to_inputs=lambda kind, value: UrlInput(url=value),
-    doc_url=f"{DOCS}/url-info",
-)
+@intel_lookup(key="virustotal.lookup_url", inputs=UrlInput, types=("url",), doc_url=f"{DOCS}/url-info")
 async def lookup_url(inputs: UrlInput, session: IntelSession) -> list[IntelRecord]:
     """Get a URL report (GET /urls/{id}, id = base64url of the URL without padding)."""
     return await _lookup(session, f"/urls/{url_id(inputs.url)}", "url", inputs.url, None)
@@ -154,13 +137,10 @@ async def lookup_url(inputs: UrlInput, session: IntelSession) -> list[IntelRecor
 async def _lookup(
     session: IntelSession, path: str, kind: str, value: str, gui: str | None
 ) -> list[IntelRecord]:
-    try:
-        response = await session.http.request("GET", path)
-    except VendorRejected as error:
-        if not_found(error):
-            return []
-        raise
-    attributes = obj(obj(body(session, response).get("data")).get("attributes"))
+    found = await known(session, "GET", path)
+    if found is None:
+        return []
+    attributes = obj(obj(found.get("data")).get("attributes"))
     stats = obj(attributes.get("last_analysis_stats"))
     settings: VirusTotalSettings = session.settings  # type: ignore[assignment]
     malicious, suspicious = count(stats.get("malicious")), count(stats.get("suspicious"))

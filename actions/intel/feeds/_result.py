@@ -102,9 +102,7 @@ class Collector:
         return self.keep(typed, canonical, **fields)
 
     def keep(self, kind: str, value: str, **fields: Any) -> IntelRecord:
-        fields["source"] = clean(fields.get("source"), 120) or self.name
-        fields["reason"] = clean(fields.get("reason"), 300) or f"listed in {self.name}"
-        record = IntelRecord(type=kind, value=value, **fields)
+        record = IntelRecord(type=kind, value=value, **self._attributed(fields))
         self.result.records.append(record)
         return record
 
@@ -117,9 +115,13 @@ class Collector:
         if network.num_addresses == 1:
             self.keep(f"ipv{network.version}", str(network.network_address), **fields)
             return
+        self.result.networks.append(IntelNetwork(network=str(network), **self._attributed(fields)))
+
+    def _attributed(self, fields: dict[str, Any]) -> dict[str, Any]:
+        # An entry that names no source or reason is the feed's own word.
         fields["source"] = clean(fields.get("source"), 120) or self.name
         fields["reason"] = clean(fields.get("reason"), 300) or f"listed in {self.name}"
-        self.result.networks.append(IntelNetwork(network=str(network), **fields))
+        return fields
 
     def finish(self) -> FeedResult:
         result = self.result

@@ -20,7 +20,7 @@ from ._errors import PermanentError, VendorRejected
 from ._inputs import IpInput
 from ._registry import TargetKind, action
 from ._result import ActionResult, ActionStatus
-from ._vendor import BearerSession, VendorSettings, json_body, open_http, succeeded
+from ._vendor import BearerSession, VendorClient, VendorSettings, json_body, open_http, succeeded
 from .http import VendorHttp, VendorPolicy
 
 VENDOR = "wazuh"
@@ -41,7 +41,7 @@ class WazuhSettings(VendorSettings):
     )
 
 
-class _Wazuh:
+class _Wazuh(VendorClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.settings = ctx.settings(VENDOR, WazuhSettings)
         self._user, self._password = ctx.secret("wazuh_user"), ctx.secret("wazuh_password")
@@ -49,12 +49,6 @@ class _Wazuh:
         self._basic = basic
         self.http = open_http(ctx, VENDOR, self.settings, POLICY, secrets=[self._user, self._password, basic])
         self.api = BearerSession(self.http, [self.settings.base_url, self._user, self._password], self._fetch)
-
-    async def __aenter__(self) -> _Wazuh:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
 
     async def _fetch(self, http: VendorHttp) -> tuple[str, float]:
         response = await http.request(

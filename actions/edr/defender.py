@@ -14,22 +14,18 @@ from pydantic import Field
 
 from .._context import ActionContext
 from .._errors import TransientError, VendorRejected
-from .._registry import TargetKind, action
 from .._result import ActionResult, ActionStatus, TargetState
 from .._vendor import (
-    BearerSession,
-    HostInput,
-    VendorClient,
     VendorSettings,
     client_credentials_token,
     json_body,
     one_or_refuse,
-    open_http,
     pending,
     poll,
     succeeded,
 )
 from ..http import VendorHttp, VendorPolicy
+from ._base import ClientCredentials, IsolationClient, Side, register_host_isolation
 from ._status import isolation_state
 
 VENDOR = "defender"
@@ -52,20 +48,17 @@ class DefenderSettings(VendorSettings):
     isolation_type: Literal["Full", "Selective"] = Field(default="Full", description="MDE IsolationType.")
 
 
-class _Defender(VendorClient):
-    def __init__(self, ctx: ActionContext) -> None:
-        self.ctx = ctx
-        self.settings = ctx.settings(VENDOR, DefenderSettings)
-        self._client_id = ctx.secret("defender_client_id")
-        self._client_secret = ctx.secret("defender_client_secret")
-        self.http = open_http(
-            ctx, VENDOR, self.settings, POLICY, secrets=[self._client_id, self._client_secret]
-        )
-        self.api = BearerSession(
-            self.http, [self.settings.tenant_id, self._client_id, self._client_secret], self._fetch_token
-        )
+class _Defender(ClientCredentials, IsolationClient):
+    settings: DefenderSettings
 
-    async def _fetch_token(self, http: VendorHttp) -> tuple[str, float]:
+    def __init__(self, ctx: ActionContext) -> None:
+        self.settings = ctx.settings(VENDOR, DefenderSettings)
+        super().__init__(ctx, VENDOR, self.settings, POLICY)
+
+    def token_scope(self) -> list[str]:
+        return [self.settings.tenant_id, self._client_id, self._client_secret]
+
+    async def fetch_token(self, http: VendorHttp) -> tuple[str, float]:
         form = {
             "resource": self.settings.resource,
             "client_id": self._client_id,
@@ -96,6 +89,66 @@ class _Defender(VendorClient):
         answer = json_body(self.http, await self.api.request("GET", f"/api/machineactions/{action_id}"))
         return answer if isinstance(answer, dict) else {}
 
+    async def machine_id(self, hostname: str) -> str:
+        return str((await self.machine(hostname)).get("id"))
+
+    async def state(self, hostname: str, side: Side) -> TargetState:
+        machine_id = await self.machine_id(hostname)
+        return _state(machine_id, await self.machine_actions(machine_id), side.want)
+
+    async def change(self, hostname: str, side: Side) -> ActionResult:
+        machine_id = await self.machine_id(hostname)
+        current = _latest_isolation(await self.machine_actions(machine_id))
+        if current is not None and current.get("type") == side.want and current.get("status") == "Succeeded":
+            return succeeded(
+                f"machine already {side.call}d", changed=False, vendor_ref=str(current.get("id"))
+            )
+        if current is not None and current.get("type") == side.want and current.get("status") in RUNNING:
+            action_record = current  # already requested (by us before a crash, or by an analyst)
+        else:
+            action_record = await self._request(machine_id, side)
+        return await self._verify(action_record, side)
+
+    async def _request(self, machine_id: str, side: Side) -> dict[str, Any]:
+        body: dict[str, str] = {"Comment": f"Garrison incident {self.ctx.incident_id}"}
+        if side.call == "isolate":
+            body["IsolationType"] = self.settings.isolation_type
+        try:
+            answer = json_body(
+                self.http,
+                await self.api.request("POST", f"/api/machines/{machine_id}/{side.call}", json=body),
+            )
+            return answer if isinstance(answer, dict) else {}
+        except VendorRejected as error:
+            if error.code != "ActiveRequestAlreadyExists":
+                raise
+        # Another action is running on the machine: follow it if it is ours, else come back later.
+        running = [a for a in await self.machine_actions(machine_id) if a.get("status") in RUNNING]
+        mine = [a for a in running if a.get("type") == side.want]
+        if mine:
+            return max(mine, key=lambda a: str(a.get("creationDateTimeUtc", "")))
+        kinds = ", ".join(sorted({str(a.get("type")) for a in running})) or "unknown"
+        raise TransientError(f"defender: another machine action is in progress ({kinds})")
+
+    async def _verify(self, record: dict[str, Any], side: Side) -> ActionResult:
+        action_id = str(record.get("id"))
+        final = record
+        if record.get("status") in RUNNING:
+            final = await poll(
+                self.ctx,
+                self.settings,
+                lambda: self.machine_action(action_id),
+                lambda a: a.get("status") not in RUNNING,
+            )
+        status = final.get("status")
+        if status == "Succeeded":
+            return succeeded(f"machine {side.call}d", vendor_ref=action_id)
+        if status in RUNNING:
+            return pending(f"{side.call} requested; machine action still {status}", vendor_ref=action_id)
+        return ActionResult(
+            status=ActionStatus.FAILED, detail=f"machine action {status}", vendor_ref=action_id
+        )
+
 
 def _latest_isolation(actions: list[dict[str, Any]]) -> dict[str, Any] | None:
     relevant = [
@@ -122,93 +175,22 @@ def _state(machine_id: str, actions: list[dict[str, Any]], want: str) -> TargetS
     )
 
 
-async def _change(ctx: ActionContext, hostname: str, *, verb: str, want: str) -> ActionResult:
-    async with _Defender(ctx) as mde:
-        machine_id = str((await mde.machine(hostname)).get("id"))
-        current = _latest_isolation(await mde.machine_actions(machine_id))
-        if current is not None and current.get("type") == want and current.get("status") == "Succeeded":
-            return succeeded(f"machine already {verb}d", changed=False, vendor_ref=str(current.get("id")))
-        if current is not None and current.get("type") == want and current.get("status") in RUNNING:
-            action_record = current  # already requested (by us before a crash, or by an analyst)
-        else:
-            action_record = await _request(mde, ctx, machine_id, verb)
-        return await _verify(ctx, mde, action_record, verb)
-
-
-async def _request(mde: _Defender, ctx: ActionContext, machine_id: str, verb: str) -> dict[str, Any]:
-    body: dict[str, str] = {"Comment": f"Garrison incident {ctx.incident_id}"}
-    if verb == "isolate":
-        body["IsolationType"] = mde.settings.isolation_type
-    try:
-        answer = json_body(
-            mde.http, await mde.api.request("POST", f"/api/machines/{machine_id}/{verb}", json=body)
-        )
-        return answer if isinstance(answer, dict) else {}
-    except VendorRejected as error:
-        if error.code != "ActiveRequestAlreadyExists":
-            raise
-    # Another action is running on the machine: follow it if it is ours, else come back later.
-    want = "Isolate" if verb == "isolate" else "Unisolate"
-    running = [a for a in await mde.machine_actions(machine_id) if a.get("status") in RUNNING]
-    mine = [a for a in running if a.get("type") == want]
-    if mine:
-        return max(mine, key=lambda a: str(a.get("creationDateTimeUtc", "")))
-    kinds = ", ".join(sorted({str(a.get("type")) for a in running})) or "unknown"
-    raise TransientError(f"defender: another machine action is in progress ({kinds})")
-
-
-async def _verify(ctx: ActionContext, mde: _Defender, record: dict[str, Any], verb: str) -> ActionResult:
-    action_id = str(record.get("id"))
-    final = record
-    if record.get("status") in RUNNING:
-        final = await poll(
-            ctx, mde.settings, lambda: mde.machine_action(action_id), lambda a: a.get("status") not in RUNNING
-        )
-    status = final.get("status")
-    if status == "Succeeded":
-        return succeeded(f"machine {verb}d", vendor_ref=action_id)
-    if status in RUNNING:
-        return pending(f"{verb} requested; machine action still {status}", vendor_ref=action_id)
-    return ActionResult(status=ActionStatus.FAILED, detail=f"machine action {status}", vendor_ref=action_id)
-
-
-async def read_isolated(inputs: HostInput, ctx: ActionContext) -> TargetState:
-    async with _Defender(ctx) as mde:
-        machine_id = str((await mde.machine(inputs.hostname)).get("id"))
-        return _state(machine_id, await mde.machine_actions(machine_id), "Isolate")
-
-
-async def read_released(inputs: HostInput, ctx: ActionContext) -> TargetState:
-    async with _Defender(ctx) as mde:
-        machine_id = str((await mde.machine(inputs.hostname)).get("id"))
-        return _state(machine_id, await mde.machine_actions(machine_id), "Unisolate")
-
-
-@action(
-    key="defender.isolate_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="defender.release_host",
-    doc_url=DOC_ISOLATE,
-    read_state=read_isolated,
-    idempotent=True,
+register_host_isolation(
+    _Defender,
+    VENDOR,
+    SECRETS,
+    isolate=Side(
+        call="isolate",
+        want="Isolate",
+        doc_url=DOC_ISOLATE,
+        summary=(
+            "Isolate the machine in Microsoft Defender for Endpoint, verified by polling the machine action."
+        ),
+    ),
+    release=Side(
+        call="unisolate",
+        want="Unisolate",
+        doc_url=DOC_UNISOLATE,
+        summary="Release the machine from isolation in Microsoft Defender for Endpoint (``unisolate``).",
+    ),
 )
-async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
-    """Isolate the machine in Microsoft Defender for Endpoint, verified by polling the machine action."""
-    return await _change(ctx, inputs.hostname, verb="isolate", want="Isolate")
-
-
-@action(
-    key="defender.release_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="defender.isolate_host",
-    doc_url=DOC_UNISOLATE,
-    read_state=read_released,
-    idempotent=True,
-)
-async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
-    """Release the machine from isolation in Microsoft Defender for Endpoint (``unisolate``)."""
-    return await _change(ctx, inputs.hostname, verb="unisolate", want="Unisolate")

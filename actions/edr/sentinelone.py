@@ -14,11 +14,9 @@ from pydantic import Field
 
 from .._context import ActionContext
 from .._errors import PolicyViolation, TargetNotFound
-from .._registry import TargetKind, action
-from .._result import ActionResult, TargetState
-from .._vendor import HostInput, VendorSettings, json_body, one_or_refuse, open_http, pending, poll, succeeded
-from ..http import VendorHttp, VendorPolicy
-from ._status import isolation_state
+from .._vendor import VendorSettings, json_body, one_or_refuse, open_http
+from ..http import VendorPolicy
+from ._base import Side, StatusIsolation, register_host_isolation
 
 VENDOR = "sentinelone"
 SECRETS = ["sentinelone_api_token"]
@@ -48,12 +46,17 @@ def agents_filter(ids: list[str], site_ids: list[str] | None = None) -> dict[str
     return found
 
 
-class _SentinelOne:
+class _SentinelOne(StatusIsolation):
+    settings: SentinelOneSettings
+    id_field, status_field = "id", "networkStatus"
+    noun, shown, still = "agent", "agent network", "agent network"
+    on_the_way = {"disconnected": "disconnecting", "connected": "connecting"}
+
     def __init__(self, ctx: ActionContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings(VENDOR, SentinelOneSettings)
         token = ctx.secret("sentinelone_api_token")
-        self.http: VendorHttp = open_http(
+        self.http = open_http(
             ctx,
             VENDOR,
             self.settings,
@@ -62,16 +65,10 @@ class _SentinelOne:
             headers={"Authorization": f"ApiToken {token}"},
         )
 
-    async def __aenter__(self) -> _SentinelOne:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(None, None, None)
-
     def _scope(self) -> dict[str, str]:
         return {"siteIds": ",".join(self.settings.site_ids)} if self.settings.site_ids else {}
 
-    async def agent(self, hostname: str) -> dict[str, Any]:
+    async def host(self, hostname: str) -> dict[str, Any]:
         response = await self.http.request("GET", AGENTS, params={"computerName": hostname, **self._scope()})
         agents = [
             a
@@ -80,10 +77,10 @@ class _SentinelOne:
         ]
         return one_or_refuse(agents, "SentinelOne", hostname, self.ctx.tenant)
 
-    async def agent_by_id(self, agent_id: str) -> dict[str, Any]:
-        response = await self.http.request("GET", AGENTS, params={"ids": agent_id, **self._scope()})
+    async def host_by_id(self, host_id: str) -> dict[str, Any]:
+        response = await self.http.request("GET", AGENTS, params={"ids": host_id, **self._scope()})
         agents = [a for a in json_body(self.http, response).get("data") or [] if isinstance(a, dict)]
-        return one_or_refuse(agents, "SentinelOne", agent_id, self.ctx.tenant)
+        return one_or_refuse(agents, "SentinelOne", host_id, self.ctx.tenant)
 
     async def agent_action(self, verb: str, agent_ids: list[str]) -> int:
         body = {"filter": agents_filter(agent_ids, self.settings.site_ids), "data": {}}
@@ -91,77 +88,28 @@ class _SentinelOne:
         data = json_body(self.http, response).get("data") or {}
         return int(data.get("affected") or 0)
 
-
-_ON_THE_WAY = {"disconnected": "disconnecting", "connected": "connecting"}
-
-
-def _state(agent: dict[str, Any], want: str) -> TargetState:
-    status = str(agent.get("networkStatus", ""))
-    return isolation_state(
-        status,
-        want,
-        on_the_way=_ON_THE_WAY,
-        detail=f"agent network {status or 'unknown'}",
-        vendor_ref=agent.get("id"),
-        observed={"networkStatus": status},
-    )
+    async def send(self, call: str, host_id: str, hostname: str) -> None:
+        if await self.agent_action(call, [host_id]) == 0:
+            # The filter matched nothing: the agent vanished or left the tenant's sites since the lookup.
+            raise TargetNotFound(f"sentinelone: {call} affected no agent for {hostname!r}")
 
 
-async def _change(ctx: ActionContext, hostname: str, *, verb: str, want: str) -> ActionResult:
-    async with _SentinelOne(ctx) as s1:
-        agent = await s1.agent(hostname)
-        agent_id = str(agent.get("id"))
-        if agent.get("networkStatus") == want:
-            return succeeded(f"agent already {want}", changed=False, vendor_ref=agent_id)
-        # Already on its way (sent before a crash, or by an analyst): follow it rather than send again.
-        if agent.get("networkStatus") != _ON_THE_WAY[want]:
-            affected = await s1.agent_action(verb, [agent_id])
-            if affected == 0:
-                # The filter matched nothing: the agent vanished or left the tenant's sites since the lookup.
-                raise TargetNotFound(f"sentinelone: {verb} affected no agent for {hostname!r}")
-        final = await poll(
-            ctx, s1.settings, lambda: s1.agent_by_id(agent_id), lambda a: a.get("networkStatus") == want
-        )
-        if final.get("networkStatus") == want:
-            return succeeded(f"agent {want}", vendor_ref=agent_id)
-        return pending(f"{verb} sent; agent network {final.get('networkStatus')}", vendor_ref=agent_id)
-
-
-async def read_disconnected(inputs: HostInput, ctx: ActionContext) -> TargetState:
-    async with _SentinelOne(ctx) as s1:
-        return _state(await s1.agent(inputs.hostname), "disconnected")
-
-
-async def read_connected(inputs: HostInput, ctx: ActionContext) -> TargetState:
-    async with _SentinelOne(ctx) as s1:
-        return _state(await s1.agent(inputs.hostname), "connected")
-
-
-@action(
-    key="sentinelone.isolate_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="sentinelone.release_host",
-    doc_url=DOC,
-    read_state=read_disconnected,
-    idempotent=True,
+register_host_isolation(
+    _SentinelOne,
+    VENDOR,
+    SECRETS,
+    isolate=Side(
+        call="disconnect",
+        want="disconnected",
+        doc_url=DOC,
+        summary=(
+            "Disconnect the agent's host from the network in SentinelOne (``agents/actions/disconnect``)."
+        ),
+    ),
+    release=Side(
+        call="connect",
+        want="connected",
+        doc_url=DOC,
+        summary="Reconnect the agent's host to the network in SentinelOne (``agents/actions/connect``).",
+    ),
 )
-async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
-    """Disconnect the agent's host from the network in SentinelOne (``agents/actions/disconnect``)."""
-    return await _change(ctx, inputs.hostname, verb="disconnect", want="disconnected")
-
-
-@action(
-    key="sentinelone.release_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="sentinelone.isolate_host",
-    doc_url=DOC,
-    read_state=read_connected,
-    idempotent=True,
-)
-async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
-    """Reconnect the agent's host to the network in SentinelOne (``agents/actions/connect``)."""
-    return await _change(ctx, inputs.hostname, verb="connect", want="connected")

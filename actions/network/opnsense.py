@@ -17,10 +17,10 @@ from pydantic import Field
 from .._context import ActionContext
 from .._errors import VendorRejected
 from .._inputs import IpInput
-from .._registry import TargetKind, action
-from .._result import ActionResult, Effect, TargetState
+from .._result import ActionResult
 from .._vendor import VendorClient, VendorSettings, json_body, open_http, succeeded
 from ..http import VendorPolicy
+from ._base import Listing, ip_blocking
 
 VENDOR = "opnsense"
 SECRETS = ["opnsense_api_key", "opnsense_api_secret"]
@@ -72,57 +72,32 @@ class _Opnsense(VendorClient):
             raise VendorRejected(f"opnsense: alias {verb} answered status {status!r}", code=str(status))
 
 
-async def _read(inputs: IpInput, ctx: ActionContext, *, listed_is_applied: bool) -> TargetState:
+async def _lookup(inputs: IpInput, ctx: ActionContext) -> Listing:
     async with _Opnsense(ctx) as opn:
         listed = await opn.listed(str(inputs.ip))
-    return TargetState(
-        effect=Effect.APPLIED if listed == listed_is_applied else Effect.ABSENT,
-        detail=f"{inputs.ip} {'is' if listed else 'is not'} in alias {opn.settings.alias}",
-        observed={"listed": listed},
-    )
+    return Listing(str(inputs.ip), listed, f"in alias {opn.settings.alias}", {"listed": listed})
 
 
-async def read_blocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
-    return await _read(inputs, ctx, listed_is_applied=True)
+async def _set(
+    inputs: IpInput, ctx: ActionContext, verb: str, *, listed: bool, already: str, done: str
+) -> ActionResult:
+    async with _Opnsense(ctx) as opn:
+        if await opn.listed(str(inputs.ip)) == listed:
+            return succeeded(f"{inputs.ip} {already} alias {opn.settings.alias}", changed=False)
+        await opn.change(verb, str(inputs.ip))
+    return succeeded(f"{inputs.ip} {done} alias {opn.settings.alias}")
 
 
-async def read_unblocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
-    return await _read(inputs, ctx, listed_is_applied=False)
+block_action, unblock_action = ip_blocking(VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup)
 
 
-@action(
-    key="opnsense.block_ip",
-    inputs=IpInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="opnsense.unblock_ip",
-    doc_url=DOC,
-    read_state=read_blocked,
-    idempotent=True,
-)
+@block_action(inputs=IpInput)
 async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Add the IP to the OPNsense block alias (``alias_util/add``)."""
-    async with _Opnsense(ctx) as opn:
-        if await opn.listed(str(inputs.ip)):
-            return succeeded(f"{inputs.ip} was already in alias {opn.settings.alias}", changed=False)
-        await opn.change("add", str(inputs.ip))
-    return succeeded(f"{inputs.ip} added to alias {opn.settings.alias}")
+    return await _set(inputs, ctx, "add", listed=True, already="was already in", done="added to")
 
 
-@action(
-    key="opnsense.unblock_ip",
-    inputs=IpInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="opnsense.block_ip",
-    doc_url=DOC,
-    read_state=read_unblocked,
-    idempotent=True,
-)
+@unblock_action(inputs=IpInput)
 async def unblock_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Delete the IP from the OPNsense block alias (``alias_util/delete``)."""
-    async with _Opnsense(ctx) as opn:
-        if not await opn.listed(str(inputs.ip)):
-            return succeeded(f"{inputs.ip} was not in alias {opn.settings.alias}", changed=False)
-        await opn.change("delete", str(inputs.ip))
-    return succeeded(f"{inputs.ip} deleted from alias {opn.settings.alias}")
+    return await _set(inputs, ctx, "delete", listed=False, already="was not in", done="deleted from")

@@ -16,10 +16,10 @@ from pydantic import Field
 from .._context import ActionContext
 from .._errors import PermanentError, VendorRejected
 from .._inputs import IpInput
-from .._registry import TargetKind, action
-from .._result import ActionResult, Effect, TargetState
+from .._result import ActionResult
 from .._vendor import VendorClient, VendorSettings, open_http, succeeded
 from ..http import VendorHttp, VendorPolicy
+from ._base import Listing, ip_blocking
 
 VENDOR = "panos"
 SECRETS = ["panos_api_key"]
@@ -91,36 +91,17 @@ class _Panos(VendorClient):
         }
 
 
-async def _read(inputs: IpInput, ctx: ActionContext, *, tagged_is_applied: bool) -> TargetState:
+async def _lookup(inputs: IpInput, ctx: ActionContext) -> Listing:
     async with _Panos(ctx) as panos:
         tags = await panos.tags_of(str(inputs.ip))
-        tagged = panos.settings.tag in tags
-    effect = Effect.APPLIED if tagged == tagged_is_applied else Effect.ABSENT
-    return TargetState(
-        effect=effect,
-        detail=f"{inputs.ip} {'is' if tagged else 'is not'} tagged {panos.settings.tag}",
-        observed={"tags": sorted(tags)},
-    )
+    tag = panos.settings.tag
+    return Listing(str(inputs.ip), tag in tags, f"tagged {tag}", {"tags": sorted(tags)})
 
 
-async def read_blocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
-    return await _read(inputs, ctx, tagged_is_applied=True)
+block_action, unblock_action = ip_blocking(VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup)
 
 
-async def read_unblocked(inputs: IpInput, ctx: ActionContext) -> TargetState:
-    return await _read(inputs, ctx, tagged_is_applied=False)
-
-
-@action(
-    key="panos.block_ip",
-    inputs=PanosBlockInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="panos.unblock_ip",
-    doc_url=DOC,
-    read_state=read_blocked,
-    idempotent=True,
-)
+@block_action(inputs=PanosBlockInput)
 async def block_ip(inputs: PanosBlockInput, ctx: ActionContext) -> ActionResult:
     """Tag the IP into the PAN-OS dynamic address group that a deny rule uses (User-ID ``register``)."""
     async with _Panos(ctx) as panos:
@@ -131,16 +112,7 @@ async def block_ip(inputs: PanosBlockInput, ctx: ActionContext) -> ActionResult:
     return succeeded(f"{inputs.ip} tagged {panos.settings.tag}{expiry}", undo={"ip": str(inputs.ip)})
 
 
-@action(
-    key="panos.unblock_ip",
-    inputs=IpInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="panos.block_ip",
-    doc_url=DOC,
-    read_state=read_unblocked,
-    idempotent=True,
-)
+@unblock_action(inputs=IpInput)
 async def unblock_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Remove the block tag from the IP on PAN-OS (User-ID ``unregister``)."""
     async with _Panos(ctx) as panos:

@@ -8,14 +8,16 @@ specification v1.0), bearer token. Response status → result: 200 done, 102 pen
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._context import ActionContext
 from .._errors import PermanentError, TargetNotFound, TransientError, VendorRejected
 from .._inputs import IpInput
-from .._registry import TargetKind, action
+from .._registry import ActionFn, TargetKind, action
 from .._result import ActionResult, ActionStatus
 from .._vendor import HostInput, Hostname, VendorSettings, json_body, open_http, pending, succeeded
 from ..http import VendorPolicy
@@ -40,6 +42,10 @@ POLICY = VendorPolicy(rate_per_second=5.0, burst=5)
 CMD_TYPE = "application/openc2-cmd+json;version=1.0"
 RSP_TYPE = "application/openc2-rsp+json;version=1.0"
 RESPONSE_DIALECT = Dialect(profiles=frozenset({"slpf", "er"}), extensions=True)
+
+
+class Registers(Protocol):
+    def __call__(self, *, inputs: type[BaseModel]) -> Callable[[ActionFn], ActionFn]: ...
 
 
 class OpenC2Settings(VendorSettings):
@@ -102,14 +108,18 @@ def _result(response: Response, done: str, **extra: Any) -> ActionResult:
     return ActionResult(status=ActionStatus.FAILED, detail=f"consumer answered {response.status}")
 
 
-@action(
-    key="openc2.block_ip",
-    inputs=IpInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="openc2.unblock_ip",
-    doc_url=DOC_SLPF,
-)
+def _inverses(
+    do: str, undo: str, target: TargetKind, doc_url: str, *, idempotent: bool = False
+) -> tuple[Registers, Registers]:
+    """The decorators of two OpenC2 actions that undo each other; each takes its action's ``inputs``."""
+    shared = partial(action, target=target, secrets=SECRETS, doc_url=doc_url, idempotent=idempotent)
+    return partial(shared, key=do, inverse=undo), partial(shared, key=undo, inverse=do)
+
+
+deny_ip, delete_ip_rule = _inverses("openc2.block_ip", "openc2.unblock_ip", TargetKind.IP, DOC_SLPF)
+
+
+@deny_ip(inputs=IpInput)
 async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Send SLPF ``deny ipv4_net|ipv6_net`` for the IP; the answered rule number is kept for unblocking."""
     settings = ctx.settings(VENDOR, OpenC2Settings)
@@ -123,14 +133,7 @@ async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     )
 
 
-@action(
-    key="openc2.unblock_ip",
-    inputs=UnblockIpInput,
-    target=TargetKind.IP,
-    secrets=SECRETS,
-    inverse="openc2.block_ip",
-    doc_url=DOC_SLPF,
-)
+@delete_ip_rule(inputs=UnblockIpInput)
 async def unblock_ip(inputs: UnblockIpInput, ctx: ActionContext) -> ActionResult:
     """Send SLPF ``delete slpf:rule_number`` for the rule the IP's deny created."""
     if inputs.rule_number is None:
@@ -140,57 +143,40 @@ async def unblock_ip(inputs: UnblockIpInput, ctx: ActionContext) -> ActionResult
     return _result(response, f"rule {inputs.rule_number} for {inputs.ip} deleted")
 
 
-@action(
-    key="openc2.block_domain",
-    inputs=DomainInput,
-    target=TargetKind.DOMAIN,
-    secrets=SECRETS,
-    inverse="openc2.unblock_domain",
-    doc_url=DOC_LS,
+async def _domain(inputs: DomainInput, ctx: ActionContext, verb: Action) -> ActionResult:
+    domain = inputs.domain.lower().rstrip(".")
+    return _result(await send(ctx, domain_command(verb, domain)), f"{verb} {domain} sent")
+
+
+deny_domain, allow_domain = _inverses(
+    "openc2.block_domain", "openc2.unblock_domain", TargetKind.DOMAIN, DOC_LS
 )
+
+
+@deny_domain(inputs=DomainInput)
 async def block_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
     """Send ``deny domain_name`` (language level: SLPF has no domain target) to the consumer."""
-    domain = inputs.domain.lower().rstrip(".")
-    return _result(await send(ctx, domain_command(Action.DENY, domain)), f"deny {domain} sent")
+    return await _domain(inputs, ctx, Action.DENY)
 
 
-@action(
-    key="openc2.unblock_domain",
-    inputs=DomainInput,
-    target=TargetKind.DOMAIN,
-    secrets=SECRETS,
-    inverse="openc2.block_domain",
-    doc_url=DOC_LS,
-)
+@allow_domain(inputs=DomainInput)
 async def unblock_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
     """Send ``allow domain_name`` to lift the consumer's block of the domain."""
-    domain = inputs.domain.lower().rstrip(".")
-    return _result(await send(ctx, domain_command(Action.ALLOW, domain)), f"allow {domain} sent")
+    return await _domain(inputs, ctx, Action.ALLOW)
 
 
-@action(
-    key="openc2.isolate_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="openc2.release_host",
-    doc_url=DOC_ER,
-    idempotent=True,
+contain_device, allow_device = _inverses(
+    "openc2.isolate_host", "openc2.release_host", TargetKind.HOST, DOC_ER, idempotent=True
 )
+
+
+@contain_device(inputs=HostInput)
 async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Send ER ``contain device`` with ``device_containment: network_isolation`` for the host."""
     return _result(await send(ctx, er_contain(inputs.hostname)), "contain device sent (network isolation)")
 
 
-@action(
-    key="openc2.release_host",
-    inputs=HostInput,
-    target=TargetKind.HOST,
-    secrets=SECRETS,
-    inverse="openc2.isolate_host",
-    doc_url=DOC_ER,
-    idempotent=True,
-)
+@allow_device(inputs=HostInput)
 async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Send ER ``allow device`` to lift the host's containment."""
     return _result(await send(ctx, er_allow(inputs.hostname)), "allow device sent")

@@ -151,6 +151,23 @@ def _slpf_actuator(named_group: str | None) -> Actuator:
     return Actuator(slpf=Specifiers(named_group=named_group))
 
 
+def _er_actuator(hostname: str) -> Actuator:
+    return Actuator(er=Specifiers(hostname=hostname))
+
+
+def _command(
+    action: Action,
+    target: Target,
+    actuator: Actuator | None = None,
+    *,
+    slpf: SlpfArgs | None = None,
+    er: ErArgs | None = None,
+) -> OpenC2Command:
+    # Garrison asks every consumer for a complete response: the outcome, and the results (an SLPF rule id).
+    args = Args(response_requested="complete", slpf=slpf, er=er)
+    return OpenC2Command(action=action, target=target, args=args, actuator=actuator)
+
+
 def slpf_deny(
     ip: Any,
     *,
@@ -160,73 +177,42 @@ def slpf_deny(
 ) -> OpenC2Command:
     """``deny ipv4_net|ipv6_net`` for an SLPF actuator, asking for a complete response (with the rule id)."""
     slpf = SlpfArgs(direction=direction, drop_process=drop_process) if direction or drop_process else None
-    return OpenC2Command(
-        action=Action.DENY,
-        target=_ip_target(ip),
-        args=Args(response_requested="complete", slpf=slpf),
-        actuator=_slpf_actuator(named_group),
-    )
+    return _command(Action.DENY, _ip_target(ip), _slpf_actuator(named_group), slpf=slpf)
 
 
 def slpf_allow(ip: Any, *, named_group: str | None = None) -> OpenC2Command:
-    return OpenC2Command(
-        action=Action.ALLOW,
-        target=_ip_target(ip),
-        args=Args(response_requested="complete"),
-        actuator=_slpf_actuator(named_group),
-    )
+    return _command(Action.ALLOW, _ip_target(ip), _slpf_actuator(named_group))
 
 
 def slpf_deny_connection(connection: IPv4Connection, *, named_group: str | None = None) -> OpenC2Command:
-    return OpenC2Command(
-        action=Action.DENY,
-        target=Target(ipv4_connection=connection),
-        args=Args(response_requested="complete"),
-        actuator=_slpf_actuator(named_group),
-    )
+    return _command(Action.DENY, Target(ipv4_connection=connection), _slpf_actuator(named_group))
 
 
 def slpf_delete_rule(rule_number: int, *, named_group: str | None = None) -> OpenC2Command:
-    return OpenC2Command(
-        action=Action.DELETE,
-        target=Target(rule_number=rule_number),
-        args=Args(response_requested="complete"),
-        actuator=_slpf_actuator(named_group),
-    )
+    return _command(Action.DELETE, Target(rule_number=rule_number), _slpf_actuator(named_group))
 
 
 def domain_command(action: Action, domain: str) -> OpenC2Command:
     """``deny``/``allow domain_name`` — a language-level command: SLPF defines no domain targets."""
-    return OpenC2Command(
-        action=action, target=Target(domain_name=domain), args=Args(response_requested="complete")
-    )
+    return _command(action, Target(domain_name=domain))
 
 
 def er_contain(hostname: str) -> OpenC2Command:
     """``contain device`` with ``er.device_containment = network_isolation`` (Endpoint Response profile)."""
-    return OpenC2Command(
-        action=Action.CONTAIN,
-        target=Target(device=Device(hostname=hostname)),
-        args=Args(response_requested="complete", er=ErArgs(device_containment="network_isolation")),
-        actuator=Actuator(er=Specifiers(hostname=hostname)),
+    return _command(
+        Action.CONTAIN,
+        Target(device=Device(hostname=hostname)),
+        _er_actuator(hostname),
+        er=ErArgs(device_containment="network_isolation"),
     )
 
 
 def er_allow(hostname: str) -> OpenC2Command:
     """``allow device``: lift containment (Endpoint Response profile)."""
-    return OpenC2Command(
-        action=Action.ALLOW,
-        target=Target(device=Device(hostname=hostname)),
-        args=Args(response_requested="complete"),
-        actuator=Actuator(er=Specifiers(hostname=hostname)),
-    )
+    return _command(Action.ALLOW, Target(device=Device(hostname=hostname)), _er_actuator(hostname))
 
 
 def er_delete_registry(hostname: str, key: str, name: str) -> OpenC2Command:
     """``delete er:registry_entry`` on one endpoint (Endpoint Response profile)."""
-    return OpenC2Command(
-        action=Action.DELETE,
-        target=Target(registry_entry=RegistryEntry(key=key, value=name)),
-        args=Args(response_requested="complete"),
-        actuator=Actuator(er=Specifiers(hostname=hostname)),
-    )
+    target = Target(registry_entry=RegistryEntry(key=key, value=name))
+    return _command(Action.DELETE, target, _er_actuator(hostname))

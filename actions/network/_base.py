@@ -1,0 +1,66 @@
+"""What the firewall adapters share: ``block_ip`` and ``unblock_ip`` registered as each other's inverse,
+both read from one lookup of the vendor's block set (an alias table, a tagged dynamic address group)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .._context import ActionContext
+from .._inputs import IpInput
+from .._registry import ActionFn, TargetKind, action
+from .._result import Effect, TargetState
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One reading of the block set: whether ``ip`` is in it (``where`` names it: ``in alias x``)."""
+
+    ip: str
+    listed: bool
+    where: str
+    observed: dict[str, Any]
+
+    def state(self, listed_is_applied: bool) -> TargetState:
+        return TargetState(
+            effect=Effect.APPLIED if self.listed == listed_is_applied else Effect.ABSENT,
+            detail=f"{self.ip} {'is' if self.listed else 'is not'} {self.where}",
+            observed=self.observed,
+        )
+
+
+Lookup = Callable[[IpInput, ActionContext], Awaitable[Listing]]
+
+
+class Registers(Protocol):
+    def __call__(self, *, inputs: type[IpInput]) -> Callable[[ActionFn], ActionFn]: ...
+
+
+def ip_blocking(
+    vendor: str, *, secrets: list[str], doc_url: str, lookup: Lookup
+) -> tuple[Registers, Registers]:
+    """The decorators of ``<vendor>.block_ip`` and ``<vendor>.unblock_ip``, given each one's inputs: each
+    the other's inverse, both idempotent, the block in place while ``lookup`` finds the IP listed and the
+    unblock while it does not."""
+    block, unblock = f"{vendor}.block_ip", f"{vendor}.unblock_ip"
+
+    def side(key: str, inverse: str, *, listed_is_applied: bool) -> Registers:
+        async def read_state(inputs: IpInput, ctx: ActionContext) -> TargetState:
+            return (await lookup(inputs, ctx)).state(listed_is_applied)
+
+        def registers(*, inputs: type[IpInput]) -> Callable[[ActionFn], ActionFn]:
+            return action(
+                key=key,
+                inputs=inputs,
+                target=TargetKind.IP,
+                secrets=secrets,
+                inverse=inverse,
+                doc_url=doc_url,
+                read_state=read_state,
+                idempotent=True,
+            )
+
+        return registers
+
+    return side(block, unblock, listed_is_applied=True), side(unblock, block, listed_is_applied=False)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request
@@ -151,13 +151,28 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/alerts", status_code=202)
-    async def post_alert(request: Request, background: BackgroundTasks) -> JSONResponse:
+    async def receive(
+        request: Request,
+        kinds: tuple[str, ...],
+        limit: int,
+        work: Callable[[Caller, bytes], Awaitable[JSONResponse]],
+    ) -> JSONResponse:
+        """Admit the request, then answer what ``work`` makes of it. A refusal before the caller is known
+        is only answered; one after is kept for operators (``refuse``)."""
         try:
-            caller, body = await admit(request, _JSON_TYPES, settings.max_alert_bytes)
+            caller, body = await admit(request, kinds, limit)
         except _Refused as error:
             return _problem(error.status, error.detail)
         try:
+            return await work(caller, body)
+        except Replay as error:
+            return _problem(401, str(error))
+        except _Refused as error:
+            return await refuse(request, caller, error, body)
+
+    @app.post("/v1/alerts", status_code=202)
+    async def post_alert(request: Request, background: BackgroundTasks) -> JSONResponse:
+        async def accept(caller: Caller, body: bytes) -> JSONResponse:
             fmt, source = fmt_of(request)
             try:
                 document = parse_json(body)
@@ -166,73 +181,59 @@ def create_app(
             report = await run_in_threadpool(
                 intake.accept, caller.tenant, [(1, document)], fmt, source, caller.signature
             )
-        except Replay as error:
-            return _problem(401, str(error))
-        except _Refused as error:
-            return await refuse(request, caller, error, body)
-        if report.rejected:
-            rejection = report.rejected[0]
-            refusal = _Refused(
-                rejection.status,
-                f"{rejection.field}: {rejection.message}",
-                [{"field": rejection.field, "message": rejection.message}],
+            if report.rejected:
+                rejection = report.rejected[0]
+                refusal = _Refused(
+                    rejection.status,
+                    f"{rejection.field}: {rejection.message}",
+                    [{"field": rejection.field, "message": rejection.message}],
+                )
+                return await refuse(request, caller, refusal, body, seen=True)
+            [(_, accepted)] = report.accepted
+            _dispatch_later(background, dispatch, report)
+            return JSONResponse(
+                status_code=200 if accepted.duplicate else 202,
+                content={
+                    "incident_id": accepted.incident_id,
+                    "alert_id": accepted.alert_id,
+                    "status": accepted.outcome.value,
+                    "duplicate": accepted.duplicate,
+                    "incident_url": f"/v1/incidents/{accepted.incident_id}",
+                },
             )
-            return await refuse(request, caller, refusal, body, seen=True)
-        [(_, accepted)] = report.accepted
-        _dispatch_later(background, dispatch, report)
-        return JSONResponse(
-            status_code=200 if accepted.duplicate else 202,
-            content={
-                "incident_id": accepted.incident_id,
-                "alert_id": accepted.alert_id,
-                "status": accepted.outcome.value,
-                "duplicate": accepted.duplicate,
-                "incident_url": f"/v1/incidents/{accepted.incident_id}",
-            },
-        )
+
+        return await receive(request, _JSON_TYPES, settings.max_alert_bytes, accept)
 
     @app.post("/v1/alerts:batch")
     async def post_alert_batch(request: Request, background: BackgroundTasks) -> JSONResponse:
-        try:
-            caller, body = await admit(request, _NDJSON_TYPES, settings.max_batch_bytes)
-        except _Refused as error:
-            return _problem(error.status, error.detail)
-        try:
+        async def accept(caller: Caller, body: bytes) -> JSONResponse:
             fmt, source = fmt_of(request)
             documents, unreadable = _ndjson(body)
             report = await run_in_threadpool(
                 intake.accept, caller.tenant, documents, fmt, source, caller.signature
             )
             report.rejected.extend(unreadable)
-        except Replay as error:
-            return _problem(401, str(error))
-        except _Refused as error:
-            return await refuse(request, caller, error, body)
-        await _dead_letter_lines(store, request, caller, report, body)
-        _dispatch_later(background, dispatch, report)
-        status = 422 if report.rejected and not report.accepted else 200
-        return JSONResponse(status_code=status, content={**report.counts(), "results": report.results()})
+            await _dead_letter_lines(store, request, caller, report, body)
+            _dispatch_later(background, dispatch, report)
+            status = 422 if report.rejected and not report.accepted else 200
+            return JSONResponse(status_code=status, content={**report.counts(), "results": report.results()})
+
+        return await receive(request, _NDJSON_TYPES, settings.max_batch_bytes, accept)
 
     @app.post("/v1/events")
     async def post_events(request: Request) -> JSONResponse:
-        try:
-            caller, body = await admit(request, _NDJSON_TYPES, settings.max_batch_bytes)
-        except _Refused as error:
-            return _problem(error.status, error.detail)
-        try:
+        async def store_events(caller: Caller, body: bytes) -> JSONResponse:
             documents, unreadable = _ndjson(body)
             report = await run_in_threadpool(intake.accept_events, caller.tenant, documents, caller.signature)
             report.rejected.extend(unreadable)
-        except Replay as error:
-            return _problem(401, str(error))
-        except _Refused as error:
-            return await refuse(request, caller, error, body)
-        await _dead_letter_lines(store, request, caller, report, body)
-        status = 422 if report.rejected and not report.events_stored else 200
-        rejected = sorted((r.as_dict() for r in report.rejected), key=lambda row: row["line"])
-        return JSONResponse(
-            status_code=status, content={"stored": report.events_stored, "rejected": rejected}
-        )
+            await _dead_letter_lines(store, request, caller, report, body)
+            status = 422 if report.rejected and not report.events_stored else 200
+            rejected = sorted((r.as_dict() for r in report.rejected), key=lambda row: row["line"])
+            return JSONResponse(
+                status_code=status, content={"stored": report.events_stored, "rejected": rejected}
+            )
+
+        return await receive(request, _NDJSON_TYPES, settings.max_batch_bytes, store_events)
 
     async def admit_bodiless(request: Request) -> Caller | JSONResponse:
         """The caller of a route without a body (its body is read only for a signature, and no further than

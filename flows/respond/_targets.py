@@ -89,24 +89,16 @@ def _registry_values(alert: Alert) -> list[Target]:
 
 
 def _services(alert: Alert) -> list[Target]:
-    found = []
-    for evidence in _evidences(alert):
-        service = _dict(evidence.get("win_service") or evidence.get("service"))
-        name = _text(service.get("name"), 256)
-        if name and alert.hostname:
-            found.append(
-                Target(f"{alert.hostname}:service:{name}", {"hostname": alert.hostname, "name": name})
-            )
-    return found
+    return _on_host(
+        alert,
+        "service:",
+        "name",
+        lambda e: _text(_dict(e.get("win_service") or e.get("service")).get("name"), 256),
+    )
 
 
 def _tasks(alert: Alert) -> list[Target]:
-    found = []
-    for evidence in _evidences(alert):
-        name = _text(_dict(evidence.get("job")).get("name"), 512)
-        if name and alert.hostname:
-            found.append(Target(f"{alert.hostname}:task:{name}", {"hostname": alert.hostname, "name": name}))
-    return found
+    return _on_host(alert, "task:", "name", lambda e: _text(_dict(e.get("job")).get("name"), 512))
 
 
 def _processes(alert: Alert) -> list[Target]:
@@ -126,12 +118,22 @@ def _processes(alert: Alert) -> list[Target]:
 
 
 def _files(alert: Alert) -> list[Target]:
-    found = []
-    for evidence in _evidences(alert):
-        path = _text(_dict(evidence.get("file")).get("path"), 1024)
-        if path and alert.hostname:
-            found.append(Target(f"{alert.hostname}:{path}", {"hostname": alert.hostname, "path": path}))
-    return found
+    return _on_host(alert, "", "path", lambda e: _text(_dict(e.get("file")).get("path"), 1024))
+
+
+def _on_host(
+    alert: Alert, kind: str, input_name: str, named: Callable[[dict[str, Any]], str]
+) -> list[Target]:
+    """One target per evidence that ``named`` finds an object in, on the alert's host:
+    ``<host>:<kind><name>``, acted on as ``{"hostname": <host>, <input_name>: <name>}``."""
+    if not alert.hostname:
+        return []
+    names = (named(evidence) for evidence in _evidences(alert))
+    return [
+        Target(f"{alert.hostname}:{kind}{name}", {"hostname": alert.hostname, input_name: name})
+        for name in names
+        if name
+    ]
 
 
 def _accounts(alert: Alert) -> list[Target]:

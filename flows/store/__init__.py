@@ -4,16 +4,9 @@ from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._audit import AuditCheck
 from ._engine import engine_for
 from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
-from ._ingest import (
-    Accepted,
-    GroupingRules,
-    IncomingAlert,
-    Outcome,
-    Replay,
-    correlation_keys,
-    remember_signature,
-)
+from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, correlation_keys
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
+from ._replay import Replay, remember_signature
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
 from ._store import AlertReceipt, Store

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ._audit import append_audit
-from ._schema import ActionRow, ApprovalRow, TimelineRow, utcnow
+from ._rows import aware, from_row, note
+from ._schema import ActionRow, ApprovalRow, utcnow
 
 
 def action_hash(tenant: str, incident_id: str, action: str, inputs: dict[str, Any]) -> str:
@@ -82,7 +83,7 @@ def approve(
                 ApprovalRow.used_at.is_(None),
             )
         )
-        if any(_aware(a.expires_at) > now for a in mine):
+        if any(aware(a.expires_at) > now for a in mine):
             raise ApprovalRefused(f"{name} has already approved this action")
         row = ApprovalRow(
             tenant=tenant,
@@ -97,16 +98,10 @@ def approve(
         )
         session.add(row)
         session.flush()
-        session.add(
-            TimelineRow(
-                incident_id=incident_id,
-                step="approve",
-                message=f"{action} on {target}: approved by {name}",
-                data={"action": action, "target": target, "approver": name},
-            )
-        )
+        message = f"{action} on {target}: approved by {name}"
+        note(session, incident_id, "approve", message, action=action, target=target, approver=name)
         append_audit(session, name, "approval.given", f"{incident_id}:{action_hash}", {"target": target})
-        return _approval(row)
+        return from_row(ApprovalView, row)
 
 
 def approvals(engine: Engine, incident_id: str) -> list[ApprovalView]:
@@ -114,7 +109,7 @@ def approvals(engine: Engine, incident_id: str) -> list[ApprovalView]:
         found = session.scalars(
             select(ApprovalRow).where(ApprovalRow.incident_id == incident_id).order_by(ApprovalRow.id)
         )
-        return [_approval(a) for a in found]
+        return [from_row(ApprovalView, a) for a in found]
 
 
 def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: datetime) -> str | None:
@@ -138,7 +133,7 @@ def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: da
     chosen: dict[str, ApprovalRow] = {}
     for approval in candidates:
         who = approval.approver.strip().lower()
-        usable = approval.used_by == row.id or _aware(approval.expires_at) > now
+        usable = approval.used_by == row.id or aware(approval.expires_at) > now
         if usable and who in need.approvers and who != (approval.requested_by or "").strip().lower():
             chosen.setdefault(who, approval)
     if len(chosen) < need.required:
@@ -147,24 +142,3 @@ def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: da
         if approval.used_at is None:
             approval.used_at, approval.used_by = now, row.id  # single use: bound to this ledger row now
     return None
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _approval(a: ApprovalRow) -> ApprovalView:
-    return ApprovalView(
-        id=a.id,
-        tenant=a.tenant,
-        incident_id=a.incident_id,
-        action=a.action,
-        action_hash=a.action_hash,
-        target=a.target,
-        approver=a.approver,
-        requested_by=a.requested_by,
-        created_at=_aware(a.created_at),
-        expires_at=_aware(a.expires_at),
-        used_at=_aware(a.used_at) if a.used_at else None,
-        used_by=a.used_by,
-    )

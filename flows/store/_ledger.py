@@ -12,8 +12,9 @@ claim's transaction, so fifty concurrent isolations cannot all see "nothing isol
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from ._approvals import ApprovalNeed, ApprovalView, approvals, approve, consume
 from ._audit import append_audit
-from ._schema import ActionRow, ActionStatusValue, TimelineRow, utcnow
+from ._rows import aware, from_row, note
+from ._schema import ActionRow, ActionStatusValue, utcnow
 
 PENDING, SUCCEEDED, FAILED, SKIPPED = (
     ActionStatusValue.PENDING,
@@ -126,12 +128,10 @@ class Ledger:
         """Take the key for ``owner`` (see the module doc); guardrail refusals are written as SKIPPED."""
         key = key or idempotency_key(tenant, incident_id, action, target, round)
         fresh = _fresh_row(key, tenant, incident_id, action, target, inputs, inverse, round, reverses)
-        for _ in range(3):
-            try:
-                return self._claim_once(key, fresh, owner, lease_seconds, cap, approval)
-            except IntegrityError:
-                continue  # another worker inserted the key between our read and our insert: read it now
-        raise RuntimeError(f"could not claim ledger key {key[:12]}")
+        return _retried(
+            lambda: self._claim_once(key, fresh, owner, lease_seconds, cap, approval),
+            f"could not claim ledger key {key[:12]}",
+        )
 
     def _claim_once(
         self,
@@ -226,30 +226,27 @@ class Ledger:
         """Write a guardrail refusal as SKIPPED (nothing was sent). A row already done or pending keeps
         its state: the refusal cannot undo what happened, and a pending row needs reconciling."""
         key = key or idempotency_key(tenant, incident_id, action, target, round)
-        for _ in range(3):
-            try:
-                with Session(self.engine) as session, session.begin():
-                    row = session.scalar(
-                        select(ActionRow).where(ActionRow.idempotency_key == key).with_for_update()
-                    )
-                    created = row is None
-                    if row is None:
-                        fresh = _fresh_row(
-                            key, tenant, incident_id, action, target, inputs, inverse, round, reverses
-                        )
-                        row = ActionRow(**fresh, status=SKIPPED, attempts=0)
-                        session.add(row)
-                    elif row.status != SKIPPED:
-                        return _entry(row, created=False)
-                    if created or row.detail != reason:
-                        row.detail = reason
-                        session.flush()
-                        _timeline(session, row, f"{action} on {target}: refused ({reason})")
-                        append_audit(session, "respond", "action.refused", key, {"reason": reason})
-                    return _entry(row, created=created)
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"could not record the refusal of ledger key {key[:12]}")
+        fresh = _fresh_row(key, tenant, incident_id, action, target, inputs, inverse, round, reverses)
+        return _retried(
+            lambda: self._refuse_once(key, fresh, reason),
+            f"could not record the refusal of ledger key {key[:12]}",
+        )
+
+    def _refuse_once(self, key: str, fresh: dict[str, Any], reason: str) -> LedgerEntry:
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(select(ActionRow).where(ActionRow.idempotency_key == key).with_for_update())
+            created = row is None
+            if row is None:
+                row = ActionRow(**fresh, status=SKIPPED, attempts=0)
+                session.add(row)
+            elif row.status != SKIPPED:
+                return _entry(row, created=False)
+            if created or row.detail != reason:
+                row.detail = reason
+                session.flush()
+                _timeline(session, row, f"{fresh['action']} on {fresh['target']}: refused ({reason})")
+                append_audit(session, "respond", "action.refused", key, {"reason": reason})
+            return _entry(row, created=created)
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -293,6 +290,15 @@ class Ledger:
         return approvals(self.engine, incident_id)
 
 
+def _retried(attempt: Callable[[], LedgerEntry], failure: str) -> LedgerEntry:
+    for _ in range(3):
+        try:
+            return attempt()
+        except IntegrityError:
+            continue  # another worker inserted the key between our read and our insert: read it now
+    raise RuntimeError(failure)
+
+
 def _serialize(session: Session, tenant: str) -> None:
     # Caps count other rows of the tenant: two transactions counting at once must not both see room.
     # SQLite serializes writers already (BEGIN IMMEDIATE); PostgreSQL takes a per-tenant advisory lock.
@@ -302,7 +308,7 @@ def _serialize(session: Session, tenant: str) -> None:
 
 
 def _live(row: ActionRow, now: datetime) -> bool:
-    return row.lease_until is not None and _aware(row.lease_until) > now
+    return row.lease_until is not None and aware(row.lease_until) > now
 
 
 def _count(
@@ -352,14 +358,8 @@ def _over_cap(session: Session, row: ActionRow, cap: IsolationCap | None, now: d
 
 
 def _timeline(session: Session, row: ActionRow, message: str) -> None:
-    session.add(
-        TimelineRow(
-            incident_id=row.incident_id,
-            step="rollback" if row.reverses is not None else "act",
-            message=message,
-            data={"action": row.action, "target": row.target, "status": row.status},
-        )
-    )
+    step = "rollback" if row.reverses is not None else "act"
+    note(session, row.incident_id, step, message, action=row.action, target=row.target, status=row.status)
 
 
 def _entry(row: ActionRow, *, created: bool, claimed: bool = False, resumed: bool = False) -> LedgerEntry:
@@ -375,32 +375,15 @@ def _entry(row: ActionRow, *, created: bool, claimed: bool = False, resumed: boo
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _row(r: ActionRow) -> LedgerRow:
-    return LedgerRow(
-        id=r.id,
-        idempotency_key=r.idempotency_key,
-        tenant=r.tenant,
-        incident_id=r.incident_id,
-        action=r.action,
-        target=r.target,
+    return from_row(
+        LedgerRow,
+        r,
         inputs=dict(r.inputs or {}),
-        status=r.status,
         detail=r.detail or "",
-        vendor_ref=r.vendor_ref,
-        inverse=r.inverse,
         undo=dict(r.undo or {}),
-        owner=r.owner,
-        lease_until=_aware(r.lease_until) if r.lease_until else None,
         attempts=r.attempts or 0,
-        changed=r.changed,
-        reverses=r.reverses,
         round=r.round or 1,
-        created_at=_aware(r.created_at),
-        updated_at=_aware(r.updated_at),
     )
 
 

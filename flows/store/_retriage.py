@@ -1,21 +1,39 @@
-"""What a later alert brings to an open incident, and how the timeline says it.
+"""What a later alert brings to an open incident, and when that news starts a new response round.
 
 An alert that joins an open incident starts no run of its own. When it brings nothing new (a storm of the
 same detection) that is right: one incident, one run. When it brings something the incident's triage has
 not seen — another host, a new indicator from the detection's own evidence, a higher severity, another
-ATT&CK technique — the verdict and the containment may be wrong, so ``_ingest`` has the incident triaged
-again. This module only describes the news; ``_ingest`` decides what to do with it.
+ATT&CK technique — the verdict and the containment may be wrong, so the incident is triaged again.
+``Novelty`` says what the news is; ``Rounds`` decides, for the intake batch that places the alert
+(``_ingest``), whether a new round starts now or the run in flight takes it when it ends (``end_run``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from flows.models import Alert, defang
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from flows.models import Alert, Indicator, defang
+
+from ._audit import append_audit
+from ._keys import KEY_TYPES, KeyFilter, from_text
+from ._rows import note, timeline_line
+from ._schema import IncidentRow, IncidentStatus, IndicatorRow, utcnow
 
 MAX_TECHNIQUES = 200  # per incident, stored; an alert naming hundreds is noise, not news
+MAX_INDICATORS_PER_INCIDENT = 1000
+MAX_HOSTS_PER_INCIDENT = 1000
+MAX_RETRIAGE_REASON = 4000
 _LISTED = 3  # items named per kind in a timeline line; the rest are counted
 OTHER_SEVERITY = 99  # OCSF "Other": not a rank
+# A run that has not claimed its incident yet reads every alert: news needs nothing more.
+_PENDING_RUN = (IncidentStatus.NEW, IncidentStatus.REOPENED)
+_MAY_RUN = (IncidentStatus.TRIAGING, IncidentStatus.RESPONDING, IncidentStatus.CONTAINED)
 
 
 def severity_rank(severity_id: int | None) -> int:
@@ -70,6 +88,204 @@ class Novelty:
         if self.recurred:
             parts.append("the detection recurred after containment")
         return ", ".join(parts)
+
+
+@dataclass
+class RoundState:
+    """An incident as one intake batch holds it: its response round, and what its triage has seen."""
+
+    id: str
+    status: str
+    round: int
+    hosts: list[str]
+    new: bool = False  # created by this batch
+    indicators: set[tuple[str, str]] = field(default_factory=set)  # added by this batch
+    severity_id: int = 0
+    techniques: set[str] = field(default_factory=set)
+    retriage_reason: str | None = None
+    # When its last respond run ended (None: one is in flight, nothing may overwrite its status now).
+    run_ended_at: datetime | None = None
+    # Network/hash indicators it holds (stored + this batch), read only when news matters (see ``joined``).
+    known: set[tuple[str, str]] | None = None
+    severity_raised: bool = False
+    techniques_changed: bool = False
+    pending: Novelty = field(default_factory=Novelty)  # news for the run in flight, written at flush
+
+
+class Rounds:
+    """One intake batch's re-triage: its transaction, its moment and its timeline lines (shared with the
+    batch, so the lines keep their order)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        now: datetime,
+        window: timedelta,
+        keep: KeyFilter,
+        timeline: list[dict[str, Any]],
+    ) -> None:
+        self.conn, self.now, self.window, self.keep, self.timeline = conn, now, window, keep, timeline
+
+    def joined(self, incident: RoundState, alert: Alert, found: list[Indicator]) -> bool:
+        """``alert`` joined the open ``incident``; if it brings news, have the incident triaged again.
+        True when that starts a new round now, which the intake then dispatches.
+
+        - NEW / REOPENED: the run that has not claimed it yet reads every alert; nothing more to do.
+        - Its run has ended (AWAITING_APPROVAL, or CONTAINED waiting for an analyst to close it): a human
+          would decide on stale facts, so start a new round now (REOPENED, round + 1, no flow run). The
+          same detection again on a contained incident is news too: containment was to stop it (or its
+          persistence came back).
+        - A run is in flight (TRIAGING / RESPONDING / CONTAINED before ``end_run``): it would overwrite
+          any status set now, so the request is recorded (flushed once per batch, ``changes``) and the
+          run takes it when it ends.
+        The first case matters for storms: identical alerts bring nothing new, so they stay one run."""
+        if incident.new or incident.status in _PENDING_RUN:
+            self._absorb(incident, alert)
+            return False
+        novelty = self._novelty(incident, alert, found)
+        self._absorb(incident, alert)
+        ended = incident.run_ended_at
+        resting = incident.status == IncidentStatus.AWAITING_APPROVAL or (
+            ended is not None and incident.status in _MAY_RUN
+        )
+        # A contained host whose malware keeps knocking (blocked C2 attempts) raises the same detection
+        # for hours: that is one recurrence per grouping window, not a response round per alert.
+        if (
+            resting
+            and incident.status == IncidentStatus.CONTAINED
+            and ended
+            and ended <= self.now - self.window
+        ):
+            novelty.recurred = True
+        if not novelty:
+            return False
+        if resting:
+            self._start_round(incident, f"re-triage: {novelty.describe()}")
+            return True
+        incident.pending.merge(novelty)
+        return False
+
+    def reopen(self, incident: RoundState, alert: Alert) -> None:
+        """A related alert reopens the closed ``incident``: a new response round at once."""
+        self._start_round(incident, f"reopened by a related alert: {alert.finding_info.title[:200]}")
+        self._absorb(incident, alert)
+
+    def changes(self, incident: RoundState) -> dict[str, Any]:
+        """The incident's columns this batch changed for re-triage, for its one UPDATE at flush."""
+        values: dict[str, Any] = {}
+        if incident.severity_raised:  # the incident is as severe as its worst alert
+            values["severity_id"] = incident.severity_id
+        if incident.techniques_changed:
+            values["techniques"] = sorted(incident.techniques)
+        if incident.pending:
+            values["retriage_reason"] = self._request(incident)
+        return values
+
+    def _novelty(self, incident: RoundState, alert: Alert, found: list[Indicator]) -> Novelty:
+        news = Novelty()
+        host = alert.hostname or (alert.device.ip if alert.device else None)
+        # Only a host the incident will record counts: past the cap, every further host would be "new"
+        # again on every batch.
+        if (
+            host
+            and host.lower() not in {h.lower() for h in incident.hosts}
+            and len(incident.hosts) < MAX_HOSTS_PER_INCIDENT
+        ):
+            news.hosts.append(host)
+        known = self._known_indicators(incident)
+        for indicator in found:
+            # From the detection's own fields only, and only values that could be keys: a command line's
+            # www.google.com or a private address is not news about the attack.
+            if (
+                indicator.type not in KEY_TYPES
+                or from_text(indicator.field)
+                or self.keep.excluded(indicator)
+                or len(known) >= MAX_INDICATORS_PER_INCIDENT
+            ):
+                continue
+            pair = (indicator.type.value, indicator.value)
+            if pair not in known:
+                known.add(pair)
+                news.add_indicator(*pair)
+        if severity_rank(alert.severity_id) > severity_rank(incident.severity_id):
+            news.severity = (incident.severity_id, alert.severity_id)
+        if len(incident.techniques) < MAX_TECHNIQUES:
+            news.techniques.extend(sorted(techniques(alert) - incident.techniques))
+        return news
+
+    def _absorb(self, incident: RoundState, alert: Alert) -> None:
+        """Keep what the incident has seen (severity, techniques) current, so news is news only once."""
+        if severity_rank(alert.severity_id) > severity_rank(incident.severity_id):
+            incident.severity_id, incident.severity_raised = alert.severity_id, True
+        added = techniques(alert) - incident.techniques
+        if added and len(incident.techniques) < MAX_TECHNIQUES:
+            incident.techniques |= set(sorted(added)[: MAX_TECHNIQUES - len(incident.techniques)])
+            incident.techniques_changed = True
+
+    def _known_indicators(self, incident: RoundState) -> set[tuple[str, str]]:
+        if incident.known is None:  # once per incident per batch: a storm asks once
+            rows = self.conn.execute(
+                select(IndicatorRow.type, IndicatorRow.value).where(
+                    IndicatorRow.incident_id == incident.id,
+                    IndicatorRow.type.in_([t.value for t in KEY_TYPES]),
+                )
+            )
+            incident.known = {(r.type, r.value) for r in rows} | incident.indicators
+        return incident.known
+
+    def _start_round(self, incident: RoundState, message: str) -> None:
+        incident.status = IncidentStatus.REOPENED
+        incident.round += 1
+        incident.retriage_reason = None  # this round reads every alert, an earlier request's included
+        self.conn.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident.id)
+            # The earlier run id stays on the timeline; a cleared one marks "needs a run" for the sweeper.
+            .values(
+                status=IncidentStatus.REOPENED,
+                round=incident.round,
+                closed_at=None,
+                flow_run_id=None,
+                retriage_reason=None,
+                updated_at=self.now,
+            )
+        )
+        self.timeline.append(timeline_line(incident.id, "intake", message, self.now, round=incident.round))
+
+    def _request(self, incident: RoundState) -> str:
+        """Record this batch's news for the run in flight (one timeline line, one request per batch)."""
+        reason = incident.pending.describe()
+        self.timeline.append(
+            timeline_line(
+                incident.id,
+                "intake",
+                f"re-triage: {reason} (a new round starts when the current run ends)",
+                self.now,
+            )
+        )
+        earlier = incident.retriage_reason
+        return (f"{earlier}; {reason}" if earlier else reason)[:MAX_RETRIAGE_REASON]
+
+
+def end_run(engine: Engine, incident_id: str) -> str | None:
+    """The respond run ends (``Store.end_run``): mark it, and start the round news asked for meanwhile."""
+    with Session(engine) as session, session.begin():
+        row = session.get(IncidentRow, incident_id, with_for_update=True)
+        if row is None:
+            return None
+        row.run_ended_at = utcnow()
+        row.decided_verdict = None  # the round that was to act on it has
+        if not row.retriage_reason:
+            return None
+        reason = row.retriage_reason
+        row.retriage_reason = None
+        row.status = IncidentStatus.REOPENED
+        row.round = (row.round or 1) + 1
+        row.flow_run_id = None
+        row.closed_at = None
+        note(session, incident_id, "retriage", f"new response round: {reason}", round=row.round)
+        append_audit(session, "respond", "incident.reopened", incident_id, {"reason": reason[:500]})
+        return reason
 
 
 def _listed(label: str, items: list[str]) -> list[str]:

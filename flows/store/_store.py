@@ -11,12 +11,14 @@ from sqlalchemy import case, delete, null, or_, select, update
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, selectinload
 
-from flows.models import Alert, Indicator, Reason, Verdict, VerdictLabel
+from flows.models import Alert, Indicator, Verdict, VerdictLabel
 
+from . import _decisions, _retriage
 from ._audit import AuditCheck, append_audit, check_audit, verify_audit
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
 from ._ledger import Ledger
+from ._rows import aware, note
 from ._schema import (
     AlertRow,
     DeadLetterRow,
@@ -24,7 +26,6 @@ from ._schema import (
     IncidentStatus,
     IndicatorRow,
     NotificationRow,
-    TimelineRow,
     utcnow,
 )
 from ._views import IncidentSummary, IncidentView, incident_summary, incident_view
@@ -127,20 +128,13 @@ class Store:
                 )
                 .order_by(IncidentRow.created_at)
             )
-            return [row.id for row in rows if _aware(row.created_at).timestamp() <= cutoff]
+            return [row.id for row in rows if aware(row.created_at).timestamp() <= cutoff]
 
     def set_flow_run(self, incident_id: str, flow_run_id: str) -> None:
         with Session(self.engine) as session, session.begin():
             row = session.get_one(IncidentRow, incident_id)
             row.flow_run_id = flow_run_id
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="dispatch",
-                    message="respond flow run created",
-                    data={"flow_run_id": flow_run_id},
-                )
-            )
+            note(session, incident_id, "dispatch", "respond flow run created", flow_run_id=flow_run_id)
 
     def claim(self, incident_id: str, flow_run_id: str) -> bool:
         """Take the incident for one flow run: new or reopened ones, or a retry of the same run.
@@ -170,14 +164,7 @@ class Store:
             )
             claimed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result has a rowcount
             if claimed:
-                session.add(
-                    TimelineRow(
-                        incident_id=incident_id,
-                        step="respond",
-                        message="respond flow run started",
-                        data={"flow_run_id": flow_run_id},
-                    )
-                )
+                note(session, incident_id, "respond", "respond flow run started", flow_run_id=flow_run_id)
             return bool(claimed)
 
     def set_status(self, incident_id: str, status: IncidentStatus, message: str, step: str) -> None:
@@ -189,9 +176,7 @@ class Store:
                 row.contained_at = now
             elif status is IncidentStatus.CLOSED:
                 row.closed_at = now
-            session.add(
-                TimelineRow(incident_id=incident_id, step=step, message=message, data={"status": status})
-            )
+            note(session, incident_id, step, message, status=status)
             append_audit(session, "respond", f"incident.{status}", incident_id)
 
     def set_verdict(self, incident_id: str, verdict: Verdict) -> None:
@@ -200,14 +185,8 @@ class Store:
             row.verdict = verdict.verdict
             row.score = verdict.score
             row.reasons = [reason.model_dump() for reason in verdict.reasons]
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="classify",
-                    message=f"verdict {verdict.verdict} (score {verdict.score})",
-                    data=verdict.model_dump(mode="json"),
-                )
-            )
+            message = f"verdict {verdict.verdict} (score {verdict.score})"
+            note(session, incident_id, "classify", message, **verdict.model_dump(mode="json"))
 
     def record_decision(
         self, incident_id: str, verdict: VerdictLabel, analyst: str, comment: str, waited_seconds: float
@@ -215,27 +194,7 @@ class Store:
         """An analyst's decision on a gray incident becomes its verdict: triage's reasons are kept and the
         analyst's is appended (question "What did the analyst decide?"); the incident leaves
         ``awaiting_approval`` for the playbook to go on (``triaging``). The score is triage's, unchanged."""
-        finding, reason = _decision_reason(verdict, analyst, comment)
-        with Session(self.engine) as session, session.begin():
-            row = session.get_one(IncidentRow, incident_id)
-            row.verdict = verdict
-            row.reasons = [*(row.reasons or []), reason.model_dump()]
-            row.status = IncidentStatus.TRIAGING
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="decision",
-                    message=f"{finding} (after {waited_seconds:.0f} s)",
-                    data={
-                        "analyst": analyst,
-                        "verdict": verdict.value,
-                        "comment": comment,
-                        "waited_seconds": round(waited_seconds, 3),
-                        "status": IncidentStatus.TRIAGING,
-                    },
-                )
-            )
-            append_audit(session, analyst, f"decision.{verdict.value}", incident_id, {"comment": comment})
+        _decisions.record_decision(self.engine, incident_id, verdict, analyst, comment, waited_seconds)
 
     def decide_waiting(self, incident_id: str, verdict: str, analyst: str, comment: str) -> str:
         """An analyst's decision on an incident that waits with no run behind it (the default: no paused
@@ -243,58 +202,21 @@ class Store:
         (REOPENED, round + 1, no flow run: the dispatcher starts it), whose run acts on it instead of
         classifying; ``escalate`` is recorded and the incident keeps waiting. Returns what happened, one
         line; ValueError when the incident does not wait for a decision."""
-        with Session(self.engine) as session, session.begin():
-            row = session.get(IncidentRow, incident_id, with_for_update=True)
-            if row is None:
-                raise ValueError(f"no incident {incident_id}")
-            if row.status != IncidentStatus.AWAITING_APPROVAL or row.run_ended_at is None:
-                raise ValueError(
-                    f"incident {incident_id[:8]} is not waiting for a decision (status {row.status})"
-                )
-            if verdict == "escalate":
-                message = f"analyst {analyst} escalated it" + (f": {comment}" if comment else "")
-                session.add(
-                    TimelineRow(
-                        incident_id=incident_id,
-                        step="decision",
-                        message=message,
-                        data={"analyst": analyst, "verdict": verdict, "comment": comment},
-                    )
-                )
-                append_audit(session, analyst, "decision.escalate", incident_id, {"comment": comment})
-                return message
-            finding, reason = _decision_reason(VerdictLabel(verdict), analyst, comment)
-            row.decided_verdict = verdict
-            row.verdict = verdict
-            row.reasons = [*(row.reasons or []), reason.model_dump()]
-            row.status, row.round, row.flow_run_id = IncidentStatus.REOPENED, (row.round or 1) + 1, None
-            message = f"{finding}: new response round {row.round}"
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="decision",
-                    message=message,
-                    data={"analyst": analyst, "verdict": verdict, "comment": comment, "round": row.round},
-                )
-            )
-            append_audit(session, analyst, f"decision.{verdict}", incident_id, {"comment": comment})
-            return message
+        return _decisions.decide_waiting(self.engine, incident_id, verdict, analyst, comment)
 
     def decided_verdict(self, incident_id: str) -> str | None:
         """The verdict an analyst decided for this response round (``decide_waiting``), if any."""
-        with Session(self.engine) as session:
-            row = session.get(IncidentRow, incident_id)
-            return row.decided_verdict if row is not None else None
+        return _decisions.decided_verdict(self.engine, incident_id)
 
     def note_first_evidence(self, incident_id: str, when: datetime) -> None:
         """Move the incident's first evidence back to ``when`` if telemetry saw the intrusion earlier than
         what is stored (the first alert, at intake); a later moment changes nothing. A naive ``when`` is
         taken as UTC; an aware one is stored as UTC, since SQLite keeps the clock time and drops the zone."""
-        when = _aware(when).astimezone(UTC)
+        when = aware(when).astimezone(UTC)
         with Session(self.engine) as session, session.begin():
             row = session.get_one(IncidentRow, incident_id)
             stored = row.first_evidence_at
-            if stored is None or when < _aware(stored):
+            if stored is None or when < aware(stored):
                 row.first_evidence_at = when
 
     def save_indicators(self, incident_id: str, indicators: list[Indicator]) -> None:
@@ -318,7 +240,7 @@ class Store:
         self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
         with Session(self.engine) as session, session.begin():
-            session.add(TimelineRow(incident_id=incident_id, step=step, message=message, data=data or {}))
+            note(session, incident_id, step, message, **(data or {}))
 
     # -- the action ledger -----------------------------------------------------------------------------
 
@@ -356,13 +278,13 @@ class Store:
                     error=error,
                 )
             )
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="notify",
-                    message=f"{event} notification to {target}: {status}",
-                    data={"event": event, "status": status},
-                )
+            note(
+                session,
+                incident_id,
+                "notify",
+                f"{event} notification to {target}: {status}",
+                event=event,
+                status=status,
             )
 
     def dead_letter(
@@ -410,7 +332,7 @@ class Store:
             return [
                 {
                     "id": r.id,
-                    "at": _aware(r.at).isoformat(),
+                    "at": aware(r.at).isoformat(),
                     "tenant": r.tenant,
                     "endpoint": r.endpoint,
                     "status": r.status,
@@ -437,30 +359,7 @@ class Store:
         run was in flight; returns why (None when nothing was asked). From here on the intake starts a new
         round itself when news arrives. The round is left REOPENED with no flow run, which the
         dispatcher's sweeper (``undispatched``) starts."""
-        with Session(self.engine) as session, session.begin():
-            row = session.get(IncidentRow, incident_id, with_for_update=True)
-            if row is None:
-                return None
-            row.run_ended_at = utcnow()
-            row.decided_verdict = None  # the round that was to act on it has
-            if not row.retriage_reason:
-                return None
-            reason = row.retriage_reason
-            row.retriage_reason = None
-            row.status = IncidentStatus.REOPENED
-            row.round = (row.round or 1) + 1
-            row.flow_run_id = None
-            row.closed_at = None
-            session.add(
-                TimelineRow(
-                    incident_id=incident_id,
-                    step="retriage",
-                    message=f"new response round: {reason}",
-                    data={"round": row.round},
-                )
-            )
-            append_audit(session, "respond", "incident.reopened", incident_id, {"reason": reason[:500]})
-            return reason
+        return _retriage.end_run(self.engine, incident_id)
 
 
 def _indicator_row(incident_id: str, indicator: Indicator) -> IndicatorRow:
@@ -470,19 +369,4 @@ def _indicator_row(incident_id: str, indicator: Indicator) -> IndicatorRow:
         value=indicator.value,
         field=indicator.field[:512],
         provenance=[p.model_dump() for p in indicator.provenance],
-    )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _decision_reason(verdict: VerdictLabel, analyst: str, comment: str) -> tuple[str, Reason]:
-    finding = f"analyst {analyst} decided {verdict}" + (f": {comment}" if comment else "")
-    return finding, Reason(
-        question="What did the analyst decide?",
-        finding=finding,
-        effect=0,
-        code="analyst_decision",
-        params={"analyst": analyst, "verdict": verdict.value, "comment": comment},
     )

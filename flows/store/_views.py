@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from datetime import datetime as _datetime
 from typing import Annotated, Any
 
@@ -10,15 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from flows.models import defang
 
-from ._schema import ActionRow, IncidentRow, IndicatorRow, NotificationRow, TimelineRow
+from ._rows import aware, from_row
+from ._schema import IncidentRow, IndicatorRow
 
-
-def _utc(moment: _datetime) -> _datetime:
-    # SQLite returns naive datetimes; everything Garrison stores is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-datetime = Annotated[_datetime, AfterValidator(_utc)]
+# Every moment a view shows says it is UTC (SQLite drops the zone: see ``_rows.aware``).
+datetime = Annotated[_datetime, AfterValidator(aware)]
 
 
 class IndicatorView(BaseModel):
@@ -59,13 +54,18 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any]
 
 
-class IncidentView(BaseModel):
+class _IncidentHeading(BaseModel):
+    """What every view of an incident starts with."""
+
     id: str
     tenant: str
     title: str
     status: str
     verdict: str | None
     score: int | None
+
+
+class IncidentView(_IncidentHeading):
     reasons: list[dict[str, Any]]
     severity_id: int
     hosts: list[str]
@@ -85,44 +85,23 @@ class IncidentView(BaseModel):
     timeline: list[TimelineEntry]
 
 
-class IncidentSummary(BaseModel):
+class IncidentSummary(_IncidentHeading):
     model_config = ConfigDict(from_attributes=True)  # read straight from its row
 
-    id: str
-    tenant: str
-    title: str
-    status: str
-    verdict: str | None
-    score: int | None
     alert_count: int
     created_at: datetime
 
 
 def incident_view(row: IncidentRow) -> IncidentView:
-    return IncidentView(
-        id=row.id,
-        tenant=row.tenant,
-        title=row.title,
-        status=row.status,
-        verdict=row.verdict,
-        score=row.score,
+    return from_row(
+        IncidentView,
+        row,
         reasons=row.reasons or [],
-        severity_id=row.severity_id,
         hosts=row.hosts or [],
-        alert_count=row.alert_count,
-        flow_run_id=row.flow_run_id,
-        round=row.round,
-        related_incident_id=row.related_incident_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        detected_at=row.detected_at,
-        first_evidence_at=row.first_evidence_at,
-        contained_at=row.contained_at,
-        closed_at=row.closed_at,
         indicators=[_indicator(i) for i in row.indicators],
-        actions=[_action(a) for a in row.actions],
-        notifications=[_notification(n) for n in row.notifications],
-        timeline=[_timeline(t) for t in row.timeline],
+        actions=[from_row(ActionView, a, key=a.action) for a in row.actions],
+        notifications=[NotificationView.model_validate(n) for n in row.notifications],
+        timeline=[from_row(TimelineEntry, t, data=t.data or {}) for t in row.timeline],
     )
 
 
@@ -131,31 +110,4 @@ def incident_summary(row: IncidentRow) -> IncidentSummary:
 
 
 def _indicator(row: IndicatorRow) -> IndicatorView:
-    return IndicatorView(
-        type=row.type,
-        value=row.value,
-        defanged=defang(row.value),
-        field=row.field,
-        provenance=row.provenance or [],
-    )
-
-
-def _action(row: ActionRow) -> ActionView:
-    return ActionView(
-        key=row.action,
-        target=row.target,
-        status=row.status,
-        detail=row.detail,
-        idempotency_key=row.idempotency_key,
-        vendor_ref=row.vendor_ref,
-        inverse=row.inverse,
-        updated_at=row.updated_at,
-    )
-
-
-def _notification(row: NotificationRow) -> NotificationView:
-    return NotificationView.model_validate(row)
-
-
-def _timeline(row: TimelineRow) -> TimelineEntry:
-    return TimelineEntry(at=row.at, step=row.step, message=row.message, data=row.data or {})
+    return from_row(IndicatorView, row, defanged=defang(row.value), provenance=row.provenance or [])

@@ -29,7 +29,7 @@ from ._findings import (
     Finding,
 )
 from ._host import USER_WRITABLE
-from ._knowledge import TechniqueRow, knowledge
+from ._knowledge import AncestryGroup, Behaviour, TechniqueRow, knowledge
 
 MAX_COMMAND = 32_768  # what one command line may cost the regular expressions
 COMMAND_CAP = 70  # command-line behaviours add at most this much: one alert, one verdict's worth
@@ -169,20 +169,16 @@ def _behaviours(answers: Answers, processes: Sequence[Process]) -> None:
         budget -= effect
         decoded_note = " (in its decoded -EncodedCommand)" if in_decoded else ""
         answers.add(
-            Finding(
+            _attack(
                 COMMAND,
-                f"{process.shown} {behaviour.says}{decoded_note} [{behaviour.technique}]",
+                f"{process.shown} {behaviour.says}{decoded_note}",
                 effect,
-                host_evidence=True,
-                code="behaviour",
-                params={
-                    "behaviour": behaviour.id,
-                    "process": process.shown,
-                    "technique": behaviour.technique,
-                    "decoded": int(in_decoded),
-                },
-                risky=behaviour.grade == "malicious",
-                sources=[behaviour.technique, *behaviour.sources],
+                "behaviour",
+                behaviour,
+                behaviour=behaviour.id,
+                process=process.shown,
+                technique=behaviour.technique,
+                decoded=int(in_decoded),
             )
         )
 
@@ -192,24 +188,37 @@ def _ancestry(answers: Answers, processes: Sequence[Process]) -> None:
         for process in processes:
             if process.parent_name in group.parents and process.name in group.children:
                 answers.add(
-                    Finding(
+                    _attack(
                         ANCESTRY,
                         f"{process.parent_name} started {process.name}: a {group.id.replace('_', ' ')} "
-                        f"application should not start a script interpreter [{group.technique}]",
+                        "application should not start a script interpreter",
                         group.weight,
-                        host_evidence=True,
-                        code="ancestry",
-                        params={
-                            "parent": process.parent_name,
-                            "child": process.name,
-                            "group": group.id,
-                            "technique": group.technique,
-                        },
-                        risky=group.grade == "malicious",
-                        sources=[group.technique, *group.sources],
+                        "ancestry",
+                        group,
+                        parent=process.parent_name,
+                        child=process.name,
+                        group=group.id,
+                        technique=group.technique,
                     )
                 )
                 return  # one is enough to say how it started
+
+
+def _attack(
+    question: str, finding: str, effect: int, code: str, entry: Behaviour | AncestryGroup, **params: str | int
+) -> Finding:
+    """A host finding from a knowledge entry that names an ATT&CK technique: the entry's grade says whether
+    it is risky; its technique ends the finding's text and leads its sources."""
+    return Finding(
+        question,
+        f"{finding} [{entry.technique}]",
+        effect,
+        host_evidence=True,
+        code=code,
+        params=dict(params),
+        risky=entry.grade == "malicious",
+        sources=[entry.technique, *entry.sources],
+    )
 
 
 def _user_writable(answers: Answers, processes: Sequence[Process]) -> None:
@@ -250,33 +259,28 @@ def _threat_names(answers: Answers, alerts: Sequence[Alert]) -> None:
             if answers.hacktool:
                 continue
             answers.hacktool = True  # a tool, not a virus: someone put it there
-            answers.add(
-                Finding(
-                    TOOL,
-                    f"the detection is a tool ({word}), not a virus: someone put it there, "
-                    "so a human must look",
-                    threat.weight,
-                    host_evidence=True,
-                    code="hacktool",
-                    params={"word": word, "category": threat.category},
-                    risky=threat.risky,
-                    sources=list(threat.sources),
-                )
+            question, code = TOOL, "hacktool"
+            said = (
+                f"the detection is a tool ({word}), not a virus: someone put it there, so a human must look"
             )
+            params: dict[str, str | int | list[str]] = {"word": word, "category": threat.category}
         else:
             kind = threat.category.replace("_", " ")
-            answers.add(
-                Finding(
-                    THREAT,
-                    f"the sensor names {kind}" + (f" ({word})" if word.lower() != kind else ""),
-                    threat.weight,
-                    host_evidence=True,
-                    code="threat_name",
-                    params={"category": threat.category, "word": word},
-                    risky=threat.risky,
-                    sources=list(threat.sources),
-                )
+            question, code = THREAT, "threat_name"
+            said = f"the sensor names {kind}" + (f" ({word})" if word.lower() != kind else "")
+            params = {"category": threat.category, "word": word}
+        answers.add(
+            Finding(
+                question,
+                said,
+                threat.weight,
+                host_evidence=True,
+                code=code,
+                params=params,
+                risky=threat.risky,
+                sources=list(threat.sources),
             )
+        )
 
 
 def _techniques(answers: Answers, alerts: Sequence[Alert]) -> None:

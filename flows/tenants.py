@@ -122,6 +122,16 @@ class BlastRadius(BaseModel):
     max_hosts_per_hour: int | None = Field(default=25, ge=1, description="Per tenant per hour.")
 
 
+class EscalationTier(BaseModel):
+    """One step of a tenant's escalation chain: a group of the MDR's analysts, called when the step before
+    lapsed, with ``minutes`` to decide before the next step is called."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(description="A group of the tenants file's groups: (tier1, tier2, oncall …).")
+    minutes: float = Field(gt=0, le=10080, description="How long this group has before the next is called.")
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -157,6 +167,15 @@ class Policy(BaseModel):
         le=43200,
         description="How long a gray incident's run stays paused for a decision in the Prefect UI (each "
         "waiting run holds a runner slot); 0: it ends at once and `garrison decide` starts the next round.",
+    )
+
+    # Who is called, in turn, while an incident waits for a decision; past the last step the tenant's
+    # default applies, which is never destructive: a gray incident closes only where ``unknown_verdict``
+    # says benign and nothing risky was found; anything else keeps waiting.
+    escalation: list[EscalationTier] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The escalation chain (tier 1 → tier 2 → on-call); empty: the MDR's analyst channels.",
     )
 
     @model_validator(mode="after")
@@ -286,12 +305,24 @@ class IntelConfig(BaseModel):
     secrets: dict[str, SecretRef] = Field(default_factory=dict, description="Secret name → reference.")
 
 
+class AnalystGroup(BaseModel):
+    """A group of the MDR's analysts (a tier, the on-call rota) and where its members are reached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    analysts: list[Annotated[str, Field(pattern=ANALYST_NAME.pattern)]] = Field(min_length=1)
+    notify: list[NotifyTarget] = Field(min_length=1, description="The group's channels (apprise URLs).")
+
+
 class TenantsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     analysts: list[Annotated[str, Field(pattern=ANALYST_NAME.pattern)]] = Field(
         default_factory=list,
         description="The MDR's analysts who may decide on incidents; each gets a key (secrets/analysts/).",
+    )
+    groups: dict[str, AnalystGroup] = Field(
+        default_factory=dict, description="Groups of analysts by name: escalation tiers, on-call."
     )
     tenants: list[Tenant] = Field(min_length=1)
 
@@ -303,13 +334,33 @@ class TenantsFile(BaseModel):
             raise ValueError(f"duplicate tenant ids: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _known_people(self) -> TenantsFile:
+        for name, group in self.groups.items():
+            strangers = sorted(set(group.analysts) - set(self.analysts))
+            if strangers:
+                raise ValueError(f"groups.{name}: not in analysts: {', '.join(strangers)}")
+        for tenant in self.tenants:
+            for step, tier in enumerate(tenant.policy.escalation):
+                if tier.group not in self.groups:
+                    raise ValueError(
+                        f"tenant {tenant.id}: policy.escalation.{step}.group: no group {tier.group!r}"
+                    )
+        return self
+
 
 class TenantDirectory:
     """Look tenants up by id. There is no default tenant: an unknown id is an error."""
 
-    def __init__(self, tenants: list[Tenant], analysts: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        tenants: list[Tenant],
+        analysts: list[str] | None = None,
+        groups: dict[str, AnalystGroup] | None = None,
+    ) -> None:
         self._by_id = {tenant.id: tenant for tenant in tenants}
         self.analysts: list[str] = list(dict.fromkeys(analysts or []))  # the MDR's, not a tenant's
+        self.groups: dict[str, AnalystGroup] = dict(groups or {})
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self._by_id.get(tenant_id)
@@ -335,7 +386,7 @@ def load_tenants(path: Path) -> TenantDirectory:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise TenantConfigError(f"{path}: {where}: {first['msg']}") from None
-    return TenantDirectory(parsed.tenants, parsed.analysts)
+    return TenantDirectory(parsed.tenants, parsed.analysts, parsed.groups)
 
 
 @lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from flows.normalize import Format
+from flows.respond import walk_escalations
 from flows.settings import Settings, get_settings
 from flows.store import Replay, Store
 from flows.tenants import TenantConfigError, tenants_from
@@ -68,7 +69,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = (
-            asyncio.create_task(_sweeper(dispatch))
+            asyncio.create_task(_sweeper(dispatch, settings))
             if sweep and isinstance(dispatch, PrefectDispatcher)
             else None
         )
@@ -347,13 +348,19 @@ def _dispatch_later(background: BackgroundTasks, dispatch: Dispatcher, report: B
         background.add_task(dispatch.dispatch, incident_id)
 
 
-async def _sweeper(dispatcher: PrefectDispatcher) -> None:
+async def _sweeper(dispatcher: PrefectDispatcher, settings: Settings) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
         try:
             await dispatcher.sweep(older_than_seconds=SWEEP_INTERVAL_SECONDS)
         except Exception as error:  # noqa: BLE001 - keep sweeping; the store may be briefly locked
             _log.warning("dispatch sweep failed: %s", error)
+        try:  # who is called while an incident waits for a decision (sends messages: off the loop)
+            tenants = tenants_from(settings.tenants_file)
+            for line in await asyncio.to_thread(walk_escalations, dispatcher.store, tenants):
+                _log.info("escalation %s", line)
+        except Exception as error:  # noqa: BLE001 - keep sweeping
+            _log.warning("escalation walk failed: %s", error)
 
 
 def app_from_env() -> FastAPI:

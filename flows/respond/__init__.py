@@ -1,6 +1,7 @@
 """The respond flow and its steps."""
 
 from ._approvals import approve, run_approved
+from ._escalation import chain_state, waiting_since, walk_escalations
 from ._flow import RespondRequest, respond
 from ._gate import AnalystDecision
 from ._plan import plan_incident
@@ -11,6 +12,9 @@ __all__ = [
     "AnalystDecision",
     "RespondRequest",
     "approve",
+    "chain_state",
+    "waiting_since",
+    "walk_escalations",
     "plan_incident",
     "reconcile",
     "respond",

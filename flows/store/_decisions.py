@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from flows.models import Reason, VerdictLabel
 
 from ._audit import append_audit
-from ._rows import note
-from ._schema import IncidentRow, IncidentStatus
+from ._rows import aware, note
+from ._schema import IncidentRow, IncidentStatus, utcnow
 
 
 def record_decision(
@@ -48,7 +48,14 @@ def decide_waiting(engine: Engine, incident_id: str, verdict: str, analyst: str,
             raise ValueError(
                 f"incident {incident_id[:8]} is not waiting for a decision (status {row.status})"
             )
-        said: dict[str, Any] = {"analyst": analyst, "verdict": verdict, "comment": comment}
+        # How long the incident waited for a person (its run ended when it began to wait): for MTTA.
+        waited = max(0.0, (utcnow() - aware(row.run_ended_at)).total_seconds())
+        said: dict[str, Any] = {
+            "analyst": analyst,
+            "verdict": verdict,
+            "comment": comment,
+            "waited_seconds": round(waited, 3),
+        }
         if verdict == "escalate":
             message = f"analyst {analyst} escalated it" + (f": {comment}" if comment else "")
         else:

@@ -237,10 +237,20 @@ class Store:
                 row.provenance = provenance
 
     def add_timeline(
-        self, incident_id: str, step: str, message: str, data: dict[str, Any] | None = None
+        self,
+        incident_id: str,
+        step: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        *,
+        audit: str | None = None,
     ) -> None:
+        """One line on the incident's timeline; with ``audit`` (an event name such as ``escalation.tier``)
+        also an audit entry, in the same transaction."""
         with Session(self.engine) as session, session.begin():
             note(session, incident_id, step, message, **(data or {}))
+            if audit is not None:
+                append_audit(session, "garrison", audit, incident_id, data)
 
     # -- the action ledger -----------------------------------------------------------------------------
 

@@ -110,6 +110,13 @@ def test_escalate_keeps_it_waiting_and_a_second_decision_is_refused_once_decided
 
     assert escalated.exit_code == 0 and "escalated" in json.loads(escalated.stdout)["said"]
     assert decided.exit_code == 0
+    incident = waiting.incident(incident_id)
+    assert incident is not None
+    # How long it waited for a person is on the record, for MTTA.
+    waits = [
+        t.data["waited_seconds"] for t in incident.timeline if t.step == "decision" and "analyst" in t.data
+    ]
+    assert len(waits) == 2 and all(0 <= w < 120 for w in waits)
     assert again.exit_code == 1 and "not waiting for a decision" in str(again.exception or again.output)
 
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Interface the intake API and Prefect bind to.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Intake API port.")
     prefect_port: int = Field(default=4200, ge=1, le=65535, description="Prefect server (API + UI) port.")
+    public_url: str | None = Field(
+        default=None,
+        description="The intake API's address as analysts reach it, for decision links in escalation "
+        "messages (e.g. https://garrison.mdr.example); default: the local API address.",
+    )
     tenants_file: Path = Field(
         default=_PACKAGE_DIR / "defaults" / "tenants.yaml", description="Tenant configuration (YAML)."
     )
@@ -80,6 +85,11 @@ class Settings(BaseSettings):
     @property
     def api_url(self) -> str:
         return f"http://{_url_host(self.host)}:{self.api_port}"
+
+    @property
+    def decisions_url(self) -> str:
+        """Where decision links point: ``{public_url or api_url}/v1/decisions/``."""
+        return f"{(self.public_url or self.api_url).rstrip('/')}/v1/decisions/"
 
     @property
     def prefect_auth_path(self) -> Path:

@@ -1,10 +1,30 @@
 """The intake API (FastAPI) and the dispatch of respond flow runs."""
 
 from ._app import app_from_env, create_app
+from ._decisions import (
+    VERDICTS,
+    Applied,
+    DecisionError,
+    analyst_key,
+    apply_decision,
+    check_analyst,
+    is_paused,
+    read_runs,
+    run_url,
+)
 from ._dispatch import DEPLOYMENT, Dispatcher, PrefectDispatcher
 from ._service import BatchReport, Intake, Rejection, parse_json
 
 __all__ = [
+    "VERDICTS",
+    "Applied",
+    "DecisionError",
+    "analyst_key",
+    "apply_decision",
+    "check_analyst",
+    "is_paused",
+    "read_runs",
+    "run_url",
     "DEPLOYMENT",
     "BatchReport",
     "Dispatcher",

@@ -1,8 +1,10 @@
-"""The intake API. Every /v1 route but health needs a tenant's credentials; what is acknowledged is stored.
+"""The intake API. Every /v1 route but health needs a tenant's credentials (decisions: an analyst's key); what
+is acknowledged is stored.
 
 POST /v1/alerts          one alert (OCSF, Suricata EVE, Wazuh, Elastic, or mapped generic JSON)
 POST /v1/alerts:batch    NDJSON, one alert per line, per-line results
 POST /v1/events          NDJSON OCSF activity telemetry (context for triage)
+GET|POST /v1/decisions/T an analyst decides a waiting incident from an escalation's link
 GET  /v1/incidents/{id}  the tenant's own incident
 """
 
@@ -27,6 +29,7 @@ from flows.store import Replay, Store
 from flows.tenants import TenantConfigError, tenants_from
 
 from ._auth import AuthError, Caller, Unverified, check_headers
+from ._decision_routes import add_decision_routes
 from ._dispatch import Dispatcher, PrefectDispatcher
 from ._service import BatchReport, Intake, Rejection, parse_json, split_lines
 
@@ -257,6 +260,8 @@ def create_app(
         if view is None or view.tenant != caller.tenant.id:  # another tenant's incident does not exist
             return _problem(404, f"no incident {incident_id}")
         return JSONResponse(content=view.model_dump(mode="json"))
+
+    add_decision_routes(app, settings, store)  # before the catch-all below: routes match in order
 
     @app.api_route(
         "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False

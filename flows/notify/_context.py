@@ -44,6 +44,7 @@ class EventDetails:
     expires_at: datetime | None = None  # approval_requested: when the request lapses
     affected_tenants: int = 0  # campaign_warning: how many customers saw the same activity
     deployed: bool = False  # campaign_warning: the indicators are already on the recipient's block lists
+    decide_url: str = ""  # escalation: the single-use decision link for this wait (analysts only)
 
 
 def incident_context(
@@ -211,6 +212,7 @@ def _event(t: Catalog, details: EventDetails) -> dict[str, Any]:
         "expires_at": when(details.expires_at) if details.expires_at else "",
         "affected_tenants": details.affected_tenants,
         "deployed": details.deployed,
+        "decide_url": details.decide_url,
     }
 
 

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from flows.models import Alert
 from flows.settings import get_settings
-from flows.store import IncidentView, Store
+from flows.store import IncidentStatus, IncidentView, Store, decision_key, issue_token
 from flows.tenants import NotifyTarget, Tenant, tenants_from
 
 from ._context import EventDetails, campaign_context, incident_context
@@ -123,6 +123,8 @@ def notify_event(
                 store, incident, tenant, kind, language, Receipt("mdr:(configuration)", False, str(error))
             )
             return []
+    if kind is Event.ESCALATION and incident.status == IncidentStatus.AWAITING_APPROVAL:
+        details = _with_decision_link(details or EventDetails(), incident)
     context = _context(kind, incident, tenant, store, language, details)
     written: dict[str, Rendered] = {}
 
@@ -138,6 +140,16 @@ def notify_event(
         who = f"tenant {tenant.id}" if kind.audience is Audience.CUSTOMER else "the MDR analysts"
         store.add_timeline(incident.id, "notify", f"{kind.value}: no notification targets for {who}")
     return receipts
+
+
+def _with_decision_link(details: EventDetails, incident: IncidentView) -> EventDetails:
+    """An escalation carries a signed, single-use link to decide this wait over HTTP (the analyst still
+    proves their name with their key; a GET of it only shows what it would decide)."""
+    if details.decide_url:
+        return details
+    settings = get_settings()
+    token = issue_token(decision_key(settings.secrets_dir), incident.tenant, incident.id, incident.round)
+    return dataclasses.replace(details, decide_url=settings.decisions_url + token)
 
 
 def render_report(

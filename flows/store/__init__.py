@@ -10,6 +10,14 @@ from ._replay import Replay, remember_signature
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
 from ._store import AlertReceipt, Store
+from ._tokens import (
+    TokenClaims,
+    TokenError,
+    consume_token,
+    decision_key,
+    issue_token,
+    read_token,
+)
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
 __all__ = [
@@ -45,6 +53,12 @@ __all__ = [
     "LedgerEntry",
     "NotificationView",
     "Store",
+    "TokenClaims",
+    "TokenError",
+    "consume_token",
+    "decision_key",
+    "issue_token",
+    "read_token",
     "MAX_STANDING_DAYS",
     "StandingDecision",
     "StandingDecisions",

@@ -231,6 +231,17 @@ class StandingDecisionRow(Base):
     revoke_comment: Mapped[str] = mapped_column(Text, default="")
 
 
+class UsedTokenRow(Base):
+    """A decision token that was used: tokens are single-use, and a replay finds its nonce here."""
+
+    __tablename__ = "used_tokens"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(36))
+    analyst: Mapped[str] = mapped_column(String(128))
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class NotificationRow(Base):
     __tablename__ = "notifications"
 

@@ -84,6 +84,17 @@ def respond(request: RespondRequest) -> dict[str, Any]:
             verdict = classify_incident.with_options(task_run_name=step.id)(incident.id, tenant)
             resume_at = position
         elif isinstance(step, ActStep):
+            if not (tenant.policy.auto_contain or decided or dry_run):
+                # This tenant contains only on an analyst's word: the step is a gate.
+                why = f"{step.id}: containment waits for an analyst (the tenant's auto_contain is off)"
+                decision = _ask(incident.id, run_id, tenant, step.id, why)
+                if decision is _SUPERSEDED:
+                    return {"incident_id": incident.id, "status": "superseded", "superseded": True}
+                if decision != "malicious":
+                    if decision == "benign":  # walk on from after classify; containment's `when` fails
+                        verdict, decided, position = decision, True, resume_at
+                    continue
+                verdict, decided = decision, True
             outcomes = act.with_options(task_run_name=step.id)(incident.id, tenant.id, step.actions, dry_run)
             contained, held = _after_containment(incident.id, outcomes, dry_run)
             if contained:
@@ -96,15 +107,12 @@ def respond(request: RespondRequest) -> dict[str, Any]:
                     incident.id, tenant, "escalation", held
                 )
         elif isinstance(step, EscalateStep):
-            escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
-            if dry_run:
+            if dry_run:  # the incident is marked as waiting; nobody is told, nothing pauses
+                escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
                 store.add_timeline(incident.id, step.id, "dry-run: would pause for an analyst's decision")
                 continue
-            # A gray verdict waits for a person: tell the MDR's analysts where they look, then wait for them.
-            notify.with_options(task_run_name=f"{step.id}-notify")(
-                incident.id, tenant, "escalation", step.reason
-            )
-            decision = _gate(incident.id, run_id, tenant, step)
+            # A gray verdict waits for a person.
+            decision = _ask(incident.id, run_id, tenant, step.id, step.reason)
             if decision is _SUPERSEDED:
                 return {"incident_id": incident.id, "status": "superseded", "superseded": True}
             if decision in ("malicious", "benign"):
@@ -145,7 +153,15 @@ def respond(request: RespondRequest) -> dict[str, Any]:
 _SUPERSEDED = "superseded"
 
 
-def _gate(incident_id: str, run_id: str, tenant: Tenant, step: EscalateStep) -> str | None:
+def _ask(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str) -> str | None:
+    """Hand the incident to a person: it waits (``awaiting_approval``), the MDR's analysts are told where
+    to look (their tiers are then called by the escalation chain), and the run waits for the decision."""
+    escalate.with_options(task_run_name=gate)(incident_id, reason)
+    notify.with_options(task_run_name=f"{gate}-notify")(incident_id, tenant, "escalation", reason)
+    return _gate(incident_id, run_id, tenant, gate, reason)
+
+
+def _gate(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str) -> str | None:
     """Pause the run for an analyst's decision and record it; returns ``malicious`` or ``benign`` when the
     playbook goes on under that verdict, None when the incident keeps waiting (escalated, timed out), or
     ``_SUPERSEDED`` when a new response round took the incident while this run waited."""
@@ -155,17 +171,17 @@ def _gate(incident_id: str, run_id: str, tenant: Tenant, step: EscalateStep) -> 
         store.add_timeline(
             incident_id,
             "decision",
-            f"waiting for an analyst's decision (`garrison decide` starts the next round): {step.reason}",
-            {"flow_run_id": run_id, "reason": step.reason, "waiting": True},
+            f"waiting for an analyst's decision (`garrison decide` starts the next round): {reason}",
+            {"flow_run_id": run_id, "reason": reason, "waiting": True},
         )
         return None
     store.add_timeline(
         incident_id,
         "decision",
-        f"waiting for an analyst's decision (at most {timeout / 60:g} min): {step.reason}",
-        {"flow_run_id": run_id, "timeout_seconds": timeout, "reason": step.reason, "waiting": True},
+        f"waiting for an analyst's decision (at most {timeout / 60:g} min): {reason}",
+        {"flow_run_id": run_id, "timeout_seconds": timeout, "reason": reason, "waiting": True},
     )
-    result = wait_for_decision(f"decision-{step.id}", timeout, get_settings().decision_poll_seconds)
+    result = wait_for_decision(f"decision-{gate}", timeout, get_settings().decision_poll_seconds)
     incident = store.incident(incident_id)
     if incident is None or incident.flow_run_id != run_id:
         # An alert brought news while the run waited: the new round triages again and asks again.
@@ -182,7 +198,7 @@ def _gate(incident_id: str, run_id: str, tenant: Tenant, step: EscalateStep) -> 
             why,
             {"timed_out": True, "waited_seconds": round(result.waited_seconds, 3)},
         )
-        notify.with_options(task_run_name=f"{step.id}-timeout")(incident_id, tenant, "escalation", why)
+        notify.with_options(task_run_name=f"{gate}-timeout")(incident_id, tenant, "escalation", why)
         return None
     if decision.verdict == "escalate":
         why = f"analyst {decision.analyst} escalated it" + (
@@ -199,7 +215,7 @@ def _gate(incident_id: str, run_id: str, tenant: Tenant, step: EscalateStep) -> 
                 "waited_seconds": round(result.waited_seconds, 3),
             },
         )
-        notify.with_options(task_run_name=f"{step.id}-escalated")(incident_id, tenant, "escalation", why)
+        notify.with_options(task_run_name=f"{gate}-escalated")(incident_id, tenant, "escalation", why)
         return None
     store.record_decision(
         incident_id, VerdictLabel(decision.verdict), decision.analyst, decision.comment, result.waited_seconds

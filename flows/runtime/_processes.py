@@ -85,7 +85,8 @@ class ProcessGroup:
         """SIGKILL what a dead child left: its process group (flow-run subprocesses) and anything else
         that carries its token in the environment."""
         _signal_group(child.process, signal.SIGKILL)
-        for pid in marked(f"{CHILD_ENV}={child.token}".encode()):
+        # This runtime's marker too: another Garrison on the machine has children named intake.1 …
+        for pid in marked(self.marker_entry.encode(), f"{CHILD_ENV}={child.token}".encode()):
             _kill(pid, signal.SIGKILL)
 
     def dead(self) -> list[Child]:

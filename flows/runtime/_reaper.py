@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 
-def marked(marker: bytes) -> list[int]:
-    """Processes whose environment holds ``marker`` (Linux: read from /proc; elsewhere none)."""
+def marked(marker: bytes, *also: bytes) -> list[int]:
+    """Processes whose environment holds ``marker`` and every entry of ``also`` (Linux: read from /proc;
+    elsewhere none)."""
     found = []
     me = os.getpid()
     try:
@@ -31,7 +32,8 @@ def marked(marker: bytes) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            if marker in (entry / "environ").read_bytes().split(b"\0"):
+            environment = (entry / "environ").read_bytes().split(b"\0")
+            if marker in environment and all(item in environment for item in also):
                 found.append(int(entry.name))
         except OSError:
             continue

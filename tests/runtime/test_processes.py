@@ -160,12 +160,30 @@ def test_what_a_dead_child_left_is_killed_before_it_restarts(tmp_path: Path) -> 
         group.stop(grace_seconds=2)
 
 
+def test_cleaning_up_a_dead_child_spares_another_garrisons_child_of_the_same_name(tmp_path: Path) -> None:
+    # Two Garrisons on one machine both have an "intake.1": one restarting its intake must not kill the
+    # other's (found in a session where a test's `garrison up` kept killing a user's running one).
+    ours, theirs = ProcessGroup(log_dir=tmp_path / "ours"), ProcessGroup(log_dir=tmp_path / "theirs")
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    try:
+        dead = ours.start("intake", [sys.executable, "-c", "pass"], dict(os.environ))
+        other = theirs.start("intake", sleep, dict(os.environ))
+        dead.process.wait()
+        ours.clean_up(dead)
+        time.sleep(0.3)
+        assert other.process.poll() is None  # their intake.1 lives on
+    finally:
+        ours.stop(grace_seconds=2)
+        theirs.stop(grace_seconds=2)
+
+
 def test_children_create_owner_only_files_and_logs(tmp_path: Path) -> None:
     group = ProcessGroup(log_dir=tmp_path / "logs")
     made = tmp_path / "made-by-child"
     try:
         child = group.start(
-            "writer", [sys.executable, "-c", f"open({str(made)!r}, 'w').write('x'); print('hello')"],
+            "writer",
+            [sys.executable, "-c", f"open({str(made)!r}, 'w').write('x'); print('hello')"],
             dict(os.environ),
         )
         child.process.wait()

@@ -92,8 +92,10 @@ def apply_decision(
             run_id,
             url,
         )
+    # A run Prefect reports over (crashed while paused: its runner died) holds nothing back.
+    run_over = run is not None and run.state is not None and run.state.is_final()
     try:  # no run waits: the decision starts the next response round (escalate: it keeps waiting)
-        said = store.decide_waiting(incident.id, verdict, analyst, comment)
+        said = store.decide_waiting(incident.id, verdict, analyst, comment, run_over=run_over)
     except ValueError as error:
         raise DecisionError(str(error)) from None
     run_id = _start_round(settings, store, incident.id) if verdict != "escalate" else ""

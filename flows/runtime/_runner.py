@@ -44,7 +44,8 @@ def serve_deployments() -> None:
 
 
 def settle_orphaned_runs(client: SyncPrefectClient, deployment: str = DEPLOYMENT) -> int:
-    """Mark the deployment's PENDING and RUNNING runs Crashed (CANCELLING ones Cancelled); returns how many.
+    """Mark the deployment's PENDING, RUNNING and PAUSED runs Crashed (CANCELLING ones Cancelled); returns
+    how many.
 
     ``garrison up`` runs exactly one runner and kills what a dead one spawned before starting the next,
     so when this runner starts, a run still PENDING or RUNNING has no process behind it and never will:
@@ -54,7 +55,10 @@ def settle_orphaned_runs(client: SyncPrefectClient, deployment: str = DEPLOYMENT
         deployment_id = client.read_deployment_by_name(deployment).id
     except ObjectNotFound:
         return 0
-    states = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+    # PAUSED too: a run waiting for a decision lives in its runner's process (pause_flow_run polls), so
+    # with that process gone a resume would mark it Running with nobody to run it. Crashed, the next
+    # decision starts a new response round instead (``flows.intake.apply_decision``).
+    states = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED]
     settled: set[str] = set()
     while True:  # pages of 200; a settled run leaves the filter
         runs = [

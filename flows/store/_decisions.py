@@ -39,17 +39,21 @@ def record_decision(
         append_audit(session, analyst, f"decision.{verdict.value}", incident_id, {"comment": comment})
 
 
-def decide_waiting(engine: Engine, incident_id: str, verdict: str, analyst: str, comment: str) -> str:
+def decide_waiting(
+    engine: Engine, incident_id: str, verdict: str, analyst: str, comment: str, run_over: bool = False
+) -> str:
     with Session(engine) as session, session.begin():
         row = session.get(IncidentRow, incident_id, with_for_update=True)
         if row is None:
             raise ValueError(f"no incident {incident_id}")
-        if row.status != IncidentStatus.AWAITING_APPROVAL or row.run_ended_at is None:
+        # ``run_over``: Prefect says the incident's run is in a final state though it never ended its
+        # round (it crashed while paused for this decision): the incident waits all the same.
+        if row.status != IncidentStatus.AWAITING_APPROVAL or (row.run_ended_at is None and not run_over):
             raise ValueError(
                 f"incident {incident_id[:8]} is not waiting for a decision (status {row.status})"
             )
         # How long the incident waited for a person (its run ended when it began to wait): for MTTA.
-        waited = max(0.0, (utcnow() - aware(row.run_ended_at)).total_seconds())
+        waited = max(0.0, (utcnow() - aware(row.run_ended_at or row.updated_at)).total_seconds())
         said: dict[str, Any] = {
             "analyst": analyst,
             "verdict": verdict,

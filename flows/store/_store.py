@@ -196,13 +196,16 @@ class Store:
         ``awaiting_approval`` for the playbook to go on (``triaging``). The score is triage's, unchanged."""
         _decisions.record_decision(self.engine, incident_id, verdict, analyst, comment, waited_seconds)
 
-    def decide_waiting(self, incident_id: str, verdict: str, analyst: str, comment: str) -> str:
+    def decide_waiting(
+        self, incident_id: str, verdict: str, analyst: str, comment: str, run_over: bool = False
+    ) -> str:
         """An analyst's decision on an incident that waits with no run behind it (the default: no paused
         run holds a runner slot). ``malicious`` / ``benign`` become the verdict of a new response round
         (REOPENED, round + 1, no flow run: the dispatcher starts it), whose run acts on it instead of
         classifying; ``escalate`` is recorded and the incident keeps waiting. Returns what happened, one
-        line; ValueError when the incident does not wait for a decision."""
-        return _decisions.decide_waiting(self.engine, incident_id, verdict, analyst, comment)
+        line; ValueError when the incident does not wait for a decision. ``run_over``: Prefect reports the
+        incident's run final though it never ended its round (it crashed while paused for a decision)."""
+        return _decisions.decide_waiting(self.engine, incident_id, verdict, analyst, comment, run_over)
 
     def decided_verdict(self, incident_id: str) -> str | None:
         """The verdict an analyst decided for this response round (``decide_waiting``), if any."""

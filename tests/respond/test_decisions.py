@@ -298,3 +298,34 @@ def test_a_run_whose_incident_moved_to_a_new_round_while_it_waited_leaves_it_alo
     incident = store.incident(incident_id)
     assert result["superseded"] is True and incident is not None and incident.status == "reopened"
     assert any("earlier response round ignored" in t.message for t in incident.timeline)
+
+
+def test_a_decision_for_a_run_that_crashed_while_paused_starts_a_new_round(gated: Settings) -> None:
+    # The runner died while the run waited (its restart marks such runs Crashed): the run never ended
+    # its round, but nothing waits in Prefect any more, so the decision starts the next round.
+    import asyncio
+
+    from prefect import flow
+    from prefect.states import Crashed
+
+    from flows.store import IncidentStatus
+
+    @flow(name="respond")
+    def stand_in() -> None: ...
+
+    async def crashed_run() -> str:
+        async with get_client() as client:
+            run = await client.create_flow_run(stand_in, state=Crashed(message="its runner stopped"))
+            return str(run.id)
+
+    store = Store.open(gated.database_url)
+    incident_id = _incident(store, "crashed")
+    store.set_flow_run(incident_id, asyncio.run(crashed_run()))
+    store.set_status(incident_id, IncidentStatus.AWAITING_APPROVAL, "waiting for an analyst", "escalate")
+
+    decided = _decide(incident_id, "--verdict", "benign", "--by", "alice", "--json")
+
+    assert decided.exit_code == 0, decided.output
+    assert "new response round 2" in json.loads(decided.stdout)["said"]
+    incident = store.incident(incident_id)
+    assert incident is not None and incident.status == "reopened" and incident.round == 2

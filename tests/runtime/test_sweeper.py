@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
-from prefect.states import Cancelled, Cancelling, Completed, Crashed, Pending, Running
+from prefect.states import Cancelled, Cancelling, Completed, Crashed, Paused, Pending, Running
 
 from flows.demo._run import demo_headers
 from flows.intake import DEPLOYMENT, PrefectDispatcher, create_app
@@ -159,7 +159,7 @@ def test_a_new_runner_settles_what_its_predecessor_left(
 ) -> None:
     dispatcher = PrefectDispatcher(store)
     runs = {}
-    for state in (Pending(), Running(), Cancelling(), None):
+    for state in (Pending(), Running(), Cancelling(), Paused(), None):
         incident_id = _incident(settings)
         run_id = asyncio.run(dispatcher.dispatch(incident_id))
         assert run_id is not None
@@ -170,8 +170,10 @@ def test_a_new_runner_settles_what_its_predecessor_left(
 
     with get_client(sync_client=True) as client:
         settled = settle_orphaned_runs(client, DEPLOYMENT)
-    assert settled >= 3
+    assert settled >= 4
     assert _state(runs[StateType.PENDING])[0] is StateType.CRASHED
     assert _state(runs[StateType.RUNNING])[0] is StateType.CRASHED
+    # A run paused for a decision lived in the dead runner's process: a resume would find nobody.
+    assert _state(runs[StateType.PAUSED])[0] is StateType.CRASHED
     assert _state(cancelling)[0] is StateType.CANCELLED
     assert _state(runs[StateType.SCHEDULED])[0] is StateType.SCHEDULED  # the new runner takes it

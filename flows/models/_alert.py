@@ -157,11 +157,24 @@ class Alert(_Ocsf):
     def indicators(self) -> list[Indicator]:
         """Indicators named by the alert's observables and evidences, de-duplicated by (type, value)."""
         found: dict[tuple[str, str], Indicator] = {}
+        # The affected host is a target, not an indicator, wherever the evidence names its address (a
+        # sensor between two public addresses puts the customer's own one in an endpoint).
+        own = Indicator.parse(self.device.ip, field="device.ip") if self.device and self.device.ip else None
 
         def add(raw: Any, field: str, hint: IndicatorType | None = None) -> None:
             if not isinstance(raw, str) or not raw.strip():
                 return
             indicator = Indicator.parse(raw, field=field, hint=hint)
+            if (
+                own is not None
+                and indicator is not None
+                and (indicator.type, indicator.value)
+                == (
+                    own.type,
+                    own.value,
+                )
+            ):
+                return
             if indicator is not None:
                 found.setdefault((indicator.type, indicator.value), indicator)
                 if indicator.type is IndicatorType.URL:

@@ -15,6 +15,7 @@ Fields: https://www.elastic.co/guide/en/security/current/alert-schema.html and E
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from typing import Any
 
@@ -30,13 +31,17 @@ from ._ocsf_build import (
     paired,
 )
 from ._paths import get, text
+from ._windows import file_hashes
 
 _SEVERITY = {"low": 2, "medium": 3, "high": 4, "critical": 5}
 
 
 def looks_like(document: dict[str, Any]) -> bool:
-    return any(key.startswith("kibana.alert.") for key in document) or isinstance(
-        get(document, "kibana.alert"), dict
+    # 8.x alerts carry ``kibana.alert.*``; 7.x detection signals (``.siem-signals-*``) carry ``signal.rule``.
+    return (
+        any(key.startswith(("kibana.alert.", "signal.rule.")) for key in document)
+        or isinstance(get(document, "kibana.alert"), dict)
+        or isinstance(get(document, "signal.rule"), dict)
     )
 
 
@@ -48,13 +53,25 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     )
     if not uid:
         del finding.doc["metadata"]["uid"], finding.doc["finding_info"]["uid"]  # content hash instead
-    severity = (text(document, "kibana.alert.severity", "kibana.alert.rule.severity") or "").lower()
+    severity = (
+        text(document, "kibana.alert.severity", "kibana.alert.rule.severity", "signal.rule.severity") or ""
+    ).lower()
     finding.set("severity_id", _SEVERITY.get(severity, 0))
-    finding.set("time", epoch_ms(text(document, "kibana.alert.original_time", "@timestamp")))
-    finding.set("finding_info.desc", text(document, "kibana.alert.reason", "kibana.alert.rule.description"))
+    finding.set(
+        "time", epoch_ms(text(document, "kibana.alert.original_time", "signal.original_time", "@timestamp"))
+    )
+    finding.set(
+        "finding_info.desc",
+        text(document, "kibana.alert.reason", "kibana.alert.rule.description", "signal.reason"),
+    )
     finding.set(
         "finding_info.analytic",
-        {"uid": text(document, "kibana.alert.rule.rule_id", "kibana.alert.rule.uuid"), "name": rule_name},
+        {
+            "uid": text(
+                document, "kibana.alert.rule.rule_id", "kibana.alert.rule.uuid", "signal.rule.rule_id"
+            ),
+            "name": rule_name,
+        },
     )
     tactics = get(document, "kibana.alert.rule.threat") or []
     finding.set(
@@ -64,41 +81,67 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     finding.attacks(_attacks(document))
     risk = _score(get(document, "kibana.alert.risk_score"))
     finding.set(
-        "risk_score", risk if risk is not None else _score(get(document, "kibana.alert.rule.risk_score"))
+        "risk_score",
+        risk
+        if risk is not None
+        else _score(get(document, "kibana.alert.rule.risk_score") or get(document, "signal.rule.risk_score")),
     )
     finding.disposition(_disposition(document))
     finding.set(
         "device",
         {
             "hostname": text(document, "host.hostname", "host.name"),
-            "ip": text(document, "host.ip"),
+            "ip": _host_address(get(document, "host.ip")),
             "uid": text(document, "host.id", "agent.id"),
         },
     )
-    command = text(document, "process.command_line")
+    # Rules over Winlogbeat / Windows integration data keep the event's own fields under winlog.event_data.
+    command = text(document, "process.command_line", "winlog.event_data.CommandLine")
+    executable = text(
+        document, "process.executable", "winlog.event_data.Image", "winlog.event_data.NewProcessName"
+    )
+    source_ip = text(document, "source.ip", "winlog.event_data.IpAddress")
+    process_hashes = _hashes(document, "process.hash") or file_hashes(
+        text(document, "winlog.event_data.Hashes")
+    )
+    file_path = text(document, "file.path", "winlog.event_data.TargetFilename")
     finding.evidence(
         {
             "process": {
                 "name": text(document, "process.name"),
+                "pid": get(document, "process.pid") or None,
                 "cmd_line": command,
-                "file": {"path": text(document, "process.executable")},
+                "file": {"path": executable, "hashes": process_hashes},
+                "user": {"name": text(document, "winlog.event_data.User")},
                 "parent_process": {
                     "name": text(document, "process.parent.name"),
-                    "cmd_line": text(document, "process.parent.command_line"),
+                    "cmd_line": text(
+                        document, "process.parent.command_line", "winlog.event_data.ParentCommandLine"
+                    ),
+                    "file": {
+                        "path": text(document, "process.parent.executable", "winlog.event_data.ParentImage")
+                    },
                 },
+            },
+            "src_endpoint": {
+                "ip": source_ip,
+                "port": get(document, "source.port"),
+                "hostname": text(document, "source.domain", "winlog.event_data.WorkstationName"),
             },
             "dst_endpoint": {
                 "ip": text(document, "destination.ip"),
                 "port": get(document, "destination.port"),
                 "hostname": text(document, "destination.domain", "dns.question.name"),
             },
+            "user": {"name": text(document, "user.name"), "domain": text(document, "user.domain")},
+            "file": {"path": file_path, "hashes": _hashes(document, "file.hash")},
             "url": {"url_string": text(document, "url.full", "url.original")},
             "reg_value": _registry_value(document),
         }
     )
-    destination = text(document, "destination.ip")
-    if destination and not is_internal(destination):
-        finding.observe_value(destination, "destination.ip")
+    for ip, name in ((text(document, "destination.ip"), "destination.ip"), (source_ip, "source.ip")):
+        if ip and not is_internal(ip):
+            finding.observe_value(ip, name)
     finding.observe_value(text(document, "destination.domain"), "destination.domain", IndicatorType.DOMAIN)
     finding.observe_value(text(document, "dns.question.name"), "dns.question.name", IndicatorType.DOMAIN)
     finding.observe_value(text(document, "url.full", "url.original"), "url.full", IndicatorType.URL)
@@ -106,11 +149,38 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         finding.observe_value(
             text(document, f"file.hash.{algorithm}", f"process.hash.{algorithm}"), f"hash.{algorithm}"
         )
+    for digest in process_hashes:
+        finding.observe_value(digest["value"], "process.hash")
     finding.observe_value(text(document, "user.name"), "user.name", IndicatorType.ACCOUNT)
-    finding.observe_value(text(document, "process.executable"), "process.executable", IndicatorType.FILE_PATH)
+    finding.observe_value(executable, "process.executable", IndicatorType.FILE_PATH)
+    finding.observe_value(file_path, "file.path", IndicatorType.FILE_PATH)
     finding.observe_text(command, "process.command_line")
-    finding.set("message", text(document, "kibana.alert.reason"))
+    finding.set("message", text(document, "kibana.alert.reason", "signal.reason"))
     return finding.build()
+
+
+def _host_address(value: Any) -> str | None:
+    # host.ip lists every address of the host, often a link-local IPv6 first: that never reaches it.
+    for candidate in listed(value):
+        try:
+            address = ipaddress.ip_address(str(candidate).split("%")[0])
+        except ValueError:
+            continue
+        if not (
+            address.is_link_local or address.is_loopback or address.is_unspecified or address.is_multicast
+        ):
+            return str(address)
+    return None
+
+
+def _hashes(document: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    # ECS file.hash.* / process.hash.* → OCSF fingerprints (1 MD5, 2 SHA-1, 3 SHA-256).
+    found = []
+    for algorithm_id, key, caption in ((3, "sha256", "SHA-256"), (2, "sha1", "SHA-1"), (1, "md5", "MD5")):
+        value = text(document, f"{prefix}.{key}")
+        if value:
+            found.append({"algorithm_id": algorithm_id, "algorithm": caption, "value": value.lower()})
+    return found
 
 
 def _registry_value(document: dict[str, Any]) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from flows.models import Alert
 
-from . import _elastic, _generic, _suricata, _wazuh
+from . import _elastic, _generic, _ocsf, _suricata, _wazuh
+from ._errors import NormalizeError, TenantMismatch
 from ._generic import FieldMapping
 
 
@@ -23,25 +24,26 @@ class Format(StrEnum):
     GENERIC = "generic"
 
 
-class NormalizeError(ValueError):
-    """The document is not an alert Garrison can read; ``field`` says where (a JSON path)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class TenantMismatch(PermissionError):
-    """An OCSF alert names another tenant than the one that sent it."""
-
-
 @dataclass(frozen=True)
 class Normalized:
     alert: Alert
     format: Format
     document: dict[str, Any]  # the OCSF document, as validated
     raw: dict[str, Any]  # what the sensor sent
+
+
+def unwrapped(document: dict[str, Any]) -> dict[str, Any]:
+    """The alert inside a search hit (``{"_index", "_id", "_source": {…}}``, as Elasticsearch, OpenSearch
+    and the Wazuh indexer return it), with the hit's ``_id`` as a fallback id; else ``document`` itself."""
+    source = document.get("_source")
+    if not isinstance(source, dict) or any(key in document for key in _ALERT_KEYS):
+        return document
+    if "_id" in document and "_id" not in source:
+        return {**source, "_id": document["_id"]}
+    return source
+
+
+_ALERT_KEYS = ("class_uid", "alert", "rule", "kibana.alert.uuid", "kibana.alert.rule.name")
 
 
 def detect(document: dict[str, Any]) -> Format | None:
@@ -68,7 +70,8 @@ def normalize(
     """
     if not isinstance(raw, dict):
         raise NormalizeError("(body)", "an alert must be a JSON object")
-    chosen = detect(raw) if fmt is Format.AUTO else fmt
+    document = unwrapped(raw)
+    chosen = detect(document) if fmt is Format.AUTO else fmt
     if chosen is None:
         if mapping is None:
             raise NormalizeError(
@@ -76,7 +79,7 @@ def normalize(
             )
         chosen = Format.GENERIC
     try:
-        document = _to_ocsf(raw, tenant, chosen, mapping)
+        document = _to_ocsf(document, tenant, chosen, mapping)
     except (KeyError, TypeError, AttributeError) as error:
         raise NormalizeError(
             "(body)", f"not a valid {chosen} alert ({type(error).__name__}: {error})"
@@ -96,11 +99,7 @@ def normalize(
 
 def _to_ocsf(raw: dict[str, Any], tenant: str, fmt: Format, mapping: FieldMapping | None) -> dict[str, Any]:
     if fmt is Format.OCSF:
-        document = dict(raw)
-        metadata = document.get("metadata")
-        if isinstance(metadata, dict) and "tenant_uid" not in metadata:
-            document["metadata"] = {**metadata, "tenant_uid": tenant}
-        return document
+        return _ocsf.to_detection_finding(raw, tenant)
     if fmt is Format.SURICATA:
         if not _suricata.looks_like(raw):
             raise NormalizeError(

@@ -157,6 +157,15 @@ def paired(ids: Any, names: Any) -> list[tuple[Any, Any]]:
     return [(uid, None) for uid in ids]
 
 
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: _pruned(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [item for item in (_pruned(v) for v in value) if item not in (None, "", {}, [])]
+    return value
+
+
 def _unique(items: Any) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for item in items:
@@ -227,7 +236,8 @@ class FindingBuilder:
         holder[leaf] = value
 
     def evidence(self, item: dict[str, Any]) -> None:
-        cleaned = {k: v for k, v in item.items() if v not in (None, "", {}, [])}
+        """One OCSF evidence object; empty values are left out at every level."""
+        cleaned = _pruned(item)
         if cleaned:
             self.doc["evidences"].append(cleaned)
 

@@ -28,7 +28,6 @@ def looks_like(document: dict[str, Any]) -> bool:
 
 def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     alert = document["alert"]
-    src, dst = document.get("src_ip"), document.get("dest_ip")
     # EVE has no alert id: a flow id, a rule and a timestamp identify one alert.
     flow_id, stamp = document.get("flow_id", "-"), document.get("timestamp", "")
     uid = f"{flow_id}:{alert.get('gid', 1)}:{alert['signature_id']}:{stamp}"
@@ -58,41 +57,116 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         finding.set("confidence", CONFIDENCE[level])
     action = alert.get("action")
     finding.disposition(_DISPOSITION.get(action.strip().lower()) if isinstance(action, str) else None)
-    # The protected host is the internal end of the flow.
-    inside = src if is_internal(src) else dst if is_internal(dst) else src
-    finding.set("device", {"ip": inside} if inside else None)  # EVE's "host" is the sensor, not the victim
-    http, tls, dns = document.get("http") or {}, document.get("tls") or {}, document.get("dns") or {}
+    client, server = _ends(document)
+    inside = _protected(alert, client, server)
+    outside = server if inside == client else client
+    finding.set("device", {"ip": inside[0]} if inside[0] else None)  # EVE's "host" is the sensor
+    http, tls, dns, flow = (_object(document, key) for key in ("http", "tls", "dns", "flow"))
     url = None
     if http.get("hostname"):
-        port = document.get("dest_port")
+        # The server's port: a server-to-client alert carries the client's ephemeral port as dest_port.
+        port = http.get("http_port") or server[1]
         authority = http["hostname"] if port in (None, 80) else f"{http['hostname']}:{port}"
         url = f"http://{authority}{http.get('url') or '/'}"
+    hashes = _file_hashes(document)
     finding.evidence(
         {
-            "src_endpoint": {"ip": src, "port": document.get("src_port")},
+            "src_endpoint": {"ip": client[0], "port": client[1]},
             "dst_endpoint": {
-                "ip": dst,
-                "port": document.get("dest_port"),
+                "ip": server[0],
+                "port": server[1],
                 "hostname": http.get("hostname") or tls.get("sni"),
             },
             "connection_info": {"protocol_name": str(document.get("proto", "")).lower() or None},
+            "http_request": {
+                "http_method": http.get("http_method"),
+                "user_agent": http.get("http_user_agent"),
+            },
+            # OCSF Network Traffic, seen from the client: what it sent out and what came back.
+            "traffic": {
+                "bytes_out": flow.get("bytes_toserver"),
+                "bytes_in": flow.get("bytes_toclient"),
+                "packets_out": flow.get("pkts_toserver"),
+                "packets_in": flow.get("pkts_toclient"),
+            },
             "url": {"url_string": url} if url else None,
+            "query": {"hostname": _queried(dns)[0]} if _queried(dns) else None,
+            "file": {"hashes": hashes} if hashes else None,
         }
     )
-    for ip, name in ((src, "src_endpoint.ip"), (dst, "dst_endpoint.ip")):
-        if ip and not is_internal(ip):
-            finding.observe_value(ip, name)
+    if outside[0] and not is_internal(outside[0]):
+        finding.observe_value(outside[0], "src_endpoint.ip" if outside == client else "dst_endpoint.ip")
     finding.observe_value(http.get("hostname"), "http.hostname", IndicatorType.DOMAIN)
     finding.observe_value(tls.get("sni"), "tls.sni", IndicatorType.DOMAIN)
     finding.observe_value(url, "url.url_string", IndicatorType.URL)
-    for query in dns.get("queries") or ([dns] if dns.get("rrname") else []):
-        if isinstance(query, dict):
-            finding.observe_value(query.get("rrname"), "dns.rrname", IndicatorType.DOMAIN)
-    files = document.get("fileinfo") or {}
-    for algorithm in ("sha256", "sha1", "md5"):
-        finding.observe_value(files.get(algorithm), f"fileinfo.{algorithm}")
+    for name in _queried(dns):
+        finding.observe_value(name, "dns.query.rrname", IndicatorType.DOMAIN)
+    for digest in hashes:
+        finding.observe_value(digest["value"], "files.hashes")
     finding.set("message", alert.get("signature"))
     return finding.build()
+
+
+def _ends(document: dict[str, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """(client, server) as (ip, port): the flow's own direction when EVE gives it (Suricata 7 writes
+    ``flow.src_ip`` and ``direction``), else a well-known source port marks a server-to-client packet."""
+    src = (document.get("src_ip"), document.get("src_port"))
+    dst = (document.get("dest_ip"), document.get("dest_port"))
+    flow = _object(document, "flow")
+    if flow.get("src_ip") and flow.get("dest_ip"):
+        return (flow["src_ip"], flow.get("src_port")), (flow["dest_ip"], flow.get("dest_port"))
+    direction = document.get("direction")
+    if direction == "to_client":
+        return dst, src
+    if direction == "to_server":
+        return src, dst
+    sport, dport = src[1], dst[1]
+    if isinstance(sport, int) and isinstance(dport, int) and sport < 1024 <= dport:
+        return dst, src
+    return src, dst
+
+
+def _protected(alert: dict[str, Any], client: tuple[Any, Any], server: tuple[Any, Any]) -> tuple[Any, Any]:
+    """The customer's end: the rule's ``target`` when it names one, else the internal end, else the
+    client. Both ends public and no target: the sensor guards the network whose host opened the flow."""
+    target = _object(alert, "target").get("ip")
+    for end in (client, server):
+        if target and end[0] == target:
+            return end
+    if is_internal(server[0]) and not is_internal(client[0]):
+        return server
+    return client
+
+
+def _queried(dns: dict[str, Any]) -> list[str]:
+    # Suricata 8 (DNS log v3) writes ``queries``; 7 and earlier write ``query`` in alerts and a flat
+    # ``rrname`` in dns records.
+    names = [dns.get("rrname")]
+    for key in ("queries", "query"):
+        names += [q.get("rrname") for q in listed(dns.get(key)) if isinstance(q, dict)]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))[:16]
+
+
+def _file_hashes(document: dict[str, Any]) -> list[dict[str, Any]]:
+    # An alert lists its transaction's files in ``files``; a ``fileinfo`` record holds one.
+    files = [f for f in listed(document.get("files")) if isinstance(f, dict)] + [
+        _object(document, "fileinfo")
+    ]
+    found: dict[str, dict[str, Any]] = {}
+    for item in files:
+        for algorithm_id, key, caption in ((3, "sha256", "SHA-256"), (2, "sha1", "SHA-1"), (1, "md5", "MD5")):
+            value = item.get(key)
+            if isinstance(value, str) and value:
+                found.setdefault(
+                    value.lower(),
+                    {"algorithm_id": algorithm_id, "algorithm": caption, "value": value.lower()},
+                )
+    return list(found.values())[:32]
+
+
+def _object(document: dict[str, Any], key: str) -> dict[str, Any]:
+    value = document.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _attacks(metadata: dict[str, Any]) -> list[dict[str, Any]]:

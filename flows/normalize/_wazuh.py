@@ -14,6 +14,10 @@ from flows.models import IndicatorType
 
 from ._ocsf_build import FindingBuilder, attacks_unpaired, epoch_ms, is_internal, listed, paired
 from ._paths import get, text
+from ._windows import file_hashes, registry_value, undoubled, windows_path
+
+# Accounts every Windows host has: evidence, but never an indicator to hunt for.
+_BUILTIN_ACCOUNTS = {"system", "local service", "network service", "anonymous logon", "-", ""}
 
 
 def looks_like(document: dict[str, Any]) -> bool:
@@ -54,44 +58,98 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     finding.set("device", {"hostname": agent.get("name"), "ip": agent.get("ip"), "uid": agent.get("id")})
     finding.set("message", (document.get("full_log") or "")[:65536] or None)
 
-    data = document.get("data") or {}
-    event = get(data, "win.eventdata") or {}
-    command = text(event, "commandLine", "CommandLine")
-    image = text(event, "image", "Image")
-    parent = text(event, "parentImage", "ParentImage")
-    target_object = text(event, "targetObject", "TargetObject")
-    evidence: dict[str, Any] = {
-        "process": {
-            "file": {"path": image},
-            "cmd_line": command,
-            "parent_process": {"file": {"path": parent}},
-        }
-        if image or command
-        else None,
-        "src_endpoint": {"ip": text(data, "srcip")} if text(data, "srcip") else None,
-        "dst_endpoint": {"ip": text(data, "dstip"), "hostname": text(event, "destinationHostname")}
-        if text(data, "dstip") or text(event, "destinationHostname")
-        else None,
-    }
-    if target_object and target_object.upper().startswith(("HKLM", "HKU", "HKCU", "HKCR", "HKEY_")):
-        key, _, name = target_object.rpartition("\\")
-        evidence["reg_value"] = {"path": key, "name": name, "data": text(event, "details", "Details")}
-    finding.evidence(evidence)
-
+    data: dict[str, Any] = document["data"] if isinstance(document.get("data"), dict) else {}
+    windows = _windows_event(data)
+    finding.evidence(windows)
     syscheck = document.get("syscheck") or {}
     if syscheck.get("path"):
         finding.evidence({"file": {"path": syscheck["path"]}})
         finding.observe_value(syscheck["path"], "syscheck.path", IndicatorType.FILE_PATH)
     for algorithm in ("sha256", "sha1", "md5"):
         finding.observe_value(syscheck.get(f"{algorithm}_after"), f"syscheck.{algorithm}_after")
-    for ip, name in ((text(data, "srcip"), "data.srcip"), (text(data, "dstip"), "data.dstip")):
+    source_ip = text(data, "srcip") or get(windows, "src_endpoint.ip")
+    for ip, name in (
+        (source_ip, "data.srcip"),
+        (text(data, "dstip") or get(windows, "dst_endpoint.ip"), "data.dstip"),
+    ):
         if ip and not is_internal(ip):
             finding.observe_value(ip, name)
     finding.observe_value(text(data, "srcuser", "dstuser"), "data.user", IndicatorType.ACCOUNT)
+    account = _account(get(windows, "user.name"), get(windows, "user.domain"))
+    finding.observe_value(account, "win.eventdata.targetUserName", IndicatorType.ACCOUNT)
     finding.observe_value(
-        text(event, "destinationHostname"), "win.eventdata.destinationHostname", IndicatorType.DOMAIN
+        get(windows, "dst_endpoint.hostname"), "win.eventdata.destinationHostname", IndicatorType.DOMAIN
     )
-    finding.observe_value(image, "win.eventdata.image", IndicatorType.FILE_PATH)
-    finding.observe_text(command, "win.eventdata.commandLine")
+    finding.observe_value(get(windows, "query.hostname"), "win.eventdata.queryName", IndicatorType.DOMAIN)
+    for path, name in (
+        (get(windows, "process.file.path"), "win.eventdata.image"),
+        (get(windows, "file.path"), "win.eventdata.targetFilename"),
+    ):
+        finding.observe_value(path, name, IndicatorType.FILE_PATH)
+    for digest in get(windows, "process.file.hashes") or []:
+        finding.observe_value(digest["value"], "win.eventdata.hashes")
+    finding.observe_text(get(windows, "process.cmd_line"), "win.eventdata.commandLine")
     finding.observe_text(text(data, "url"), "data.url")
     return finding.build()
+
+
+def _windows_event(data: dict[str, Any]) -> dict[str, Any]:
+    """OCSF evidence from ``data.win.eventdata`` (Wazuh's eventchannel decoder: camelCase Sysmon, Security
+    and Defender fields, every backslash doubled)."""
+    raw = get(data, "win.eventdata")
+    event = {key: undoubled(value) for key, value in raw.items()} if isinstance(raw, dict) else {}
+    image, command = text(event, "image", "Image"), text(event, "commandLine", "CommandLine")
+    hashes = file_hashes(text(event, "hashes", "Hashes"))
+    defender_path = windows_path(text(event, "path", "Path"))
+    threat = text(event, "threat Name", "threatName")
+    return {
+        "process": {
+            "file": {"path": image, "hashes": hashes},
+            "cmd_line": command,
+            "user": {"name": text(event, "user", "User")},
+            "parent_process": {
+                "file": {"path": text(event, "parentImage", "ParentImage")},
+                "cmd_line": text(event, "parentCommandLine", "ParentCommandLine"),
+            },
+        }
+        if image or command
+        else None,
+        # Logons (4624, 4625, 4648): the account and the address it came from (pass-the-hash evidence).
+        "user": {
+            "name": text(event, "targetUserName", "TargetUserName"),
+            "domain": text(event, "targetDomainName", "TargetDomainName"),
+        },
+        "src_endpoint": {
+            "ip": text(event, "ipAddress", "IpAddress", "sourceIp", "SourceIp") or text(data, "srcip"),
+            "hostname": text(event, "workstationName", "WorkstationName"),
+        },
+        "dst_endpoint": {
+            "ip": text(event, "destinationIp", "DestinationIp") or text(data, "dstip"),
+            "hostname": text(event, "destinationHostname", "DestinationHostname"),
+        },
+        "query": {"hostname": text(event, "queryName", "QueryName")},
+        # OCSF evidence ``data``: how the logon was made (type 3 network + NTLM is the pass-the-hash shape).
+        "data": {
+            "logon_type": text(event, "logonType", "LogonType"),
+            "logon_process": text(event, "logonProcessName", "LogonProcessName"),
+            "authentication_package": text(event, "authenticationPackageName", "AuthenticationPackageName"),
+            "event_id": text(get(data, "win.system") or {}, "eventID", "EventID"),
+        },
+        "file": {"path": text(event, "targetFilename", "TargetFilename") or defender_path},
+        "malware": [{"name": threat, "path": defender_path}] if threat else None,
+        "reg_value": registry_value(
+            text(event, "targetObject", "TargetObject"), text(event, "details", "Details")
+        ),
+    }
+
+
+def _account(name: Any, domain: Any) -> str | None:
+    if not isinstance(name, str) or name.strip().casefold() in _BUILTIN_ACCOUNTS or name.endswith("$"):
+        return None
+    if (
+        isinstance(domain, str)
+        and domain.strip() not in ("", "-", ".")
+        and domain.casefold() != "nt authority"
+    ):
+        return f"{domain}\\{name}"
+    return name

@@ -149,7 +149,7 @@ def test_the_example_tenants_file_maps_sysmon_the_same_way() -> None:
 
     alert = normalize(_load("sysmon-reg-add-run-key.json"), "demo", mapping=mapping).alert
 
-    assert alert.source == "sysmon" and alert.source_uid == "256890" and alert.hostname == "ar-win-1"
+    assert alert.source == "sysmon" and alert.source_uid == "ar-win-1:256890" and alert.hostname == "ar-win-1"
 
 
 @pytest.mark.parametrize(

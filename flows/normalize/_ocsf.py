@@ -1,0 +1,120 @@
+"""OCSF findings as emitters send them → the Detection Finding (2004) shape Garrison stores.
+
+Most emitters still send the deprecated Security Finding (class 2001: Security Hub, Falco, QRadar, …) and
+schema versions from 1.0 on; Detection Finding replaced it in OCSF 1.1 with the same activities. A 2001
+finding keeps every field it was sent with; Garrison adds the 2004 names it reads (``finding_info`` from
+1.0's ``finding``, ``evidences`` from the top-level process, file and endpoints) and records the class it
+came as in ``garrison_converted_from``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._errors import NormalizeError
+from ._ocsf_build import epoch_ms
+
+DETECTION_FINDING = 2004
+SECURITY_FINDING = 2001
+# ms since the epoch before 9999-12-31 (later values are no datetime); below 1e11 a number is seconds
+# (1e11 ms is 1973, 1e11 s is the year 5138), so both units can be told apart by magnitude.
+LAST_MS = 253_402_300_799_999
+_SECONDS_BELOW = 10**11
+EVIDENCE_PARTS = (
+    "process",
+    "file",
+    "src_endpoint",
+    "dst_endpoint",
+    "connection_info",
+    "url",
+    "actor",
+    "api",
+)
+
+
+def to_detection_finding(raw: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """The OCSF document to validate: a copy of ``raw``, its time in ms, a 2001 finding in 2004 shape."""
+    document = dict(raw)
+    class_uid = document.get("class_uid")
+    if class_uid not in (SECURITY_FINDING, DETECTION_FINDING) or isinstance(class_uid, bool):
+        raise NormalizeError(
+            "class_uid",
+            f"Garrison reads OCSF Detection Finding (2004) and Security Finding (2001), not {class_uid!r}",
+        )
+    metadata = document.get("metadata")
+    if isinstance(metadata, dict) and "tenant_uid" not in metadata:
+        document["metadata"] = {**metadata, "tenant_uid": tenant}
+    if "time" in document or "time_dt" in document:
+        document["time"] = ocsf_time(document.get("time"), document.get("time_dt"))
+    if isinstance(document.get("observables"), list):
+        document["observables"] = [_observable(item) for item in document["observables"]]
+    if class_uid == SECURITY_FINDING:
+        _as_detection_finding(document)
+    return document
+
+
+def ocsf_time(value: Any, text: Any = None) -> int | None:
+    """OCSF ``time`` in ms: seconds or ms by magnitude (Okta's mapping writes seconds), else ``time_dt``.
+
+    Raises NormalizeError naming ``time`` for a value no clock gives (negative, past the year 9999 as ms:
+    microseconds or nanoseconds) or that is no time at all.
+    """
+    if value is None:
+        return epoch_ms(text) if text is not None else None
+    if isinstance(value, str):
+        number: Any = _number(value)
+        if number is None:
+            parsed = epoch_ms(value)
+            if parsed is None:
+                raise NormalizeError("time", f"not a time: {value[:64]!r}")
+            return parsed
+        value = number
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise NormalizeError("time", "must be a number: ms (or seconds) since the epoch")
+    moment = int(value * 1000) if abs(value) < _SECONDS_BELOW else int(value)
+    if not 0 <= moment <= LAST_MS:
+        raise NormalizeError(
+            "time", f"{value!r} is no time: give ms or seconds since the epoch, before the year 10000"
+        )
+    return moment
+
+
+def _as_detection_finding(document: dict[str, Any]) -> None:
+    document["garrison_converted_from"] = {
+        key: document[key] for key in ("class_uid", "class_name", "type_uid", "type_name") if key in document
+    }
+    document["class_uid"] = DETECTION_FINDING
+    document["class_name"] = "Detection Finding"
+    activity = document.get("activity_id")
+    if isinstance(activity, int) and not isinstance(activity, bool) and 0 <= activity <= 99:
+        document["type_uid"] = DETECTION_FINDING * 100 + activity
+        document.pop("type_name", None)
+    finding = document.get("finding")
+    if "finding_info" not in document and isinstance(finding, dict):
+        info = dict(finding)
+        if not info.get("title"):
+            info["title"] = str(document.get("message") or "(untitled finding)")[:4096]
+        document["finding_info"] = info
+    if not document.get("evidences"):
+        evidence = {key: document[key] for key in EVIDENCE_PARTS if isinstance(document.get(key), dict)}
+        malware = [m for m in document.get("malware") or [] if isinstance(m, dict)][:32]
+        evidences = [evidence] if evidence else []
+        evidences += [{"malware": [m], "file": {"path": m["path"]}} for m in malware if m.get("path")]
+        if evidences:
+            document["evidences"] = evidences
+
+
+def _observable(item: Any) -> Any:
+    # Some emitters write type_id -1 for "no such type" (SecurityScorecard); OCSF's word for it is 99 Other.
+    type_id = item.get("type_id") if isinstance(item, dict) else None
+    if isinstance(type_id, int) and not isinstance(type_id, bool) and type_id < 0:
+        return {**item, "type_id": 99}
+    return item
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None

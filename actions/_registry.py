@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum, StrEnum
+from enum import Enum
 from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from ._capabilities import Capability, TargetKind
 from ._context import ActionContext
 from ._result import ActionResult, ActionStatus, Effect, TargetState
 
 ENTRY_POINT_GROUP = "garrison.actions"
 _log = logging.getLogger("garrison.actions")
-
-
-class TargetKind(StrEnum):
-    """What an action acts on; the engine picks matching targets from the incident."""
-
-    HOST = "host"
-    REGISTRY_VALUE = "registry_value"
-    SERVICE = "service"
-    SCHEDULED_TASK = "scheduled_task"
-    IP = "ip"
-    DOMAIN = "domain"
-    URL = "url"
-    PROCESS = "process"
-    FILE = "file"
-    ACCOUNT = "account"
 
 
 class _Unset(Enum):
@@ -57,6 +43,9 @@ class ActionSpec:
     - ``inverse`` names the action that undoes this one (None: declared to have none); it takes the
       result's ``undo`` dict as its inputs, or this action's inputs when ``undo`` is empty.
     - ``idempotent``: sending the action again when its effect is already in place changes nothing.
+    - ``capability`` says what the action does, whatever the vendor: playbooks name it, tenants bind it to
+      a vendor, guardrails and the blast-radius cap read it. ``action()`` requires it; None only in specs
+      built by hand (tests), which then count as neither restoring nor isolating.
     """
 
     key: str
@@ -70,6 +59,7 @@ class ActionSpec:
     reader: StateFn | None = None
     inverse_declared: bool = False
     idempotent: bool = False
+    capability: Capability | None = None
 
     @property
     def vendor(self) -> str:
@@ -117,17 +107,73 @@ class ActionSpec:
 
 @dataclass
 class Registry:
-    """An explicit dict of actions by key."""
+    """An explicit dict of actions by key, and each vendor's settings model."""
 
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     plugin_errors: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, type[BaseModel]] = field(default_factory=dict)
     _plugins_loaded: bool = False
 
     def add(self, spec: ActionSpec) -> None:
         existing = self.actions.get(spec.key)
         if existing is not None and existing.fn is not spec.fn:
             raise ValueError(f"action {spec.key!r} is registered twice")
+        # A tenant binds a capability to a vendor: within one vendor it must name exactly one action.
+        twin = next(
+            (
+                other.key
+                for other in self.actions.values()
+                if other.key != spec.key
+                and other.vendor == spec.vendor
+                and spec.capability is not None
+                and other.capability is spec.capability
+            ),
+            None,
+        )
+        if twin is not None:
+            raise ValueError(f"{spec.vendor} provides {spec.capability} twice: {twin} and {spec.key}")
         self.actions[spec.key] = spec
+
+    def declare_settings(self, vendor: str, model: type[BaseModel]) -> None:
+        """The model a tenant's ``adapters.<vendor>.settings`` must validate against (checked when the
+        tenants file loads, and again by the adapter when it runs)."""
+        self.settings[vendor] = model
+
+    def providing(self, capability: Capability) -> list[ActionSpec]:
+        """Every action that does ``capability``, one per vendor, by key."""
+        self.load_plugins()
+        return [spec for _, spec in sorted(self.actions.items()) if spec.capability is capability]
+
+    def vendors(self) -> list[str]:
+        self.load_plugins()
+        return sorted({spec.vendor for spec in self.actions.values()})
+
+    def vendor_problems(
+        self, vendor: str, settings: Mapping[str, Any], secrets: Collection[str]
+    ) -> list[tuple[str, str]]:
+        """What is wrong with one tenant's configuration of ``vendor``: its settings, and the names of its
+        secret references. Each problem is ``(field, why)``, the field relative to the vendor's section
+        (``settings.base_url``; empty: the vendor itself); none when all is well."""
+        self.load_plugins()
+        specs = [spec for spec in self.actions.values() if spec.vendor == vendor]
+        if not specs:
+            return [("", f"no adapter {vendor!r} is installed (installed: {', '.join(self.vendors())})")]
+        problems = []
+        model = self.settings.get(vendor)
+        if model is not None:
+            try:
+                model.model_validate(dict(settings))
+            except ValidationError as error:
+                for found in error.errors():
+                    where = ".".join(["settings", *(str(part) for part in found["loc"])])
+                    problems.append((where, found["msg"].removeprefix("Value error, ")))
+        declared = {name for spec in specs for name in spec.secrets}
+        for name in sorted(set(secrets) - declared):
+            known = ", ".join(sorted(declared)) or "none"
+            problems.append((f"secrets.{name}", f"{vendor}'s actions use no such secret (they use: {known})"))
+        for name in sorted(declared - set(secrets)):
+            problems.append((f"secrets.{name}", "missing (give it by reference: {env: VAR})"))
+        return problems
 
     def get(self, key: str) -> ActionSpec:
         self.load_plugins()
@@ -176,6 +222,11 @@ def _contract_issues(spec: ActionSpec, actions: dict[str, ActionSpec]) -> list[s
         issues.append("inverse not declared (name it, or inverse=None)")
     elif spec.inverse is not None and spec.inverse not in actions:
         issues.append(f"inverse {spec.inverse!r} is not registered")
+    elif spec.inverse is not None and spec.capability is not None:
+        # Rollback runs the declared inverse: it must undo what the capability did, on the same target.
+        undoes = actions[spec.inverse].capability
+        if undoes is not spec.capability.inverse:
+            issues.append(f"inverse {spec.inverse!r} does {undoes}, not {spec.capability.inverse}")
     if not spec.doc_url:
         issues.append("no doc_url")
     return issues
@@ -188,27 +239,32 @@ def action(
     *,
     key: str,
     inputs: type[InputT],
-    target: TargetKind,
+    capability: Capability,
+    target: TargetKind | None = None,
     secrets: list[str] | None = None,
     inverse: str | None | _Unset = UNSET,
     doc_url: str | None = None,
     read_state: StateFn | None = None,
     idempotent: bool = False,
 ) -> Callable[[ActionFn], ActionFn]:
-    """Register an async action under ``key`` (``<vendor>.<verb>_<object>``).
+    """Register an async action under ``key`` (``<vendor>.<verb>_<object>``) that does ``capability``.
 
-    ``inverse`` names the undoing action, or is ``None`` to declare there is none; ``read_state`` is an
-    async ``(inputs, ctx) -> TargetState`` that reads whether the effect is in place.
+    ``target`` is the capability's own (given, it must match); ``inverse`` names the undoing action, or
+    is ``None`` to declare there is none; ``read_state`` is an async ``(inputs, ctx) -> TargetState``
+    that reads whether the effect is in place.
 
     >>> from pydantic import BaseModel
     >>> class Host(BaseModel):
     ...     hostname: str
-    >>> @action(key="example.isolate_host", inputs=Host, target=TargetKind.HOST, inverse=None)
+    >>> @action(key="example.isolate_host", inputs=Host, capability=Capability.ISOLATE_HOST, inverse=None)
     ... async def isolate(inputs: Host, ctx: ActionContext) -> ActionResult: ...
     """
     vendor, _, verb = key.partition(".")
     if not vendor or not verb:
         raise ValueError(f"action key {key!r} must look like '<vendor>.<verb>_<object>'")
+    capability = Capability(capability)
+    if target is not None and target is not capability.target:
+        raise ValueError(f"{key}: {capability} acts on {capability.target}, not {target}")
 
     def register(fn: ActionFn) -> ActionFn:
         doc_lines = (fn.__doc__ or "").strip().splitlines()
@@ -218,7 +274,7 @@ def action(
                 key=key,
                 fn=fn,
                 inputs=inputs,
-                target=target,
+                target=capability.target,
                 description=description,
                 secrets=tuple(secrets or ()),
                 inverse=None if inverse is UNSET else inverse,
@@ -226,6 +282,7 @@ def action(
                 reader=read_state,
                 inverse_declared=inverse is not UNSET,
                 idempotent=idempotent,
+                capability=capability,
             )
         )
         return fn

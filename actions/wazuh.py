@@ -15,10 +15,11 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
+from ._capabilities import Capability
 from ._context import ActionContext
 from ._errors import PermanentError, VendorRejected
 from ._inputs import IpInput
-from ._registry import TargetKind, action
+from ._registry import action, registry
 from ._result import ActionResult, ActionStatus
 from ._vendor import BearerSession, VendorClient, VendorSettings, json_body, open_http, succeeded
 from .http import VendorHttp, VendorPolicy
@@ -60,10 +61,13 @@ class _Wazuh(VendorClient):
         return token, 900.0  # auth_token_exp_timeout's default
 
 
+registry.declare_settings(VENDOR, WazuhSettings)
+
+
 @action(
     key="wazuh.block_ip",
     inputs=IpInput,
-    target=TargetKind.IP,
+    capability=Capability.BLOCK_IP,
     secrets=SECRETS,
     inverse=None,
     doc_url=DOC,

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from actions import SecretRef
+from actions import ActionSpec, Binding, Capability, SecretRef, registry
 from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
 from templates import languages
@@ -190,8 +191,9 @@ _SECRET_WORDS = ("secret", "password", "passwd", "token", "api_key", "apikey", "
 
 
 class AdapterConfig(BaseModel):
-    """One vendor for one tenant: non-secret settings (validated by the adapter when it runs) and, by
-    reference only, the secrets its actions declare (``crowdstrike_client_secret: {env: ACME_FALCON}``)."""
+    """One vendor for one tenant: non-secret settings and, by reference only, the secrets its actions
+    declare (``crowdstrike_client_secret: {env: ACME_FALCON}``); both checked against the adapter when
+    the tenant loads, the settings again by the adapter when it runs."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -287,11 +289,46 @@ class Tenant(BaseModel):
         default_factory=dict, description="Generic JSON sources by name, with their field mapping."
     )
     adapters: dict[str, AdapterConfig] = Field(
-        default_factory=dict, description="Response vendors by name (crowdstrike …): settings, secrets."
+        default_factory=dict,
+        description="Response vendors by name (crowdstrike, lab …): settings, secrets. Each provides the "
+        "capabilities its actions declare; the lab acts only for a tenant that lists it here.",
+    )
+    bind: dict[Capability, str] = Field(
+        default_factory=dict,
+        description="Which vendor does a capability that several configured adapters provide "
+        "(block_ip: panos); its inverse (unblock_ip) goes to the same vendor.",
     )
     intel: IntelConfig = Field(
         default_factory=lambda: IntelConfig(), description="Online intel providers asked at enrichment."
     )
+
+    @model_validator(mode="after")
+    def _adapters_and_bindings(self) -> Tenant:
+        # Checked when the tenants file loads, so a wrong setting or a missing choice never surfaces
+        # mid-incident. No adapter configured: nothing to check (and no plugin to load).
+        if not self.adapters and not self.bind:
+            return self
+        problems = [
+            (f"adapters.{vendor}" + (f".{where}" if where else ""), why)
+            for vendor, config in self.adapters.items()
+            for where, why in registry.vendor_problems(vendor, config.settings, config.secrets.keys())
+        ]
+        problems += self.binding.problems()
+        if problems:
+            said = "; ".join(f"{where}: {why}" for where, why in problems)
+            # A custom error, so the message reads as written (no "Value error," and no {…} formatting).
+            raise PydanticCustomError("tenant_adapters", "{said}", {"said": f"tenant {self.id}: {said}"})
+        return self
+
+    @property
+    def binding(self) -> Binding:
+        """The tenant's capabilities: the adapters it configures and its ``bind`` choices."""
+        return Binding(self.id, frozenset(self.adapters), self.bind)
+
+    def action_for(self, wanted: str) -> ActionSpec:
+        """The action that does ``wanted`` (a capability, or an explicit ``vendor.key``) for this tenant;
+        ``Unbound`` says what is missing ("no adapter for block_domain in tenant acme")."""
+        return self.binding.action_for(wanted)
 
 
 class IntelConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""Playbooks as YAML data, with their pydantic schema."""
+"""Playbooks as YAML data, with their pydantic schema: steps name capabilities that tenants bind."""
 
 from ._load import BUILTIN_DIR, PlaybookError, builtin_playbooks, load_playbook
 from ._schema import (

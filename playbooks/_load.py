@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -38,9 +39,19 @@ def load_playbook(name_or_path: str) -> Playbook:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise PlaybookError(f"{path}: {where}: {first['msg']}") from None
+        raise PlaybookError(f"{path}: {where}: {first['msg']}{_step_named(data, first['loc'])}") from None
     ids = [step.id for step in playbook.steps]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise PlaybookError(f"{path}: steps: duplicate step ids {', '.join(repeated)}")
     return playbook
+
+
+def _step_named(data: Any, loc: tuple[int | str, ...]) -> str:
+    """`` (step contain)`` when the error is inside a step that has an id: people know steps by name."""
+    if len(loc) < 2 or loc[0] != "steps" or not isinstance(loc[1], int) or not isinstance(data, dict):
+        return ""
+    steps = data.get("steps")
+    step = steps[loc[1]] if isinstance(steps, list) and loc[1] < len(steps) else None
+    name = step.get("id") if isinstance(step, dict) else None
+    return f" (step {name})" if isinstance(name, str) and name else ""

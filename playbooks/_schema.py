@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from actions import Capability
 
 VerdictName = Literal["malicious", "suspicious", "benign"]  # flows.models.VerdictLabel, as playbook data
 
@@ -35,9 +38,60 @@ class ClassifyStep(_Step):
     kind: Literal["classify"]
 
 
+_CAPABILITIES = [c.value for c in Capability]
+_ACTION_KEY = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+$")
+
+
+def _capability(name: object) -> object:
+    if isinstance(name, str) and name not in _CAPABILITIES:
+        raise ValueError(f"unknown capability {name!r} (known: {', '.join(_CAPABILITIES)})")
+    return name
+
+
+def _action_key(key: str) -> str:
+    if key in _CAPABILITIES:
+        raise ValueError(f"{key!r} is a capability: list it under capabilities, or name a vendor's action")
+    if not _ACTION_KEY.fullmatch(key):
+        raise ValueError(f"{key!r} is not an action key (<vendor>.<verb>, e.g. crowdstrike.isolate_host)")
+    return key
+
+
+CapabilityName = Annotated[Capability, BeforeValidator(_capability)]
+ActionKey = Annotated[str, AfterValidator(_action_key)]
+
+
 class ActStep(_Step):
+    """Containment: each capability (or explicit action) acts on every target of its kind in the incident.
+
+    A playbook names ``capabilities`` and each tenant binds them to its own vendors; ``actions`` names
+    vendor actions outright, for a playbook written for one vendor. A step gives exactly one of the two.
+    """
+
     kind: Literal["act"]
-    actions: list[str] = Field(min_length=1, description="Action keys; each acts on its kind of target.")
+    capabilities: list[CapabilityName] | None = Field(
+        default=None, min_length=1, description="What to do, whatever the vendor: isolate_host, block_ip, …"
+    )
+    # The YAML's ``actions``; in Python ``actions`` is what the step runs, capabilities or these keys.
+    vendor_actions: list[ActionKey] | None = Field(
+        default=None,
+        alias="actions",
+        min_length=1,
+        description="Explicit action keys (crowdstrike.isolate_host), for a playbook that wants one vendor.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ActStep:
+        if (self.capabilities is None) == (self.vendor_actions is None):
+            raise ValueError(
+                "give exactly one of 'capabilities' (bound per tenant) or 'actions' (vendor keys)"
+            )
+        return self
+
+    @property
+    def actions(self) -> list[str]:
+        """What the step runs, in order: capability names, each bound to the tenant's vendor when the step
+        runs, or explicit action keys."""
+        return [str(c) for c in self.capabilities or ()] or list(self.vendor_actions or ())
 
 
 class EscalateStep(_Step):
@@ -70,7 +124,11 @@ class Playbook(BaseModel):
     steps: list[Step] = Field(min_length=1)
 
     def action_keys(self) -> list[str]:
-        return [key for step in self.steps if isinstance(step, ActStep) for key in step.actions]
+        """The action keys the playbook names outright (capabilities are bound per tenant, not here)."""
+        return [key for step in self.steps if isinstance(step, ActStep) for key in step.vendor_actions or ()]
+
+    def capabilities(self) -> list[Capability]:
+        return [c for step in self.steps if isinstance(step, ActStep) for c in step.capabilities or ()]
 
     def events(self) -> list[str]:
         return [step.event for step in self.steps if isinstance(step, NotifyStep)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from actions import Unbound
 from flows.settings import Settings
 from flows.tenants import (
     NotifyTarget,
@@ -245,3 +246,132 @@ def test_policy_ordering_errors_in_a_file_are_located(tmp_path: Path) -> None:
 def test_an_unsupported_language_is_rejected() -> None:
     with pytest.raises(ValidationError):
         Tenant(id="demo", name="Demo", language="klingon")  # type: ignore[arg-type]
+
+
+# -- adapters and capability bindings, checked when the file loads ------------------------------------------
+
+FALCON = (
+    "      crowdstrike:\n"
+    "        settings: {base_url: 'https://api.crowdstrike.com'}\n"
+    "        secrets:\n"
+    "          crowdstrike_client_id: {env: ACME_FALCON_ID}\n"
+    "          crowdstrike_client_secret: {env: ACME_FALCON_SECRET}\n"
+)
+
+
+def _acme(tmp_path: Path, adapters: str, bind: str = "") -> Path:
+    return _write(tmp_path, f"tenants:\n  - id: acme\n    name: Acme\n    adapters:\n{adapters}{bind}")
+
+
+def test_the_demo_tenant_runs_every_capability_on_the_lab_and_nothing_else() -> None:
+    demo = load_tenants(DEFAULT_TENANTS).get("demo")
+
+    assert demo is not None and list(demo.adapters) == ["lab"] and demo.bind == {}
+    assert demo.action_for("isolate_host").key == "lab.isolate_host"
+    assert demo.action_for("block_domain").key == "lab.block_domain"
+
+
+def test_a_tenant_bound_to_crowdstrike_isolates_there_and_has_no_adapter_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    acme = load_tenants(_acme(tmp_path, FALCON)).get("acme")
+
+    assert acme is not None
+    assert acme.action_for("isolate_host").key == "crowdstrike.isolate_host"
+    with pytest.raises(Unbound, match="^no adapter for block_domain in tenant acme$"):
+        acme.action_for("block_domain")
+    with pytest.raises(Unbound, match="lab.block_domain needs lab, which tenant acme does not configure"):
+        acme.action_for("lab.block_domain")
+
+
+def test_a_tenant_without_adapters_has_no_capability() -> None:
+    with pytest.raises(Unbound, match="no adapter for isolate_host in tenant t1"):
+        Tenant(id="t1", name="T1").action_for("isolate_host")
+
+
+def test_bind_chooses_between_two_adapters_for_the_capability_and_its_inverse(tmp_path: Path) -> None:
+    path = _acme(tmp_path, FALCON + "      lab: {}\n", "    bind: {isolate_host: crowdstrike}\n")
+
+    acme = load_tenants(path).get("acme")
+
+    assert acme is not None
+    assert [acme.action_for(c).key for c in ("isolate_host", "release_host", "block_domain")] == [
+        "crowdstrike.isolate_host",
+        "crowdstrike.release_host",
+        "lab.block_domain",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adapters", "bind", "where", "why"),
+    [
+        (
+            FALCON + "      lab: {}\n",
+            "",
+            "bind",
+            "isolate_host is provided by crowdstrike and lab: choose one",
+        ),
+        ("      nope: {}\n", "", "adapters.nope", "no adapter 'nope' is installed"),
+        (
+            "      crowdstrike:\n        settings: {base_url: 'http://falcon.test'}\n",
+            "",
+            "adapters.crowdstrike.settings.base_url",
+            "must be an https URL",
+        ),
+        (
+            "      crowdstrike:\n        secrets: {crowdstrike_client_id: {env: X}}\n",
+            "",
+            "adapters.crowdstrike.secrets.crowdstrike_client_secret",
+            "missing",
+        ),
+        (
+            FALCON + "          crowdstrike_api_key: {env: Y}\n",
+            "",
+            "adapters.crowdstrike.secrets.crowdstrike_api_key",
+            "use no such secret",
+        ),
+        ("      lab: {settings: {fleet: big}}\n", "", "adapters.lab.settings.fleet", "Extra inputs"),
+        ("      lab: {}\n", "    bind: {block_ip: panos}\n", "bind.block_ip", "panos is not configured"),
+        (
+            FALCON + "      lab: {}\n",
+            "    bind: {isolate_host: crowdstrike, block_domain: crowdstrike}\n",
+            "bind.block_domain",
+            "crowdstrike does not provide block_domain",
+        ),
+        (
+            FALCON + "      lab: {}\n",
+            "    bind: {release_host: crowdstrike}\n",
+            "bind.release_host",
+            "bind isolate_host: its inverse release_host follows it",
+        ),
+    ],
+    ids=[
+        "two-providers-unchosen",
+        "unknown-adapter",
+        "bad-setting",
+        "missing-secret",
+        "unknown-secret",
+        "lab-takes-no-settings",
+        "bind-unconfigured",
+        "bind-not-provided",
+        "bind-an-inverse",
+    ],
+)
+def test_a_wrong_adapter_or_binding_is_refused_when_the_file_loads_naming_tenant_and_field(
+    tmp_path: Path, adapters: str, bind: str, where: str, why: str
+) -> None:
+    path = _acme(tmp_path, adapters, bind)
+
+    with pytest.raises(TenantConfigError) as caught:
+        load_tenants(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: tenants.0: ")
+    assert f"tenant acme: {where}: " in message and why in message
+
+
+def test_an_unknown_capability_in_bind_is_refused_with_its_path(tmp_path: Path) -> None:
+    path = _acme(tmp_path, "      lab: {}\n", "    bind: {block_dns: lab}\n")
+
+    with pytest.raises(TenantConfigError, match=r"tenants\.0\.bind\.block_dns"):
+        load_tenants(path)

@@ -2,7 +2,8 @@
 send-then-poll flow of vendors whose host record carries its isolation status, and OAuth2 client credentials.
 
 A reversible pair is two ``Side``s — the vendor's name for the call and for the state it ends in — served
-by one function for both directions, so a new pair (block/unblock a hash, …) is a ``register_pair`` call.
+by one function for both directions, so a new pair (block/unblock a hash, …) is a ``register_pair`` call
+naming the two capabilities it provides.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from .._capabilities import Capability
 from .._context import ActionContext
-from .._registry import TargetKind, action
+from .._registry import action, registry
 from .._result import ActionResult, TargetState
 from .._vendor import (
     BearerSession,
@@ -48,29 +50,28 @@ SideFn = Callable[[Any, ActionContext, Side], Awaitable[R]]
 
 def register_pair(
     vendor: str,
-    names: tuple[str, str],
+    capabilities: tuple[Capability, Capability],
     sides: tuple[Side, Side],
     *,
     inputs: type[BaseModel],
-    target: TargetKind,
     secrets: list[str],
     run: SideFn[ActionResult],
     read: SideFn[TargetState],
 ) -> None:
-    """Register ``<vendor>.<name>`` for both sides: each the other's inverse, each reading whether its own
-    effect is in place, both idempotent (a side sent again once its state holds changes nothing)."""
-    keys = [f"{vendor}.{name}" for name in names]
-    for name, side, key, inverse in zip(names, sides, keys, keys[::-1], strict=True):
-        act = _bind(run, side, name)
+    """Register ``<vendor>.<capability>`` for both sides: each the other's inverse, each reading whether its
+    own effect is in place, both idempotent (a side sent again once its state holds changes nothing)."""
+    keys = [f"{vendor}.{capability}" for capability in capabilities]
+    for capability, side, key, inverse in zip(capabilities, sides, keys, keys[::-1], strict=True):
+        act = _bind(run, side, capability.value)
         act.__doc__ = side.summary
         action(
             key=key,
             inputs=inputs,
-            target=target,
+            capability=capability,
             secrets=secrets,
             inverse=inverse,
             doc_url=side.doc_url,
-            read_state=_bind(read, side, f"read_{name}"),
+            read_state=_bind(read, side, f"read_{capability}"),
             idempotent=True,
         )(act)
 
@@ -100,10 +101,12 @@ def register_host_isolation(
     vendor: str,
     secrets: list[str],
     *,
+    settings: type[VendorSettings],
     isolate: Side,
     release: Side,
 ) -> None:
-    """``<vendor>.isolate_host`` and ``<vendor>.release_host``, each run with a fresh ``client``."""
+    """``<vendor>.isolate_host`` and ``<vendor>.release_host``, each run with a fresh ``client``; the
+    tenant's settings for ``vendor`` validate against ``settings``."""
 
     async def run(inputs: HostInput, ctx: ActionContext, side: Side) -> ActionResult:
         async with client(ctx) as edr:
@@ -113,12 +116,12 @@ def register_host_isolation(
         async with client(ctx) as edr:
             return await edr.state(inputs.hostname, side)
 
+    registry.declare_settings(vendor, settings)
     register_pair(
         vendor,
-        ("isolate_host", "release_host"),
+        (Capability.ISOLATE_HOST, Capability.RELEASE_HOST),
         (isolate, release),
         inputs=HostInput,
-        target=TargetKind.HOST,
         secrets=secrets,
         run=run,
         read=read,

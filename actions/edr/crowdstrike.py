@@ -94,6 +94,7 @@ register_host_isolation(
     _Falcon,
     VENDOR,
     SECRETS,
+    settings=FalconSettings,
     isolate=Side(
         call="contain",
         want=CONTAINED,

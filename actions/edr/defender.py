@@ -179,6 +179,7 @@ register_host_isolation(
     _Defender,
     VENDOR,
     SECRETS,
+    settings=DefenderSettings,
     isolate=Side(
         call="isolate",
         want="Isolate",

@@ -98,6 +98,7 @@ register_host_isolation(
     _SentinelOne,
     VENDOR,
     SECRETS,
+    settings=SentinelOneSettings,
     isolate=Side(
         call="disconnect",
         want="disconnected",

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._capabilities import Capability
 from .._context import ActionContext
-from .._registry import TargetKind
 from .._result import ActionResult, TargetState
 from ._adapter import done, host_state, lab_action, on_fleet, readers, removed, state
 from ._fleet import LabFleet
@@ -45,18 +45,14 @@ async def _isolated(inputs: HostInput, ctx: ActionContext) -> bool:
 read_isolated, read_released = readers(_isolated, "host is isolated", "host is not isolated", "isolated")
 
 
-@lab_action(
-    "lab.isolate_host", HostInput, TargetKind.HOST, inverse="lab.release_host", read_state=read_isolated
-)
+@lab_action(Capability.ISOLATE_HOST, HostInput, read_state=read_isolated)
 async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Cut the host off the network (lab fleet)."""
     device_id, changed = await on_fleet(ctx, LabFleet.set_isolated, inputs.hostname, True)
     return done(changed, "host isolated", "host was already isolated", vendor_ref=device_id)
 
 
-@lab_action(
-    "lab.release_host", HostInput, TargetKind.HOST, inverse="lab.isolate_host", read_state=read_released
-)
+@lab_action(Capability.RELEASE_HOST, HostInput, read_state=read_released)
 async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Give the host its network back (lab fleet)."""
     device_id, changed = await on_fleet(ctx, LabFleet.set_isolated, inputs.hostname, False)
@@ -82,26 +78,14 @@ async def read_value_restored(inputs: RestoreRegistryValueInput, ctx: ActionCont
     return state(restored, "value is in place", "value is absent or differs", present=found is not None)
 
 
-@lab_action(
-    "lab.delete_registry_value",
-    RegistryValueInput,
-    TargetKind.REGISTRY_VALUE,
-    inverse="lab.restore_registry_value",
-    read_state=read_value_deleted,
-)
+@lab_action(Capability.DELETE_REGISTRY_VALUE, RegistryValueInput, read_state=read_value_deleted)
 async def delete_registry_value(inputs: RegistryValueInput, ctx: ActionContext) -> ActionResult:
     """Delete a registry value (e.g. a Run-key persistence entry), capturing it for rollback."""
     captured = await on_fleet(ctx, LabFleet.delete_registry_value, inputs.hostname, inputs.key, inputs.name)
     return removed(captured, inputs.hostname, "registry value deleted", "value was already absent")
 
 
-@lab_action(
-    "lab.restore_registry_value",
-    RestoreRegistryValueInput,
-    TargetKind.REGISTRY_VALUE,
-    inverse="lab.delete_registry_value",
-    read_state=read_value_restored,
-)
+@lab_action(Capability.RESTORE_REGISTRY_VALUE, RestoreRegistryValueInput, read_state=read_value_restored)
 async def restore_registry_value(inputs: RestoreRegistryValueInput, ctx: ActionContext) -> ActionResult:
     """Write a deleted registry value back from its captured data (rollback)."""
     seed = RegistryValueSeed(key=inputs.key, name=inputs.name, data=inputs.data, type=inputs.type)

@@ -6,31 +6,43 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from .._capabilities import Capability
 from .._context import ActionContext
 from .._errors import PermanentError
-from .._registry import ActionFn, StateFn, TargetKind, action
+from .._registry import ActionFn, StateFn, action, registry
 from .._result import ActionResult, ActionStatus, Effect, TargetState
 from ._fleet import LabFleet
 
 # The lab is a simulation: its "vendor documentation" is the fleet's own code (a path in this repository).
 DOC = "actions/lab/_fleet.py"
+VENDOR = "lab"
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Probe = Callable[[Any, ActionContext], Awaitable[bool]]
 
 
+class LabSettings(BaseModel):
+    """The lab takes no settings: a tenant turns it on with ``adapters: {lab: {}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+registry.declare_settings(VENDOR, LabSettings)
+
+
 def lab_action(
-    key: str, inputs: type[BaseModel], target: TargetKind, *, inverse: str | None, read_state: StateFn
+    capability: Capability, inputs: type[BaseModel], *, read_state: StateFn
 ) -> Callable[[ActionFn], ActionFn]:
+    """Register ``lab.<capability>``: the lab does every capability, each undone by its inverse's action."""
     # Every lab verb can read its effect back, and the fleet compares before it writes: all are idempotent.
     return action(
-        key=key,
+        key=f"{VENDOR}.{capability}",
         inputs=inputs,
-        target=target,
-        inverse=inverse,
+        capability=capability,
+        inverse=f"{VENDOR}.{capability.inverse}" if capability.inverse else None,
         doc_url=DOC,
         read_state=read_state,
         idempotent=True,

@@ -12,8 +12,9 @@ from ipaddress import IPv4Address, IPv6Address
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._capabilities import Capability
 from .._context import ActionContext
-from .._registry import ActionFn, TargetKind
+from .._registry import ActionFn
 from .._result import ActionResult
 from ._adapter import done, lab_action, on_fleet, readers
 from ._fleet import LabFleet
@@ -39,9 +40,9 @@ class UrlInput(BaseModel):
 
 @dataclass(frozen=True)
 class BlockList:
-    kind: str  # LabBlock.kind, the inputs' field, and the object in the action keys
+    kind: str  # LabBlock.kind and the inputs' field
     inputs: type[BaseModel]
-    target: TargetKind
+    block: Capability  # and the capability that undoes it, unblock
     normal: Callable[[str], str]  # the input as the list holds it
     add: str  # the descriptions of the block action and of the unblock action
     remove: str
@@ -50,12 +51,17 @@ class BlockList:
         value = str(getattr(inputs, self.kind))
         return self.normal(value.strip() if trim else value)
 
+    @property
+    def unblock(self) -> Capability:
+        assert self.block.inverse is not None  # every block capability has its unblock
+        return self.block.inverse
+
 
 BLOCK_LISTS = (
     BlockList(
         "domain",
         DomainInput,
-        TargetKind.DOMAIN,
+        Capability.BLOCK_DOMAIN,
         lambda domain: domain.lower().rstrip("."),
         add="Add the domain to the tenant's DNS/proxy block list (lab).",
         remove="Remove the domain from the tenant's block list (lab).",
@@ -63,7 +69,7 @@ BLOCK_LISTS = (
     BlockList(
         "ip",
         IpInput,
-        TargetKind.IP,
+        Capability.BLOCK_IP,
         lambda ip: ip,
         add="Add the IP address to the tenant's firewall block list (lab).",
         remove="Remove the IP address from the tenant's firewall block list (lab).",
@@ -71,7 +77,7 @@ BLOCK_LISTS = (
     BlockList(
         "url",
         UrlInput,
-        TargetKind.URL,
+        Capability.BLOCK_URL,
         lambda url: url.strip(),
         add="Add the URL to the tenant's web proxy block list (lab).",
         remove="Remove the URL from the tenant's web proxy block list (lab).",
@@ -103,13 +109,8 @@ def _register(blocks: BlockList) -> None:
     read_blocked, read_unblocked = readers(
         listed, f"{blocks.kind} is blocked", f"{blocks.kind} is not blocked", "blocked"
     )
-    block, unblock = f"lab.block_{blocks.kind}", f"lab.unblock_{blocks.kind}"
-    lab_action(block, blocks.inputs, blocks.target, inverse=unblock, read_state=read_blocked)(
-        _setter(blocks, True)
-    )
-    lab_action(unblock, blocks.inputs, blocks.target, inverse=block, read_state=read_unblocked)(
-        _setter(blocks, False)
-    )
+    lab_action(blocks.block, blocks.inputs, read_state=read_blocked)(_setter(blocks, True))
+    lab_action(blocks.unblock, blocks.inputs, read_state=read_unblocked)(_setter(blocks, False))
 
 
 for block_list in BLOCK_LISTS:

@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._capabilities import Capability
 from .._context import ActionContext
-from .._registry import TargetKind
 from .._result import ActionResult, TargetState
 from ._adapter import done, host_state, lab_action, on_fleet, readers, removed, state
 from ._fleet import LabFleet
@@ -85,13 +85,7 @@ async def read_service_enabled(inputs: EnableServiceInput, ctx: ActionContext) -
     return await _start_type(inputs, ctx, inputs.start_type)
 
 
-@lab_action(
-    "lab.disable_service",
-    ServiceInput,
-    TargetKind.SERVICE,
-    inverse="lab.enable_service",
-    read_state=read_service_disabled,
-)
+@lab_action(Capability.DISABLE_SERVICE, ServiceInput, read_state=read_service_disabled)
 async def disable_service(inputs: ServiceInput, ctx: ActionContext) -> ActionResult:
     """Disable a service (e.g. a "Software Update" persistence service), capturing its start type."""
     previous, changed = await on_fleet(
@@ -101,13 +95,7 @@ async def disable_service(inputs: ServiceInput, ctx: ActionContext) -> ActionRes
     return done(changed, "service disabled", "service was already disabled", undo=undo)
 
 
-@lab_action(
-    "lab.enable_service",
-    EnableServiceInput,
-    TargetKind.SERVICE,
-    inverse="lab.disable_service",
-    read_state=read_service_enabled,
-)
+@lab_action(Capability.ENABLE_SERVICE, EnableServiceInput, read_state=read_service_enabled)
 async def enable_service(inputs: EnableServiceInput, ctx: ActionContext) -> ActionResult:
     """Give a disabled service its start type back (rollback)."""
     _, changed = await on_fleet(
@@ -126,26 +114,14 @@ async def _task_present(inputs: TaskInput, ctx: ActionContext) -> bool:
 read_task_restored, read_task_deleted = readers(_task_present, "task is present", "task is absent", "present")
 
 
-@lab_action(
-    "lab.delete_scheduled_task",
-    TaskInput,
-    TargetKind.SCHEDULED_TASK,
-    inverse="lab.restore_scheduled_task",
-    read_state=read_task_deleted,
-)
+@lab_action(Capability.DELETE_SCHEDULED_TASK, TaskInput, read_state=read_task_deleted)
 async def delete_scheduled_task(inputs: TaskInput, ctx: ActionContext) -> ActionResult:
     """Delete a scheduled task (e.g. PCASTLE's PowerShell downloader), capturing it for rollback."""
     captured = await on_fleet(ctx, LabFleet.delete_task, inputs.hostname, inputs.name)
     return removed(captured, inputs.hostname, "scheduled task deleted", "task was already absent")
 
 
-@lab_action(
-    "lab.restore_scheduled_task",
-    RestoreTaskInput,
-    TargetKind.SCHEDULED_TASK,
-    inverse="lab.delete_scheduled_task",
-    read_state=read_task_restored,
-)
+@lab_action(Capability.RESTORE_SCHEDULED_TASK, RestoreTaskInput, read_state=read_task_restored)
 async def restore_scheduled_task(inputs: RestoreTaskInput, ctx: ActionContext) -> ActionResult:
     """Re-create a deleted scheduled task from its captured data (rollback)."""
     changed = await on_fleet(
@@ -163,13 +139,7 @@ async def read_process_killed(inputs: ProcessInput, ctx: ActionContext) -> Targe
     return state(not alive, "process is not running", "process is running", running=alive)
 
 
-@lab_action(
-    "lab.kill_process",
-    ProcessInput,
-    TargetKind.PROCESS,
-    inverse=None,  # a killed process cannot be brought back
-    read_state=read_process_killed,
-)
+@lab_action(Capability.KILL_PROCESS, ProcessInput, read_state=read_process_killed)
 async def kill_process(inputs: ProcessInput, ctx: ActionContext) -> ActionResult:
     """End a process on the host (refused if the pid now belongs to another image)."""
     killed = await on_fleet(ctx, LabFleet.kill_process, inputs.hostname, inputs.pid, inputs.name)
@@ -196,13 +166,7 @@ async def read_file_restored(inputs: RestoreFileInput, ctx: ActionContext) -> Ta
     return state(held is False, "file is in place", "file is quarantined or absent", quarantined=held)
 
 
-@lab_action(
-    "lab.quarantine_file",
-    FileInput,
-    TargetKind.FILE,
-    inverse="lab.restore_file",
-    read_state=read_file_quarantined,
-)
+@lab_action(Capability.QUARANTINE_FILE, FileInput, read_state=read_file_quarantined)
 async def quarantine_file(inputs: FileInput, ctx: ActionContext) -> ActionResult:
     """Move a file into quarantine on the host, capturing its hash for restore."""
     item, changed = await on_fleet(ctx, LabFleet.set_quarantined, inputs.hostname, inputs.path, True)
@@ -214,13 +178,7 @@ async def quarantine_file(inputs: FileInput, ctx: ActionContext) -> ActionResult
     return done(changed, "file quarantined", "file was already quarantined", undo=undo)
 
 
-@lab_action(
-    "lab.restore_file",
-    RestoreFileInput,
-    TargetKind.FILE,
-    inverse="lab.quarantine_file",
-    read_state=read_file_restored,
-)
+@lab_action(Capability.RESTORE_FILE, RestoreFileInput, read_state=read_file_restored)
 async def restore_file(inputs: RestoreFileInput, ctx: ActionContext) -> ActionResult:
     """Bring a quarantined file back (rollback); its hash must match the captured one."""
     _, changed = await on_fleet(
@@ -241,26 +199,14 @@ read_account_enabled, read_account_disabled = readers(
 )
 
 
-@lab_action(
-    "lab.disable_account",
-    AccountInput,
-    TargetKind.ACCOUNT,
-    inverse="lab.enable_account",
-    read_state=read_account_disabled,
-)
+@lab_action(Capability.DISABLE_ACCOUNT, AccountInput, read_state=read_account_disabled)
 async def disable_account(inputs: AccountInput, ctx: ActionContext) -> ActionResult:
     """Disable an account in the tenant's directory (e.g. the VPN account an intruder used)."""
     changed = await on_fleet(ctx, LabFleet.set_account_enabled, inputs.account, False)
     return done(changed, "account disabled", "account was already disabled")
 
 
-@lab_action(
-    "lab.enable_account",
-    AccountInput,
-    TargetKind.ACCOUNT,
-    inverse="lab.disable_account",
-    read_state=read_account_enabled,
-)
+@lab_action(Capability.ENABLE_ACCOUNT, AccountInput, read_state=read_account_enabled)
 async def enable_account(inputs: AccountInput, ctx: ActionContext) -> ActionResult:
     """Enable a disabled account again (rollback)."""
     changed = await on_fleet(ctx, LabFleet.set_account_enabled, inputs.account, True)

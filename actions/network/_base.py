@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
+from .._capabilities import Capability
 from .._context import ActionContext
 from .._inputs import IpInput
-from .._registry import ActionFn, TargetKind, action
+from .._registry import ActionFn, action, registry
 from .._result import Effect, TargetState
 
 
@@ -38,24 +41,25 @@ class Registers(Protocol):
 
 
 def ip_blocking(
-    vendor: str, *, secrets: list[str], doc_url: str, lookup: Lookup
+    vendor: str, *, secrets: list[str], doc_url: str, lookup: Lookup, settings: type[BaseModel]
 ) -> tuple[Registers, Registers]:
     """The decorators of ``<vendor>.block_ip`` and ``<vendor>.unblock_ip``, given each one's inputs: each
     the other's inverse, both idempotent, the block in place while ``lookup`` finds the IP listed and the
-    unblock while it does not."""
-    block, unblock = f"{vendor}.block_ip", f"{vendor}.unblock_ip"
+    unblock while it does not. The tenant's settings for ``vendor`` validate against ``settings``."""
+    block, unblock = Capability.BLOCK_IP, Capability.UNBLOCK_IP
+    registry.declare_settings(vendor, settings)
 
-    def side(key: str, inverse: str, *, listed_is_applied: bool) -> Registers:
+    def side(does: Capability, undo: Capability, *, listed_is_applied: bool) -> Registers:
         async def read_state(inputs: IpInput, ctx: ActionContext) -> TargetState:
             return (await lookup(inputs, ctx)).state(listed_is_applied)
 
         def registers(*, inputs: type[IpInput]) -> Callable[[ActionFn], ActionFn]:
             return action(
-                key=key,
+                key=f"{vendor}.{does}",
                 inputs=inputs,
-                target=TargetKind.IP,
+                capability=does,
                 secrets=secrets,
-                inverse=inverse,
+                inverse=f"{vendor}.{undo}",
                 doc_url=doc_url,
                 read_state=read_state,
                 idempotent=True,

@@ -88,7 +88,9 @@ async def _set(
     return succeeded(f"{inputs.ip} {done} alias {opn.settings.alias}")
 
 
-block_action, unblock_action = ip_blocking(VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup)
+block_action, unblock_action = ip_blocking(
+    VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup, settings=OpnsenseSettings
+)
 
 
 @block_action(inputs=IpInput)

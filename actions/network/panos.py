@@ -98,7 +98,9 @@ async def _lookup(inputs: IpInput, ctx: ActionContext) -> Listing:
     return Listing(str(inputs.ip), tag in tags, f"tagged {tag}", {"tags": sorted(tags)})
 
 
-block_action, unblock_action = ip_blocking(VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup)
+block_action, unblock_action = ip_blocking(
+    VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup, settings=PanosSettings
+)
 
 
 @block_action(inputs=PanosBlockInput)

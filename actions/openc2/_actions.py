@@ -14,10 +14,11 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._capabilities import Capability
 from .._context import ActionContext
 from .._errors import PermanentError, TargetNotFound, TransientError, VendorRejected
 from .._inputs import IpInput
-from .._registry import ActionFn, TargetKind, action
+from .._registry import ActionFn, action, registry
 from .._result import ActionResult, ActionStatus
 from .._vendor import HostInput, Hostname, VendorSettings, json_body, open_http, pending, succeeded
 from ..http import VendorPolicy
@@ -109,14 +110,20 @@ def _result(response: Response, done: str, **extra: Any) -> ActionResult:
 
 
 def _inverses(
-    do: str, undo: str, target: TargetKind, doc_url: str, *, idempotent: bool = False
+    do: Capability, undo: Capability, doc_url: str, *, idempotent: bool = False
 ) -> tuple[Registers, Registers]:
-    """The decorators of two OpenC2 actions that undo each other; each takes its action's ``inputs``."""
-    shared = partial(action, target=target, secrets=SECRETS, doc_url=doc_url, idempotent=idempotent)
-    return partial(shared, key=do, inverse=undo), partial(shared, key=undo, inverse=do)
+    """The decorators of two OpenC2 actions that undo each other (``openc2.<capability>``); each takes
+    its action's ``inputs``."""
+    shared = partial(action, secrets=SECRETS, doc_url=doc_url, idempotent=idempotent)
+    keys = f"{VENDOR}.{do}", f"{VENDOR}.{undo}"
+    return (
+        partial(shared, key=keys[0], capability=do, inverse=keys[1]),
+        partial(shared, key=keys[1], capability=undo, inverse=keys[0]),
+    )
 
 
-deny_ip, delete_ip_rule = _inverses("openc2.block_ip", "openc2.unblock_ip", TargetKind.IP, DOC_SLPF)
+registry.declare_settings(VENDOR, OpenC2Settings)
+deny_ip, delete_ip_rule = _inverses(Capability.BLOCK_IP, Capability.UNBLOCK_IP, DOC_SLPF)
 
 
 @deny_ip(inputs=IpInput)
@@ -148,9 +155,7 @@ async def _domain(inputs: DomainInput, ctx: ActionContext, verb: Action) -> Acti
     return _result(await send(ctx, domain_command(verb, domain)), f"{verb} {domain} sent")
 
 
-deny_domain, allow_domain = _inverses(
-    "openc2.block_domain", "openc2.unblock_domain", TargetKind.DOMAIN, DOC_LS
-)
+deny_domain, allow_domain = _inverses(Capability.BLOCK_DOMAIN, Capability.UNBLOCK_DOMAIN, DOC_LS)
 
 
 @deny_domain(inputs=DomainInput)
@@ -166,7 +171,7 @@ async def unblock_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResul
 
 
 contain_device, allow_device = _inverses(
-    "openc2.isolate_host", "openc2.release_host", TargetKind.HOST, DOC_ER, idempotent=True
+    Capability.ISOLATE_HOST, Capability.RELEASE_HOST, DOC_ER, idempotent=True
 )
 
 
@@ -185,7 +190,7 @@ async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
 @action(
     key="openc2.delete_registry_value",
     inputs=RegistryValueInput,
-    target=TargetKind.REGISTRY_VALUE,
+    capability=Capability.DELETE_REGISTRY_VALUE,
     secrets=SECRETS,
     inverse=None,  # an OpenC2 delete returns nothing to restore from
     doc_url=DOC_ER,

@@ -25,7 +25,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 IncidentArg = Annotated[
     str, typer.Argument(help="Incident id, or its first 8 characters (as 'incidents list' shows it).")
 ]
-_VERDICT_STYLE = {"allowed": "green", "needs_approval": "yellow", "refused": "bold red"}
+_VERDICT_STYLE = {
+    "allowed": "green",
+    "needs_approval": "yellow",
+    "refused": "bold red",
+    "unbound": "bold red",
+}
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "pending": "yellow", "would_run": "cyan"}
 
 
@@ -47,13 +52,23 @@ def plan(
     playbook: Annotated[str, typer.Option(help="Built-in playbook name or path to a YAML file.")] = "default",
     as_json: JsonOption = False,
 ) -> None:
-    """Show every action per target with its guardrail verdict and the vendor's view; changes nothing."""
+    """Show every action per target with its guardrail verdict and the vendor's view; changes nothing.
+    A capability the tenant has no adapter for is listed as an error of its step."""
     from flows.respond import plan_incident
 
     store, _, incident, tenant = _open(incident_id)
     items = asyncio.run(plan_incident(store, tenant, incident, load_playbook(playbook)))
+    # One error per step and capability, however many targets it would have had.
+    errors = list(dict.fromkeys((i.step, i.action, i.reason) for i in items if i.verdict == "unbound"))
     if as_json:
-        emit_json({"incident_id": incident.id, "tenant": tenant.id, "items": [i.as_dict() for i in items]})
+        emit_json(
+            {
+                "incident_id": incident.id,
+                "tenant": tenant.id,
+                "items": [i.as_dict() for i in items],
+                "errors": [{"step": s, "action": a, "error": e} for s, a, e in errors],
+            }
+        )
         return
     table = Table(
         title=shown(f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}")
@@ -71,6 +86,8 @@ def plan(
             shown(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
         )
     console.print(table if items else "The playbook has no actions.")
+    for step, _action, error in errors:
+        console.print(shown(f"error in step {step}: {error}", style="bold red"))
 
 
 def rollback(

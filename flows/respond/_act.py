@@ -1,7 +1,10 @@
 """The act step as a plain function: every action on every target of an incident, concurrently.
 
-One failure does not stop the others: each target has its own ledger row and outcome. The tenant's
-policy and vendors are read as they are now, since guardrails are decided when an action executes.
+A step names capabilities (or explicit action keys); each is bound to the action of the tenant's own
+adapter that does it. One failure does not stop the others: each target has its own ledger row and
+outcome, and a capability the tenant has no adapter for is an outcome too (held for a person), never
+a silent success. The tenant's policy and vendors are read as they are now, since guardrails are
+decided when an action executes.
 """
 
 from __future__ import annotations
@@ -10,14 +13,14 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from actions import ActionContext, registry
+from actions import ActionContext, Unbound
 from flows.models import Alert
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant
 
-from ._execute import TIMING, Outcome, Timing, execute
+from ._execute import TIMING, UNBOUND, Outcome, Timing, execute, not_bound
 from ._guardrails import Guard
-from ._targets import targets_for
+from ._targets import acts_on, targets_for
 from ._vendors import vendor_settings
 
 
@@ -36,23 +39,31 @@ async def act_on_incident(
     store: Store,
     incident: IncidentView,
     tenant: Tenant,
-    action_keys: list[str],
+    actions: list[str],
     *,
     dry_run: bool = False,
     timing: Timing = TIMING,
     ctx: ActionContext | None = None,
 ) -> list[Outcome]:
+    """Run each of ``actions`` (capabilities, or explicit action keys) on every target of its kind."""
     if tenant.id != incident.tenant:
         raise PermissionError(f"incident {incident.id} belongs to another tenant")  # never cross tenants
     alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
     ctx = ctx or base_context(store, tenant, incident.id, dry_run=dry_run)
     guard = Guard(tenant.policy)
     jobs: list[Coroutine[Any, Any, Outcome]] = []
-    for key in action_keys:
-        spec = registry.get(key)
-        targets = targets_for(spec.target, incident, alerts)
+    for wanted in actions:
+        kind = acts_on(wanted)
+        targets = targets_for(kind, incident, alerts)
+        try:
+            spec = tenant.action_for(wanted)
+        except Unbound as unbound:
+            what = f"{wanted}: {unbound}" + ("" if targets else f" (and no {kind} target in this incident)")
+            store.add_timeline(incident.id, "act", what)
+            jobs.extend(not_bound(wanted, t, ctx, store, incident.round, unbound) for t in targets)
+            continue
         if not targets:
-            store.add_timeline(incident.id, "act", f"{key}: no {spec.target} target in this incident")
+            store.add_timeline(incident.id, "act", f"{spec.key}: no {kind} target in this incident")
         jobs.extend(
             execute(spec, target, ctx, store, incident.round, tenant=tenant, guard=guard, timing=timing)
             for target in targets
@@ -65,19 +76,25 @@ _WAITS = {
     "refused": "refused by a guardrail",
     "blast_radius": "halted by the blast-radius cap",
     "pending": "not confirmed by the vendor yet",
+    "unbound": "not run for want of an adapter",
 }
 
 
 def settle(store: Store, incident_id: str, outcomes: list[dict[str, object]]) -> tuple[bool, str]:
     """After an act step: (contained, why a person must look). Contained only when every action is in
-    place. Anything else — an action held by a guardrail, an approval or the vendor, an action that
-    failed, or nothing to act on at all — sends the incident to a human: containment never goes quiet."""
+    place. Anything else — an action held by a guardrail, an approval or the vendor, a capability no
+    adapter of the tenant does, an action that failed, or nothing to act on at all — sends the incident
+    to a human: containment never goes quiet."""
     held = [o for o in outcomes if o.get("hold")]
     failed = [o for o in outcomes if o["status"] == "failed" and not o.get("hold")]
     parts = []
     if held:
         kinds = sorted({str(o["hold"]) for o in held})
         parts.append(f"{len(held)} action(s) {', '.join(_WAITS.get(k, k) for k in kinds)}")
+    missing = [str(o["action"]).removeprefix(f"{UNBOUND}.") for o in held if o.get("hold") == "unbound"]
+    missing = list(dict.fromkeys(missing))
+    if missing:  # what the analyst must bind (or do by hand), each named once
+        parts.append(f"no adapter for {', '.join(missing)} in this tenant (see its adapters and bind)")
     if failed:
         parts.append(f"{len(failed)} action(s) failed")
     if parts:

@@ -99,7 +99,8 @@ class Outcome:
     status: str
     detail: str
     # Why a person (or time) must act next: "approval", "refused" (a guardrail), "blast_radius", "pending"
-    # (the vendor is still applying it, or another worker holds it); "" when nothing waits.
+    # (the vendor is still applying it, or another worker holds it), "unbound" (no adapter of the tenant
+    # does it); "" when nothing waits.
     hold: str = ""
 
 
@@ -118,7 +119,7 @@ async def execute(
     """Run ``spec`` on ``target`` once for this incident (``reverses``: as the rollback of that row)."""
     guard = guard or Guard(tenant.policy if tenant else None)
     rollback = reverses is not None
-    decision = guard.decide(spec.key, spec.target, target.inputs, target.tags, rollback=rollback)
+    decision = guard.decide(spec, spec.target, target.inputs, target.tags, rollback=rollback)
     if ctx.dry_run:
         return await _dry_run(spec, target, ctx, store, tenant, decision)
     ledger = store.ledger
@@ -145,7 +146,7 @@ async def execute(
         where,
         owner,
         timing,
-        cap=guard.cap(spec.key, rollback=rollback),
+        cap=guard.cap(spec, rollback=rollback),
         approval=guard.approval(decision, ctx.tenant, ctx.incident_id, spec.key, target.inputs),
     )
     if not entry.claimed:
@@ -175,6 +176,36 @@ async def execute(
             spec.key, target.label, PENDING, "claim lost while acting; re-checked by its new owner", "pending"
         )
     return Outcome(spec.key, target.label, status, detail, "pending" if status == PENDING else "")
+
+
+# The ledger's vendor for a capability no adapter of the tenant does: a row's action reads as
+# ``<vendor>.<capability>`` everywhere (reports label it by the capability, and defang block targets).
+UNBOUND = "unbound"
+
+
+async def not_bound(
+    wanted: str, target: Target, ctx: ActionContext, store: Store, round: int, why: Exception
+) -> Outcome:
+    """A capability (or explicit action) the tenant has no adapter for, on one target: nothing is sent,
+    and the ledger says so (SKIPPED as ``unbound.<capability>``, with the missing binding) so the incident
+    cannot count as contained and its report tells what was not done. A dry run only notes it."""
+    action = wanted if "." in wanted else f"{UNBOUND}.{wanted}"
+    reason = f"{type(why).__name__}: {why}"
+    if ctx.dry_run:
+        store.add_timeline(ctx.incident_id, "act", f"dry-run: cannot run {wanted} on {target.label}: {why}")
+        return Outcome(action, target.label, SKIPPED, f"dry-run: {reason}", "unbound")
+    entry = await asyncio.to_thread(
+        store.ledger.refuse,
+        tenant=ctx.tenant,
+        incident_id=ctx.incident_id,
+        action=action,
+        target=target.label,
+        inputs=target.inputs,
+        inverse=None,
+        reason=reason,
+        round=round,
+    )
+    return Outcome(action, target.label, entry.status, entry.detail, "unbound")
 
 
 async def _dry_run(

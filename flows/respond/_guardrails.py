@@ -13,8 +13,9 @@
 - **Ambiguous targets**: a hostname with wildcards is refused here; adapters refuse 0 or >1 matches.
 
 Restoring actions (release, unblock, restore, enable) give back what containment took: the never-block
-lists and caps do not apply to them. A rollback reverts an action that passed these checks itself, so
-it needs no new approval.
+lists and caps do not apply to them. An action's declared capability says which it is (never the verb
+inside its key). A rollback reverts an action that passed these checks itself, so it needs no new
+approval.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 from urllib.parse import urlsplit
 
-from actions import TargetKind, registry
+from actions import ActionSpec, Capability, TargetKind, registry
 from flows.store import ApprovalNeed, IsolationCap, action_hash
 from flows.tenants import Policy
 from flows.warninglists import MAJOR_DOMAINS, PUBLIC_RESOLVERS, unwrapped
 
-RESTORING_VERBS = ("release_", "unblock_", "restore_", "enable_", "allow_", "lift_", "unquarantine_")
-ISOLATING_VERBS = ("isolate_host", "contain_host")
 _WILDCARDS = re.compile(r"[*?%\[\]\s]")
 
 
@@ -62,16 +61,23 @@ class Decision:
 ALLOWED = Decision(Ruling.ALLOWED)
 
 
-def verb(action: str) -> str:
-    return action.partition(".")[2]
+def capability(action: ActionSpec | str) -> Capability | None:
+    """The capability an action declares (by spec or key); None for one that is not registered."""
+    if isinstance(action, ActionSpec):
+        return action.capability
+    try:
+        return registry.get(action).capability
+    except KeyError:
+        return None
 
 
-def restores(action: str) -> bool:
-    return verb(action).startswith(RESTORING_VERBS)
+def restores(action: ActionSpec | str) -> bool:
+    does = capability(action)
+    return does is not None and does.restores
 
 
-def isolates(action: str) -> bool:
-    return verb(action) in ISOLATING_VERBS
+def isolates(action: ActionSpec | str) -> bool:
+    return capability(action) is Capability.ISOLATE_HOST
 
 
 class Guard:
@@ -90,7 +96,7 @@ class Guard:
 
     def decide(
         self,
-        action: str,
+        action: ActionSpec | str,
         kind: TargetKind | str,
         inputs: dict[str, Any],
         tags: frozenset[str] = frozenset(),
@@ -229,7 +235,7 @@ class Guard:
 
     # -- blast radius ----------------------------------------------------------------------------------
 
-    def cap(self, action: str, *, rollback: bool = False) -> IsolationCap | None:
+    def cap(self, action: ActionSpec | str, *, rollback: bool = False) -> IsolationCap | None:
         if rollback or not isolates(action):
             return None
         radius = self.policy.blast_radius
@@ -244,9 +250,7 @@ class Guard:
 
 def isolating_actions() -> frozenset[str]:
     """Every registered action that isolates a host, whatever the vendor: they share one cap."""
-    return frozenset(
-        key for key in registry.keys() if isolates(key) and registry.get(key).target is TargetKind.HOST
-    )
+    return frozenset(spec.key for spec in registry.providing(Capability.ISOLATE_HOST))
 
 
 def _domain(value: str) -> str:

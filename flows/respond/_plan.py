@@ -1,7 +1,9 @@
 """Plans: what the playbook would do to each target, with the guardrail verdict and the vendor's view.
 
 A plan reads (the ledger, the vendor's current state through ``read_state``) and writes nothing: no
-ledger row, no vendor write. ``garrison plan`` and the playbook-level ``dry_run`` both use it.
+ledger row, no vendor write. ``garrison plan`` and the playbook-level ``dry_run`` both use it. A step's
+capability that the tenant has no adapter for is a plan error for that step: its items say ``unbound``
+and why, per target (or once, when the incident has none).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from actions import ActionContext, ActionError, ActionSpec, Effect, TargetKind, TargetNotFound, registry
+from actions import ActionContext, ActionError, ActionSpec, Effect, TargetKind, TargetNotFound, Unbound
 from flows.models import Alert
 from flows.store import IncidentView, LedgerRow, Store, idempotency_key
 from flows.tenants import Tenant
 from playbooks import ActStep, Playbook
 
 from ._guardrails import Decision, Guard, Ruling
-from ._targets import Target, targets_for
+from ._targets import Target, acts_on, targets_for
 from ._vendors import vendor_settings, with_secrets
 
 
@@ -24,10 +26,10 @@ from ._vendors import vendor_settings, with_secrets
 class PlanItem:
     step: str
     when: list[str] | None  # verdicts the step runs for; None: always
-    action: str
+    action: str  # the bound action's key; the capability itself when the tenant has no adapter for it
     kind: str
     target: str
-    verdict: str  # allowed | needs_approval | refused
+    verdict: str  # allowed | needs_approval | refused | unbound (a plan error: no adapter does it)
     reason: str
     vendor: str  # the adapter's view: in place / would run / cannot tell / error
     ledger: str | None  # the ledger row's status when this key already has one
@@ -73,7 +75,7 @@ class Planner:
     ) -> PlanItem:
         key = idempotency_key(self.tenant.id, self.incident.id, spec.key, target.label, self.incident.round)
         row: LedgerRow | None = self.ledger.get(key)
-        decision = self.guard.decide(spec.key, spec.target, target.inputs, target.tags)
+        decision = self.guard.decide(spec, spec.target, target.inputs, target.tags)
         if not decision.refused and row is None:
             decision = self._room(spec, decision)
         scoped = await with_secrets(ctx, spec, self.tenant)
@@ -94,7 +96,7 @@ class Planner:
         )
 
     def _room(self, spec: ActionSpec, decision: Decision) -> Decision:
-        cap = self.guard.cap(spec.key)
+        cap = self.guard.cap(spec)
         if cap is None:
             return decision
         incident_used, hour_used = self.store.ledger.isolated_hosts(cap, self.tenant.id, self.incident.id)
@@ -127,27 +129,23 @@ async def plan_incident(
     for step in playbook.steps:
         if not isinstance(step, ActStep):
             continue
-        when = list(step.when.verdict) if step.when.verdict is not None else None
-        for key in step.actions:
-            spec = registry.get(key)
-            targets = targets_for(spec.target, incident, alerts)
-            if not targets:
-                why = f"no {spec.target} target in this incident"
-                if spec.target in (TargetKind.IP, TargetKind.DOMAIN, TargetKind.URL):
-                    why += " (blocks take only indicators intel calls malicious)"
-                items.append(
-                    PlanItem(
-                        step.id,
-                        list(when) if when is not None else None,
-                        key,
-                        str(spec.target),
-                        "-",
-                        "allowed",
-                        why,
-                        "-",
-                        None,
+        when = [str(v) for v in step.when.verdict] if step.when.verdict is not None else None
+        for wanted in step.actions:
+            kind = acts_on(wanted)
+            targets = targets_for(kind, incident, alerts)
+            try:
+                spec = tenant.action_for(wanted)
+            except Unbound as unbound:
+                for label in [t.label for t in targets] or ["-"]:
+                    items.append(
+                        PlanItem(step.id, when, wanted, str(kind), label, "unbound", str(unbound), "-", None)
                     )
-                )
+                continue
+            if not targets:
+                why = f"no {kind} target in this incident"
+                if kind in (TargetKind.IP, TargetKind.DOMAIN, TargetKind.URL):
+                    why += " (blocks take only indicators intel calls malicious)"
+                items.append(PlanItem(step.id, when, spec.key, str(kind), "-", "allowed", why, "-", None))
             for target in targets:
                 items.append(await planner.item(spec, target, ctx, step.id, when))
     return items

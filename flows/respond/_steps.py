@@ -85,14 +85,15 @@ def classify_incident(incident_id: str, tenant: Tenant) -> str:
 
 
 @task(name="act")
-def act(incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool) -> list[dict[str, Any]]:
-    """Run every action on every matching target; one failure does not stop the others."""
+def act(incident_id: str, tenant_id: str, actions: list[str], dry_run: bool) -> list[dict[str, Any]]:
+    """Run every action on every matching target; one failure does not stop the others. ``actions`` are
+    capabilities (each run by the tenant's adapter bound to it) or explicit action keys."""
     # Actions are async (vendor HTTP calls run concurrently); the flow is sync, so the task owns a loop.
-    return asyncio.run(_act_step(incident_id, tenant_id, action_keys, dry_run))
+    return asyncio.run(_act_step(incident_id, tenant_id, actions, dry_run))
 
 
 async def _act_step(
-    incident_id: str, tenant_id: str, action_keys: list[str], dry_run: bool
+    incident_id: str, tenant_id: str, actions: list[str], dry_run: bool
 ) -> list[dict[str, Any]]:
     store = open_store()
     incident = _require(store, incident_id)
@@ -102,7 +103,7 @@ async def _act_step(
     if not dry_run:
         store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
     # Per-target outcomes (no secrets: those live only inside each action's context).
-    outcomes = await act_on_incident(store, incident, tenant, action_keys, dry_run=dry_run)
+    outcomes = await act_on_incident(store, incident, tenant, actions, dry_run=dry_run)
     return [outcome.__dict__ for outcome in outcomes]
 
 

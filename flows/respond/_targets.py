@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions import TargetKind
+from actions import Capability, TargetKind, registry
 from flows.models import Alert, IndicatorType
 from flows.store import IncidentView
 
@@ -24,6 +24,11 @@ class Target:
     inputs: dict[str, Any]
     # The host's groups/labels in its alerts (lower-case): guardrails match protected-asset tags on them.
     tags: frozenset[str] = field(default_factory=frozenset)
+
+
+def acts_on(wanted: str) -> TargetKind:
+    """The kind of target a capability (or an action key) acts on, whether or not a tenant binds it."""
+    return registry.get(wanted).target if "." in wanted else Capability(wanted).target
 
 
 def targets_for(kind: TargetKind, incident: IncidentView, alerts: list[Alert]) -> list[Target]:

@@ -16,6 +16,7 @@ from actions import (
     ActionResult,
     ActionSpec,
     ActionStatus,
+    Capability,
     MissingSecret,
     Registry,
     TargetKind,
@@ -80,13 +81,18 @@ def test_error_hierarchy_separates_retryable_from_permanent() -> None:
 @pytest.mark.parametrize("key", ["isolate_host", ".isolate_host", "lab.", ""])
 def test_a_key_without_vendor_and_verb_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="must look like"):
-        action(key=key, inputs=HostInput, target=TargetKind.HOST)
+        action(key=key, inputs=HostInput, capability=Capability.ISOLATE_HOST)
 
 
 def test_action_registers_on_the_global_registry(cleanup_global: list[str]) -> None:
     cleanup_global.append("test.decorated_host")
 
-    @action(key="test.decorated_host", inputs=HostInput, target=TargetKind.HOST, inverse="test.undo_host")
+    @action(
+        key="test.decorated_host",
+        inputs=HostInput,
+        capability=Capability.ISOLATE_HOST,
+        inverse="test.undo_host",
+    )
     async def decorated(inputs: HostInput, ctx: ActionContext) -> ActionResult:
         """First line is the description.
 
@@ -104,7 +110,9 @@ def test_action_registers_on_the_global_registry(cleanup_global: list[str]) -> N
 def test_an_undocumented_action_is_described_by_its_key(cleanup_global: list[str]) -> None:
     cleanup_global.append("test.undocumented_host")
 
-    @action(key="test.undocumented_host", inputs=HostInput, target=TargetKind.HOST, secrets=["token"])
+    @action(
+        key="test.undocumented_host", inputs=HostInput, capability=Capability.ISOLATE_HOST, secrets=["token"]
+    )
     async def undocumented(inputs: HostInput, ctx: ActionContext) -> ActionResult:
         return ActionResult(status=ActionStatus.SUCCEEDED)
 
@@ -120,7 +128,7 @@ def test_a_blank_docstring_falls_back_to_the_key(cleanup_global: list[str]) -> N
         return ActionResult(status=ActionStatus.SUCCEEDED)
 
     blank.__doc__ = "   "
-    action(key="test.blank_doc_host", inputs=HostInput, target=TargetKind.HOST)(blank)
+    action(key="test.blank_doc_host", inputs=HostInput, capability=Capability.ISOLATE_HOST)(blank)
 
     assert registry.actions["test.blank_doc_host"].description == "test.blank_doc_host"
 
@@ -145,10 +153,10 @@ def test_registering_the_same_function_again_is_harmless() -> None:
 
 def test_the_global_decorator_refuses_a_second_function_for_a_key(cleanup_global: list[str]) -> None:
     cleanup_global.append("test.twice_host")
-    action(key="test.twice_host", inputs=HostInput, target=TargetKind.HOST)(_isolate)
+    action(key="test.twice_host", inputs=HostInput, capability=Capability.ISOLATE_HOST)(_isolate)
 
     with pytest.raises(ValueError, match="registered twice"):
-        action(key="test.twice_host", inputs=HostInput, target=TargetKind.HOST)(_other)
+        action(key="test.twice_host", inputs=HostInput, capability=Capability.ISOLATE_HOST)(_other)
 
 
 def test_an_unknown_key_lists_the_known_keys() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 from typer.testing import CliRunner
 
 from actions.lab import HostSeed, LabFleet, ProcessSeed
@@ -19,6 +20,7 @@ from flows.respond._act import act_on_incident, settle
 from flows.settings import Settings, get_settings
 from flows.store import Store
 from flows.tenants import tenants_from
+from tests.actions.edr.test_crowdstrike import FakeFalcon
 
 runner = CliRunner()
 TENANTS = """
@@ -26,10 +28,19 @@ tenants:
   - id: demo
     name: Demo Customer Ltd.
     notify: [{url: 'outbox://demo'}]
+    adapters: {lab: {}}
     policy:
       protected_assets: {hostnames: ['DC-*']}
       never_block: {domains: [demo-customer.example]}
       approvers: [alice, bob]
+  - id: acme
+    name: Acme Corp
+    adapters:
+      crowdstrike:
+        settings: {base_url: 'https://falcon.test'}
+        secrets:
+          crowdstrike_client_id: {env: ACME_FALCON_CLIENT_ID}
+          crowdstrike_client_secret: {env: ACME_FALCON_CLIENT_SECRET}
 """
 
 
@@ -104,6 +115,35 @@ def test_plan_shows_approval_needs_and_what_is_already_in_place(tenants: Setting
     assert isolate["verdict"] == "needs_approval" and "two-person approval" in isolate["reason"]
     assert isolate["vendor"].startswith("already in place")
     assert table.exit_code == 0 and "needs_approval" in table.stdout
+
+
+def test_plan_names_the_bound_vendor_and_an_error_per_capability_the_tenant_has_no_adapter_for(
+    tenants: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_FALCON_CLIENT_ID", "acme-id")
+    monkeypatch.setenv("ACME_FALCON_CLIENT_SECRET", "acme-secret")
+    LabFleet(store.engine).seed(mykings_host("acme"))
+    document = mykings_alert()
+    document["metadata"]["tenant_uid"] = "acme"
+    incident_id = _incident(store, document)
+    _malicious(store, incident_id, (IndicatorType.DOMAIN, "js.mykings.top"))
+
+    with respx.mock(base_url="https://falcon.test", assert_all_called=False) as falcon:
+        FakeFalcon(falcon)
+        plan = _json("plan", incident_id)
+        table = runner.invoke(app, ["plan", incident_id], env={"COLUMNS": "250"})
+
+    rows = {(i["action"], i["target"]): i for i in plan["items"]}
+    assert rows[("crowdstrike.isolate_host", DEMO_HOST)]["verdict"] == "allowed"
+    assert rows[("block_domain", "js.mykings.top")]["verdict"] == "unbound"
+    assert not any(i["action"].startswith("lab.") for i in plan["items"])
+    assert plan["errors"] == [
+        {"step": "contain", "action": a, "error": f"no adapter for {a} in tenant acme"}
+        for a in ("delete_registry_value", "block_domain", "block_ip")
+    ]
+    assert table.exit_code == 0  # a plan shows problems; it does not stop on them
+    assert "error in step contain: no adapter for block_domain in tenant acme" in table.stdout
+    assert store.ledger.rows(incident_id) == [] and LabFleet(store.engine).blocks("acme") == []
 
 
 def test_rollback_runs_the_inverses_newest_first_once(tenants: Settings, store: Store) -> None:

@@ -1,5 +1,6 @@
-"""Playbooks are data: every built-in one parses, names only registered actions and existing templates,
-and a broken playbook says which file and field is wrong."""
+"""Playbooks are data: every built-in one parses, names only capabilities some adapter provides (or
+registered actions) and existing templates, and a broken playbook says which file, step and field is
+wrong."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import actions.lab  # noqa: F401 - registers the lab.* actions
-from actions import registry
+from actions import Capability, registry
 from flows.notify import TEMPLATES_DIR
 from playbooks import (
     ActStep,
@@ -58,6 +59,13 @@ def test_every_action_of_a_builtin_playbook_is_registered(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", BUILTIN, ids=lambda p: p.stem)
+def test_every_capability_of_a_builtin_playbook_is_provided_by_an_adapter(path: Path) -> None:
+    capabilities = load_playbook(str(path)).capabilities()
+
+    assert [c for c in capabilities if not registry.providing(c)] == []
+
+
+@pytest.mark.parametrize("path", BUILTIN, ids=lambda p: p.stem)
 def test_every_notify_event_of_a_builtin_playbook_has_its_templates(path: Path) -> None:
     events = load_playbook(str(path)).events()
 
@@ -78,7 +86,7 @@ def test_the_default_playbook_contains_only_malicious_verdicts() -> None:
     assert not contain.when.holds("suspicious")
     assert not contain.when.holds("benign")
     assert not contain.when.holds(None)
-    assert "lab.isolate_host" in contain.actions
+    assert contain.capabilities is not None and Capability.ISOLATE_HOST in contain.capabilities
     assert [s.event for s in playbook.steps if isinstance(s, NotifyStep)] == ["incident_report"]
 
 
@@ -106,13 +114,13 @@ def test_an_unknown_step_kind_names_the_file_and_step(tmp_path: Path) -> None:
 
 
 def test_a_missing_field_names_the_file_and_field(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: x\nsteps:\n  - {id: contain, kind: act}\n")
+    path = _write(tmp_path, "name: x\nsteps:\n  - {id: enrich, kind: notify}\n")
 
     with pytest.raises(PlaybookError) as caught:
         load_playbook(str(path))
 
     assert str(path) in str(caught.value)
-    assert "steps.0.act.actions" in str(caught.value)
+    assert "steps.0.notify.event" in str(caught.value)
 
 
 def test_a_missing_playbook_name_is_named(tmp_path: Path) -> None:
@@ -208,3 +216,67 @@ def test_action_keys_and_events_follow_step_order(tmp_path: Path) -> None:
     assert playbook.action_keys() == ["lab.isolate_host", "lab.block_domain", "lab.block_ip"]
     assert playbook.events() == ["incident_report"]
     assert playbook.dry_run is False
+
+
+# -- capabilities ------------------------------------------------------------------------------------------
+
+
+def test_the_default_playbook_names_capabilities_only() -> None:
+    playbook = load_playbook("default")
+
+    assert playbook.action_keys() == []
+    assert playbook.capabilities() == [
+        Capability.ISOLATE_HOST,
+        Capability.DELETE_REGISTRY_VALUE,
+        Capability.BLOCK_DOMAIN,
+        Capability.BLOCK_IP,
+    ]
+
+
+def test_a_step_runs_its_capabilities_or_its_explicit_actions_in_order(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name: x\nsteps:\n"
+        "  - {id: a, kind: act, capabilities: [block_domain, isolate_host]}\n"
+        "  - {id: b, kind: act, actions: [crowdstrike.isolate_host]}\n",
+    )
+
+    first, second = load_playbook(str(path)).steps
+
+    assert isinstance(first, ActStep) and isinstance(second, ActStep)
+    assert first.actions == ["block_domain", "isolate_host"] and first.vendor_actions is None
+    assert second.actions == ["crowdstrike.isolate_host"] and second.capabilities is None
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "says"),
+    [
+        ("{id: contain, kind: act}", "steps.0.act", "exactly one of 'capabilities'"),
+        (
+            "{id: contain, kind: act, capabilities: [block_ip], actions: [lab.block_ip]}",
+            "steps.0.act",
+            "exactly one of 'capabilities'",
+        ),
+        (
+            "{id: contain, kind: act, capabilities: [block_dns]}",
+            "steps.0.act.capabilities.0",
+            "unknown capability",
+        ),
+        ("{id: contain, kind: act, capabilities: []}", "steps.0.act.capabilities", "at least 1"),
+        ("{id: contain, kind: act, actions: [isolate_host]}", "steps.0.act.actions.0", "is a capability"),
+        ("{id: contain, kind: act, actions: ['lab isolate']}", "steps.0.act.actions.0", "not an action key"),
+        ("{id: contain, kind: act, capabilities: [block_ip], vendor: panos}", "steps.0.act.vendor", "Extra"),
+    ],
+    ids=["neither", "both", "unknown-capability", "empty", "capability-as-key", "bad-key", "extra-field"],
+)
+def test_a_broken_act_step_names_the_step_and_the_field(
+    tmp_path: Path, step: str, field: str, says: str
+) -> None:
+    path = _write(tmp_path, f"name: x\nsteps:\n  - {step}\n")
+
+    with pytest.raises(PlaybookError) as caught:
+        load_playbook(str(path))
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {field}: ") and says in message
+    assert message.endswith("(step contain)")

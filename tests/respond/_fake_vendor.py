@@ -25,8 +25,8 @@ from actions import (
     ActionContext,
     ActionResult,
     ActionStatus,
+    Capability,
     Effect,
-    TargetKind,
     TargetState,
     action,
     registry,
@@ -207,7 +207,7 @@ def register() -> None:
     action(
         key=f"{VENDOR}.isolate_host",
         inputs=HostInput,
-        target=TargetKind.HOST,
+        capability=Capability.ISOLATE_HOST,
         secrets=[SECRET],
         inverse=f"{VENDOR}.release_host",
         doc_url="tests/respond/_fake_vendor.py",
@@ -216,7 +216,7 @@ def register() -> None:
     action(
         key=f"{VENDOR}.release_host",
         inputs=HostInput,
-        target=TargetKind.HOST,
+        capability=Capability.RELEASE_HOST,
         secrets=[SECRET],
         inverse=f"{VENDOR}.isolate_host",
         doc_url="tests/respond/_fake_vendor.py",

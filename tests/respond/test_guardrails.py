@@ -418,6 +418,7 @@ def test_the_respond_flow_holds_a_protected_host_and_escalates_instead_of_hangin
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(
         "tenants:\n  - id: demo\n    name: Demo\n    notify: [{url: 'outbox://demo'}]\n"
+        "    adapters: {lab: {}}\n"
         "    policy: {protected_assets: {hostnames: ['DC-*']}, approvers: [alice, bob]}\n",
         encoding="utf-8",
     )

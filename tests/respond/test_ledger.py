@@ -32,7 +32,7 @@ from flows.respond._reconcile import reconcile
 from flows.respond._rollback import rollback_incident
 from flows.respond._targets import Target, targets_for
 from flows.store import IncidentStatus, Store
-from flows.tenants import Tenant, TenantDirectory
+from flows.tenants import AdapterConfig, Tenant, TenantDirectory
 from tests.actions._support import FakeClock
 from tests.respond import _fake_vendor
 
@@ -391,6 +391,7 @@ def test_fifty_hosts_report_per_target_and_one_failure_does_not_stop_the_rest(st
         {
             "id": "t1",
             "name": "T1",
+            "adapters": {"lab": {}},
             "policy": {"blast_radius": {"max_hosts_per_incident": 100, "max_hosts_per_hour": 100}},
         }
     )
@@ -414,7 +415,8 @@ def test_fifty_hosts_report_per_target_and_one_failure_does_not_stop_the_rest(st
 
 def test_the_blast_radius_cap_halts_isolations_and_escalates(store: Store) -> None:
     incident_id, hosts = _pcastle(store)
-    tenant = Tenant(id="t1", name="T1")  # default caps: 10 hosts per incident, 25 per tenant per hour
+    # Default caps: 10 hosts per incident, 25 per tenant per hour.
+    tenant = Tenant(id="t1", name="T1", adapters={"lab": AdapterConfig()})
 
     outcomes = asyncio.run(
         act_on_incident(store, store.incident(incident_id), tenant, ["lab.isolate_host"], timing=FAST)

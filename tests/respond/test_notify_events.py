@@ -78,6 +78,7 @@ def test_a_tenant_that_lets_contained_incidents_close_gets_the_closing_report(
         "  - id: demo\n"
         "    name: Demo Customer Ltd.\n"
         "    notify: [{url: 'outbox://demo'}]\n"
+        "    adapters: {lab: {}}\n"
         "    policy: {auto_close_risky: true}\n",
         encoding="utf-8",
     )
@@ -165,7 +166,8 @@ def test_a_failing_customer_channel_is_retried_recorded_and_does_not_stop_the_ot
         "    language: zh-TW\n"
         "    notify:\n"
         f"      - {{url: '{url}', allow_internal: true}}\n"
-        "      - {url: 'outbox://demo'}\n",
+        "      - {url: 'outbox://demo'}\n"
+        "    adapters: {lab: {}}\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("GARRISON_TENANTS_FILE", str(tenants))

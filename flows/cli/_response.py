@@ -138,19 +138,28 @@ def approve(
     incident_id: IncidentArg,
     action: Annotated[str, typer.Option("--action", help="Action key, e.g. lab.isolate_host.")],
     target: Annotated[str, typer.Option("--target", help="Target as the plan shows it, e.g. DC-01.")],
-    by: Annotated[str, typer.Option("--by", help="Your name, as listed in the tenant's approvers.")],
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Your analyst name (a tenant approver; proved by $GARRISON_ANALYST_KEY)."),
+    ],
     requested_by: Annotated[
         str | None, typer.Option("--requested-by", help="Who asked for the action (cannot approve it).")
     ] = None,
     run: Annotated[
-        bool, typer.Option("--run/--no-run", help="Run the action once it has all its approvals.")
+        bool,
+        typer.Option("--run/--no-run", help="Once all approvals are in, start the round whose run does it."),
     ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve one action on one protected target (the two-person rule); the last approval runs it."""
+    """Approve one action on one protected target (the two-person rule). The last approval starts the
+    incident's next response round, whose flow run does the action: nothing acts in this process."""
+    from flows.intake import dispatch_round
     from flows.respond import approve as record_approval
-    from flows.respond import run_approved
 
+    from ._decisions import prove_analyst
+
+    settings = get_settings()
+    prove_analyst(settings, by)  # the name is proven by the analyst's key, not taken as typed
     store, _, incident, tenant = _open(incident_id)
     try:
         status, spec, found = record_approval(
@@ -165,27 +174,30 @@ def approve(
         "approver": status.approval.approver,
         "approvals": status.have,
         "required": status.required,
+        "round": incident.round,
         "expires_at": status.approval.expires_at.isoformat(),
-        "outcome": None,
+        "said": "",
+        "flow_run_id": "",
     }
     if status.ready and run:
-        outcome = asyncio.run(run_approved(store, tenant, incident, spec, found))
-        result["outcome"] = {"status": outcome.status, "detail": outcome.detail}
+        try:
+            result["said"] = store.ledger.start_approved_round(
+                incident.id, status.approval.action_hash, found.label, by
+            )
+        except ValueError as error:
+            result["said"] = str(error)
+        else:
+            result["flow_run_id"] = dispatch_round(settings, store, incident.id)
     if as_json:
         emit_json(result)
-    else:
-        console.print(
-            shown(f"approval {status.have} of {status.required} for {spec.key} on {found.label} by {by}")
-        )
-        if result["outcome"]:
-            console.print(shown(f"{spec.key} on {found.label}: {result['outcome']['status']}"))
-            console.print(shown(result["outcome"]["detail"]))
-        elif status.ready:
-            console.print(
-                "All approvals given; run it with the next respond run or `garrison approve … --run`."
-            )
-    if result["outcome"] and result["outcome"]["status"] != "succeeded":
-        exit_with(1)
+        return
+    console.print(
+        shown(f"approval {status.have} of {status.required} for {spec.key} on {found.label} by {by}")
+    )
+    if result["said"]:
+        console.print(shown(result["said"]))
+    elif status.ready:
+        console.print("All approvals given; `garrison approve … --run` starts the round that does it.")
 
 
 def reconcile(

@@ -98,11 +98,11 @@ def apply_decision(
         said = store.decide_waiting(incident.id, verdict, analyst, comment, run_over=run_over)
     except ValueError as error:
         raise DecisionError(str(error)) from None
-    run_id = _start_round(settings, store, incident.id) if verdict != "escalate" else ""
+    run_id = dispatch_round(settings, store, incident.id) if verdict != "escalate" else ""
     return Applied(said, run_id, run_url(settings, run_id) if run_id else "")
 
 
-def _start_round(settings: Settings, store: Store, incident_id: str) -> str:
+def dispatch_round(settings: Settings, store: Store, incident_id: str) -> str:
     """Start the decided round's run now if Prefect answers (else `garrison up`'s sweeper starts it)."""
     if not answers(f"{settings.prefect_api_url}/health"):
         return ""

@@ -1,6 +1,6 @@
 """The respond flow and its steps."""
 
-from ._approvals import approve, run_approved
+from ._approvals import approve
 from ._escalation import chain_state, waiting_since, walk_escalations
 from ._flow import RespondRequest, respond
 from ._gate import AnalystDecision
@@ -20,5 +20,4 @@ __all__ = [
     "respond",
     "rollback_incident",
     "rollback_steps",
-    "run_approved",
 ]

@@ -2,8 +2,10 @@
 
 An approval is bound to the tenant, the incident, the action's hash (its key and exact inputs) and the
 target; it expires (``approval_ttl_minutes``) and is used once: the ledger consumes it when the action is
-claimed. Only the tenant's listed approvers count, each once, and never for their own request. Approvals
-only lift the protected-asset hold: a never-block refusal cannot be approved away.
+claimed; it belongs to the incident's response round. Only the tenant's listed approvers count, each once,
+and never for their own request. Approvals only lift the protected-asset hold: a never-block refusal cannot
+be approved away. Nothing runs here: once the approvals are complete, the next response round's run does
+the action (``Ledger.start_approved_round``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from flows.models import Alert
 from flows.store import ApprovalRefused, ApprovalView, IncidentView, Store, action_hash
 from flows.tenants import Tenant
 
-from ._act import base_context
-from ._execute import TIMING, Outcome, Timing, execute
 from ._guardrails import Guard, Ruling
-from ._reconcile import resettle
 from ._targets import Target, targets_for
 
 
@@ -80,6 +79,7 @@ def approve(
         approver=by,
         ttl=timedelta(minutes=policy.approval_ttl_minutes),
         requested_by=requested_by,
+        round_=incident.round,
     )
     valid = {
         a.approver.strip().lower()
@@ -90,22 +90,6 @@ def approve(
         and a.expires_at > given.created_at
         and a.approver.strip().lower() in approvers
         and a.approver.strip().lower() != (a.requested_by or "").strip().lower()
+        and a.round in (None, incident.round)
     }
     return ApprovalStatus(given, len(valid), policy.approvals_required), spec, target
-
-
-async def run_approved(
-    store: Store,
-    tenant: Tenant,
-    incident: IncidentView,
-    spec: ActionSpec,
-    target: Target,
-    *,
-    timing: Timing = TIMING,
-) -> Outcome:
-    """Run the action now that it has its approvals (guardrails re-checked, approvals consumed by the
-    ledger claim); an incident whose every action is then in place is contained."""
-    ctx = base_context(store, tenant, incident.id)
-    outcome = await execute(spec, target, ctx, store, incident.round, tenant=tenant, timing=timing)
-    resettle(store, incident.id)
-    return outcome

@@ -25,7 +25,17 @@ from playbooks import (
 
 from ._act import settle
 from ._gate import wait_for_decision
-from ._steps import act, classify_incident, close, enrich, escalate, notify, open_store, publish_report
+from ._steps import (
+    act,
+    classify_incident,
+    close,
+    enrich,
+    escalate,
+    notify,
+    open_store,
+    publish_report,
+    request_approvals,
+)
 
 
 class RespondRequest(BaseModel):
@@ -106,6 +116,11 @@ def respond(request: RespondRequest) -> dict[str, Any]:
                 notify.with_options(task_run_name=f"{step.id}-escalate")(
                     incident.id, tenant, "escalation", held
                 )
+                pending = [[o["action"], o["target"]] for o in outcomes if o.get("hold") == "approval"]
+                if pending:  # the approvers get the list of what waits for their two signatures
+                    request_approvals.with_options(task_run_name=f"{step.id}-approvals")(
+                        incident.id, tenant, pending
+                    )
         elif isinstance(step, EscalateStep):
             if dry_run:  # the incident is marked as waiting; nobody is told, nothing pauses
                 escalate.with_options(task_run_name=step.id)(incident.id, step.reason)

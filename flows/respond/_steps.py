@@ -4,13 +4,13 @@ and writes its outcome on the incident timeline. Logic lives in plain functions 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
 
 from flows.models import Alert, Indicator, IndicatorType, Provenance
-from flows.notify import EventDetails, notify_event, render_report
+from flows.notify import EventDetails, PlannedAction, notify_event, render_report
 from flows.settings import get_settings
 from flows.store import IncidentStatus, IncidentView, StandingDecisions, Store
 from flows.tenants import Tenant, tenants_from
@@ -126,6 +126,20 @@ def notify(incident_id: str, tenant: Tenant, event: str, reason: str = "") -> li
         {"target": r.target, "channel": r.channel, "delivered": r.delivered, "error": r.error}
         for r in receipts
     ]
+
+
+@task(name="request-approvals")
+def request_approvals(incident_id: str, tenant: Tenant, pending: list[list[str]]) -> list[dict[str, Any]]:
+    """``approval_requested`` to the MDR's analysts: each action and target that waits for two approvers
+    (``garrison approve``), and until when an approval given now lasts."""
+    details = EventDetails(
+        pending=[PlannedAction(action=action, target=target) for action, target in pending],
+        expires_at=datetime.now(UTC) + timedelta(minutes=tenant.policy.approval_ttl_minutes),
+    )
+    receipts = notify_event(
+        "approval_requested", incident_id, tenant=tenant, details=details, store=open_store()
+    )
+    return [{"target": r.target, "delivered": r.delivered, "error": r.error} for r in receipts]
 
 
 @task(name="close")

@@ -1,5 +1,7 @@
-"""Approvals for the two-person rule, bound to tenant + incident + action hash + target, expiring, and
-used once: ``consume`` runs inside the ledger's claim, so the action and its approvals go together."""
+"""Approvals for the two-person rule, bound to tenant + incident + action hash + target + response round,
+expiring, and used once: ``consume`` runs inside the ledger's claim, so the action and its approvals go
+together. Approvals complete → ``start_approved_round``: the next response round's run does the action
+(no action runs in the process that records an approval)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ._audit import append_audit
 from ._rows import aware, from_row, note
-from ._schema import ActionRow, ApprovalRow, utcnow
+from ._schema import ActionRow, ApprovalRow, IncidentRow, IncidentStatus, utcnow
 
 
 def action_hash(tenant: str, incident_id: str, action: str, inputs: dict[str, Any]) -> str:
@@ -48,6 +50,7 @@ class ApprovalView:
     expires_at: datetime
     used_at: datetime | None
     used_by: int | None
+    round: int | None = None
 
 
 class ApprovalRefused(ValueError):
@@ -65,6 +68,7 @@ def approve(
     approver: str,
     ttl: timedelta,
     requested_by: str | None = None,
+    round_: int | None = None,
 ) -> ApprovalView:
     """Record one person's approval. The same person twice for one binding, or the requester
     approving their own request, is refused: the two-person rule needs two other people."""
@@ -95,6 +99,7 @@ def approve(
             requested_by=requested_by,
             created_at=now,
             expires_at=now + ttl,
+            round=round_,
         )
         session.add(row)
         session.flush()
@@ -126,6 +131,8 @@ def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: da
             ApprovalRow.action_hash == need.action_hash,
             ApprovalRow.target == row.target,
             or_(ApprovalRow.used_at.is_(None), ApprovalRow.used_by == row.id),
+            # Given for this round (an earlier round's approvals lapsed with it).
+            or_(ApprovalRow.round.is_(None), ApprovalRow.round == row.round),
         )
         .order_by(ApprovalRow.id)
         .with_for_update()
@@ -142,3 +149,41 @@ def consume(session: Session, row: ActionRow, need: ApprovalNeed | None, now: da
         if approval.used_at is None:
             approval.used_at, approval.used_by = now, row.id  # single use: bound to this ledger row now
     return None
+
+
+def start_approved_round(
+    engine: Engine, incident_id: str, action_hash: str, target: str, analyst: str
+) -> str:
+    """The approvals of one held action are complete: start the next response round (REOPENED, round + 1,
+    the verdict kept as decided so nothing is classified again) and carry this round's unused approvals
+    over to it, so that its run does the action. Returns what happened, one line; ValueError when the
+    incident is not waiting, or its run has not ended."""
+    with Session(engine) as session, session.begin():
+        incident = session.get(IncidentRow, incident_id, with_for_update=True)
+        if incident is None:
+            raise ValueError(f"no incident {incident_id}")
+        if incident.status != IncidentStatus.AWAITING_APPROVAL or incident.run_ended_at is None:
+            raise ValueError(
+                f"incident {incident_id[:8]} is not waiting (status {incident.status}): the approvals are "
+                "recorded, and its next response round will use them"
+            )
+        old = incident.round or 1
+        now = utcnow()
+        carried = session.scalars(
+            select(ApprovalRow).where(
+                ApprovalRow.incident_id == incident_id,
+                ApprovalRow.used_at.is_(None),
+                ApprovalRow.round == old,
+            )
+        ).all()
+        for approval in carried:
+            if aware(approval.expires_at) > now:
+                approval.round = old + 1
+        incident.decided_verdict = incident.verdict
+        incident.status, incident.round, incident.flow_run_id = IncidentStatus.REOPENED, old + 1, None
+        message = f"approvals complete for {target}: response round {incident.round} does the action"
+        note(session, incident_id, "approve", message, target=target, round=incident.round, status="reopened")
+        append_audit(
+            session, analyst, "approval.round", f"{incident_id}:{action_hash}", {"round": incident.round}
+        )
+        return message

@@ -22,7 +22,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ._approvals import ApprovalNeed, ApprovalView, approvals, approve, consume
+from ._approvals import ApprovalNeed, ApprovalView, approvals, approve, consume, start_approved_round
 from ._audit import append_audit
 from ._rows import aware, from_row, note
 from ._schema import ActionRow, ActionStatusValue, utcnow
@@ -285,6 +285,10 @@ class Ledger:
     def approve(self, **binding: Any) -> ApprovalView:
         """Record one person's approval (see ``_approvals.approve``)."""
         return approve(self.engine, **binding)
+
+    def start_approved_round(self, incident_id: str, action_hash: str, target: str, analyst: str) -> str:
+        """Approvals complete: the next round's run does the action (``_approvals.start_approved_round``)."""
+        return start_approved_round(self.engine, incident_id, action_hash, target, analyst)
 
     def approvals(self, incident_id: str) -> list[ApprovalView]:
         return approvals(self.engine, incident_id)

@@ -203,6 +203,9 @@ class ApprovalRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     used_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The response round whose run may use it: approvals expire with their round (a round started by the
+    # approvals carries them over). None: given before rounds were recorded on approvals.
+    round: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class StandingDecisionRow(Base):

@@ -19,11 +19,12 @@ from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.respond._act import act_on_incident, settle
 from flows.settings import Settings, get_settings
 from flows.store import Store
-from flows.tenants import tenants_from
+from flows.tenants import generate_missing_secrets, tenants_from
 from tests.actions.edr.test_crowdstrike import FakeFalcon
 
 runner = CliRunner()
 TENANTS = """
+analysts: [alice, bob, mallory]
 tenants:
   - id: demo
     name: Demo Customer Ltd.
@@ -49,8 +50,11 @@ def tenants(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     path = tmp_path / "tenants.yaml"
     path.write_text(TENANTS, encoding="utf-8")
     monkeypatch.setenv("GARRISON_TENANTS_FILE", str(path))
+    monkeypatch.delenv("GARRISON_ANALYST_KEY", raising=False)
     get_settings.cache_clear()
-    return get_settings()
+    current = get_settings()
+    generate_missing_secrets(tenants_from(current.tenants_file), current.secrets_dir)
+    return current
 
 
 def _incident(store: Store, document: dict[str, Any] | None = None) -> str:
@@ -201,8 +205,8 @@ def test_rollback_reports_actions_without_an_inverse(tenants: Settings, store: S
     assert [(i["action"], i["status"]) for i in done["items"]] == [("lab.kill_process", "not_reversible")]
 
 
-def test_two_people_approve_a_protected_action_and_the_second_approval_runs_it(
-    tenants: Settings, store: Store
+def test_two_authenticated_approvers_are_needed_and_nothing_acts_in_the_cli(
+    tenants: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fleet = LabFleet(store.engine)
     fleet.seed(HostSeed(tenant="demo", hostname="DC-01"))
@@ -213,21 +217,26 @@ def test_two_people_approve_a_protected_action_and_the_second_approval_runs_it(
     assert (held.status, held.hold) == ("skipped", "approval")
     assert settle(store, incident_id, [held.__dict__])[0] is False  # as the respond flow does after acting
     assert store.incident(incident_id).status == "awaiting_approval"  # type: ignore[union-attr]
-    assert fleet.show("demo", "DC-01")[0]["isolated"] is False
 
     approve = ["approve", incident_id, "--action", "lab.isolate_host", "--target", "DC-01"]
     first = _json(*approve, "--by", "alice")
-    twice = runner.invoke(app, [*approve, "--by", "Alice"])
+    twice = runner.invoke(app, [*approve, "--by", "alice"])
     outsider = runner.invoke(app, [*approve, "--by", "mallory"])
-    second = _json(*approve, "--by", "bob")
+    stranger = runner.invoke(app, [*approve, "--by", "eve"])
+    monkeypatch.setenv("GARRISON_ANALYST_KEY", (tenants.secrets_dir / "analysts" / "alice").read_text())
+    posing = runner.invoke(app, [*approve, "--by", "bob"])  # alice's key, bob's name
+    monkeypatch.delenv("GARRISON_ANALYST_KEY")
 
-    assert (first["approvals"], first["required"], first["outcome"]) == (1, 2, None)
+    assert (first["approvals"], first["required"], first["round"]) == (1, 2, 1)
     assert isinstance(twice.exception, CliError) and "already approved" in str(twice.exception)
     assert isinstance(outsider.exception, CliError) and "not an approver" in str(outsider.exception)
-    assert second["approvals"] == 2 and second["outcome"]["status"] == "succeeded"
-    assert fleet.show("demo", "DC-01")[0]["isolated"] is True
+    assert isinstance(stranger.exception, CliError) and "unknown analyst" in str(stranger.exception)
+    assert isinstance(posing.exception, CliError) and "not analyst bob's" in str(posing.exception)
+    second = _json(*approve, "--by", "bob")
+    assert second["approvals"] == 2
+    assert fleet.show("demo", "DC-01")[0]["isolated"] is False  # the CLI recorded; a flow run acts
     incident = store.incident(incident_id)
-    assert incident is not None and incident.status == "contained"
+    assert incident is not None
     assert sum("approved by" in t.message for t in incident.timeline) == 2
 
 

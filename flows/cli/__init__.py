@@ -18,6 +18,7 @@ from . import (
     _ingest,
     _lab,
     _response,
+    _rules,
     _standing,
     _triage,
 )
@@ -40,6 +41,7 @@ app.add_typer(_lab.app, name="lab")
 app.add_typer(_bench.app, name="bench")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_standing.app, name="standing")
+app.add_typer(_rules.app, name="rules")
 _response.register(app)  # plan, rollback, approve, reconcile
 _decisions.register(app)  # pending, decide
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -15,14 +18,22 @@ from flows.settings import get_settings
 from flows.tenants import Policy, tenants_from
 from flows.triage import LABELS, Evaluation, TriageInputError, evaluate, triage_files
 
-from ._output import console, emit_json, exit_with, fail, shown
+from ._output import console, emit_json, err_console, exit_with, fail, shown
 
 _STYLE = {"malicious": "bold red", "suspicious": "yellow", "benign": "green"}
+PROGRESS_FROM = 8 * 1024 * 1024  # smaller collections read too fast for a bar to help
 
 
 def triage_command(
     alert: Annotated[Path | None, typer.Argument(help="The alert (any intake format).")] = None,
-    events: Annotated[list[Path], typer.Option("--events", help="OCSF activity events (NDJSON).")] = [],  # noqa: B006
+    events: Annotated[
+        list[Path],
+        typer.Option(
+            "--events",
+            help="Telemetry: OCSF activity events (NDJSON), or Windows events (.evtx, evtx_dump JSON, "
+            "Winlogbeat or Wazuh documents).",
+        ),
+    ] = [],  # noqa: B006
     intel: Annotated[
         list[Path], typer.Option("--intel", help="STIX 2.1 bundle, MISP event, CSV or list.")
     ] = [],  # noqa: B006
@@ -54,16 +65,18 @@ def triage_command(
         if alert is None:
             fail("give an ALERT file, or --evaluate DIR")
         moment = datetime.fromisoformat(now) if now else None
-        triaged = triage_files(
-            alert,
-            events=events,
-            intel=intel,
-            tenant=tenant,
-            policy=policy,
-            fmt=fmt,
-            mapping=mapping,
-            now=moment,
-        )
+        with _reading(events, quiet=as_json) as progress:
+            triaged = triage_files(
+                alert,
+                events=events,
+                intel=intel,
+                tenant=tenant,
+                policy=policy,
+                fmt=fmt,
+                mapping=mapping,
+                now=moment,
+                progress=progress,
+            )
     except (TriageInputError, ValueError) as error:
         fail(str(error))
     if as_json:
@@ -85,6 +98,30 @@ def triage_command(
     if skipped:  # said, not hidden: the verdict did not see these events
         events_word = "event" if skipped == 1 else "events"
         console.print(Text(f"skipped: {skipped} {events_word} (unknown class or malformed)", style="yellow"))
+
+
+@contextmanager
+def _reading(files: list[Path], *, quiet: bool) -> Iterator[Callable[[Path, int], None]]:
+    """A progress bar (on stderr) over the events files' bytes, for collections that take a while."""
+    sizes = {path: path.stat().st_size if path.is_file() else 0 for path in files}
+    bar = Progress(
+        TextColumn("[bold]events"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet or sum(sizes.values()) < PROGRESS_FROM,
+        transient=True,
+    )
+    done: dict[Path, int] = {}
+    with bar:
+        task = bar.add_task("events", total=sum(sizes.values()))
+
+        def advance(path: Path, consumed: int) -> None:
+            done[path] = consumed
+            bar.update(task, completed=sum(done.values()))
+
+        yield advance
 
 
 def _print_evaluation(result: Evaluation) -> None:

@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,11 +33,13 @@ from flows.store import (
     remember_signature,
 )
 from flows.tenants import Tenant
+from flows.winlog import Unreadable
 
 _log = logging.getLogger("garrison.intake")
 # Alerts from real sensors nest a dozen levels; far deeper is an attack on recursive code (json, pydantic,
 # templates): refused at the door, with a 4xx, not met later as a RecursionError.
 MAX_JSON_DEPTH = 64
+EVENT_BATCH = 1_000  # events of a file stored per transaction
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _BOMS = (
     (b"\xef\xbb\xbf", "UTF-8"),
@@ -271,7 +273,9 @@ class Intake:
         documents: Iterable[tuple[int, Any]],
         signature: tuple[str, datetime] | None = None,
     ) -> BatchReport:
-        """Validate OCSF activity events and store the valid ones in one transaction."""
+        """Validate telemetry events and store the valid ones in one transaction. An event is OCSF activity,
+        or a Windows event in a native shape (``evtx_dump`` JSON, Winlogbeat, Wazuh: ``flows.winlog``),
+        stored as the OCSF event its mapping makes, the original kept inside."""
         report = BatchReport()
         rows: list[tuple[int, dict[str, Any]]] = []
         for line, document in documents:
@@ -294,6 +298,36 @@ class Intake:
             _log.warning("events failed to store (%s): storing them line by line", type(error).__name__)
             report.events_stored = self._events_one_by_one(tenant.id, rows, signature, report.rejected)
         return report
+
+    def accept_event_records(
+        self,
+        tenant: Tenant,
+        records: Iterable[tuple[int, Any]],
+        after_batch: Callable[[], None] | None = None,
+    ) -> BatchReport:
+        """Events read from a file (``flows.winlog.EventFile``: any layout, ``.evtx`` too), stored
+        ``EVENT_BATCH`` at a time as ``accept_events`` stores a request; a record that could not be read is
+        rejected with its reason. ``after_batch`` is called after each stored batch (progress)."""
+        total = BatchReport()
+        batch: list[tuple[int, Any]] = []
+
+        def flush() -> None:
+            report = self.accept_events(tenant, batch)
+            total.events_stored += report.events_stored
+            total.rejected += report.rejected
+            batch.clear()
+            if after_batch is not None:
+                after_batch()
+
+        for line, record in records:
+            if isinstance(record, Unreadable):
+                total.rejected.append(Rejection(line, "(record)", record.reason[:300], 400))
+            else:
+                batch.append((line, record))
+            if len(batch) >= EVENT_BATCH:
+                flush()
+        flush()
+        return total
 
     def _events_one_by_one(
         self,

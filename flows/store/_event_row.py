@@ -1,4 +1,5 @@
-"""OCSF activity telemetry (NDJSON): validated, with the fields triage queries pulled out."""
+"""OCSF activity telemetry (NDJSON), or a Windows event in a native shape (``flows.winlog``): validated,
+with the fields triage queries pulled out."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ from typing import Any
 
 from flows.models import host_of
 from flows.normalize import get, text
+from flows.winlog import WindowsEventError, windows_to_ocsf
 
 # Network 4001, HTTP 4002, DNS 4003, process 1007, file 1001, module 1005, scheduled job 1006,
-# Windows registry key/value 201001/201002, Windows service 201004, authentication 3002.
-EVENT_CLASSES = {4001, 4002, 4003, 1007, 1001, 1005, 1006, 201001, 201002, 201004, 3002}
+# Windows registry key/value 201001/201002, Windows service 201004, authentication 3002; and what Windows
+# events map to besides (flows/winlog/MAPPING.md): event log 1008, script 1009, account change 3001,
+# group management 3006, device configuration state change 5019.
+EVENT_CLASSES = {
+    *(4001, 4002, 4003, 1007, 1001, 1005, 1006, 201001, 201002, 201004, 3002),
+    *(1008, 1009, 3001, 3006, 5019),
+}
 LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later times are no datetime (and were a crash)
 
 
@@ -21,9 +28,15 @@ class EventError(ValueError):
 
 
 def event_row(document: Any, tenant: str) -> dict[str, Any]:
-    """The ``events`` row for one OCSF activity event; EventError names the field at fault."""
+    """The ``events`` row for one OCSF activity event, or for a Windows event (stored as the OCSF event the
+    mapping table makes of it, the original kept inside); EventError names the field at fault."""
     if not isinstance(document, dict):
         raise EventError("(line)", "an event must be a JSON object")
+    if "class_uid" not in document:
+        try:
+            document = windows_to_ocsf(document) or document
+        except WindowsEventError as error:
+            raise EventError(error.field, error.message) from None
     class_uid = document.get("class_uid")
     if not isinstance(class_uid, int) or isinstance(class_uid, bool) or class_uid not in EVENT_CLASSES:
         raise EventError("class_uid", f"must be one of {sorted(EVENT_CLASSES)}")

@@ -24,6 +24,7 @@ from ._findings import PREVALENCE, PROCESS, SEVERITY, Answers, Finding
 from ._host import host_answers
 from ._intel import intel_answers
 from ._network import network_answers
+from ._sigma import sigma_answers
 from ._standing import standing_answers
 from ._telemetry import Telemetry
 
@@ -89,6 +90,7 @@ def triage(
     _severity(answers, alerts)
     _everyday_system_traffic(answers)
     clearing_answers(answers, alerts, fleet_rows)
+    sigma_answers(answers, alerts, host_rows, now)
     standing_answers(answers, alerts, standing, now)
     return TriageResult(
         verdict=decide(answers, policy), indicators=list(indicators), features=answers.features

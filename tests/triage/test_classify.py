@@ -94,9 +94,11 @@ def test_without_intel_the_mykings_alert_is_malicious_on_its_own_evidence(
     verdict = classify([alert], alert.indicators(), Policy())
 
     # regsvr32 fetching a remote scriptlet 35 + Run-key persistence 25 + "botnet" 20 + regsvr32 on the
-    # network 15 + high 10
+    # network 15 + high 10; and SigmaHQ's "CurrentVersion Autorun Keys Modification" (medium) 40
     assert verdict.verdict is VerdictLabel.MALICIOUS
-    assert sum(r.effect for r in verdict.reasons) == 105 and verdict.score == 100
+    sigma = [r for r in verdict.reasons if r.code == "sigma"]
+    assert [r.params["rule"] for r in sigma] == ["20f0ee37-5942-4e45-b7d5-c5b5db9df5cd"]
+    assert sum(r.effect for r in verdict.reasons) == 105 + 40 and verdict.score == 100
     assert WHY_WATCHED not in [r.question for r in verdict.reasons]
 
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flows.respond import approve, current_action_hash
 from flows.settings import Settings
 from flows.store import (
+    ApprovalRefused,
     IncidentStatus,
+    IncidentView,
     Store,
     TokenClaims,
     TokenError,
@@ -28,8 +31,9 @@ from flows.store import (
     decision_key,
     read_token,
 )
+from flows.tenants import tenants_from
 
-from ._decisions import DecisionError, apply_decision, check_analyst
+from ._decisions import DecisionError, apply_decision, check_analyst, dispatch_round
 
 MAX_DECISION_BYTES = 16_384
 HOW = (
@@ -38,10 +42,25 @@ HOW = (
 )
 
 
+HOW_APPROVE = (
+    "POST this URL with the headers X-Garrison-Analyst: NAME and Authorization: Bearer <your analyst key> "
+    'and a JSON body {"approve": true, "comment": "why"}: you must be one of the tenant\'s approvers'
+)
+
+
 class DecisionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verdict: str = Field(pattern=r"^(malicious|benign|escalate)$")
+    comment: str = Field(default="", max_length=2000)
+
+
+class ApprovalBody(BaseModel):
+    """An approval link's POST says so explicitly: ``{"approve": true}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    approve: Literal[True]
     comment: str = Field(default="", max_length=2000)
 
 
@@ -58,6 +77,7 @@ def add_decision_routes(app: FastAPI, settings: Settings, store: Store) -> None:
         if view is None or view.tenant != claims.tenant:
             return _problem(404, "the incident of this link does not exist")
         usable = view.round == claims.round and view.status == IncidentStatus.AWAITING_APPROVAL
+        approval = claims.kind == "approval"
         return JSONResponse(
             content={
                 "incident_id": view.id,
@@ -66,10 +86,13 @@ def add_decision_routes(app: FastAPI, settings: Settings, store: Store) -> None:
                 "status": view.status,
                 "round": claims.round,
                 "current_round": view.round,
-                "decides": ["malicious", "benign", "escalate"],
+                "kind": claims.kind,
+                "decides": {"approve": claims.action, "target": claims.target}
+                if approval
+                else ["malicious", "benign", "escalate"],
                 "usable": usable,
                 "expires_at": datetime.fromtimestamp(claims.expires, UTC).isoformat(timespec="seconds"),
-                "how": HOW,
+                "how": HOW_APPROVE if approval else HOW,
             }
         )
 
@@ -91,15 +114,17 @@ def add_decision_routes(app: FastAPI, settings: Settings, store: Store) -> None:
         if body is None:
             return _problem(413, f"a decision is at most {MAX_DECISION_BYTES} bytes")
         try:
-            decision = DecisionBody.model_validate(json.loads(body or b"null"))
+            document = json.loads(body or b"null")
+            if claims.kind == "approval":
+                return await _approve(settings, store, claims, analyst, ApprovalBody.model_validate(document))
+            decision = DecisionBody.model_validate(document)
         except (ValueError, ValidationError) as error:
             return _problem(422, _first_error(error))
         return await _decide(settings, store, claims, analyst, decision)
 
 
-async def _decide(
-    settings: Settings, store: Store, claims: TokenClaims, analyst: str, decision: DecisionBody
-) -> JSONResponse:
+async def _incident_of(store: Store, claims: TokenClaims) -> IncidentView | JSONResponse:
+    """The incident the link is for, in the round it was made for; else the answer that says why not."""
     view = await run_in_threadpool(store.incident, claims.incident_id)
     if view is None or view.tenant != claims.tenant:
         return _problem(404, "the incident of this link does not exist")
@@ -108,8 +133,15 @@ async def _decide(
             409,
             f"the incident moved on to response round {view.round}: this link was for round {claims.round}",
         )
-    if claims.kind != "verdict":
-        return _problem(409, "this link decides an approval, not a verdict")
+    return view
+
+
+async def _decide(
+    settings: Settings, store: Store, claims: TokenClaims, analyst: str, decision: DecisionBody
+) -> JSONResponse:
+    view = await _incident_of(store, claims)
+    if isinstance(view, JSONResponse):
+        return view
     try:
         await run_in_threadpool(consume_token, store.engine, claims, analyst)
         applied = await run_in_threadpool(
@@ -127,6 +159,55 @@ async def _decide(
             "said": applied.said,
             "flow_run_id": applied.flow_run_id,
             "url": applied.url,
+        }
+    )
+
+
+async def _approve(
+    settings: Settings, store: Store, claims: TokenClaims, analyst: str, body: ApprovalBody
+) -> JSONResponse:
+    """Record one approval of the exact action the link was made for; the last one starts the round
+    whose run does it (as ``garrison approve`` does)."""
+    view = await _incident_of(store, claims)
+    if isinstance(view, JSONResponse):
+        return view
+    tenant = tenants_from(settings.tenants_file).get(claims.tenant)
+    if tenant is None:
+        return _problem(404, "the tenant of this link is not configured any more")
+    try:
+        now = await run_in_threadpool(current_action_hash, store, view, claims.action, claims.target)
+    except (KeyError, ApprovalRefused) as error:
+        return _problem(409, f"the action of this link is not the incident's any more: {error}")
+    if now != claims.action_hash:
+        return _problem(409, "the action changed since this link was made: nothing was approved")
+    try:
+        await run_in_threadpool(consume_token, store.engine, claims, analyst)
+        status, spec, target = await run_in_threadpool(
+            approve, store, tenant, view, claims.action, claims.target, analyst
+        )
+    except TokenError as error:
+        return _problem(error.status, error.detail)
+    except ApprovalRefused as error:
+        return _problem(409, str(error))
+    said, run_id = "", ""
+    if status.ready:
+        try:
+            said = await run_in_threadpool(
+                store.ledger.start_approved_round, view.id, status.approval.action_hash, target.label, analyst
+            )
+            run_id = await run_in_threadpool(dispatch_round, settings, store, view.id)
+        except ValueError as error:
+            said = str(error)
+    return JSONResponse(
+        content={
+            "incident_id": view.id,
+            "action": spec.key,
+            "target": target.label,
+            "approver": analyst,
+            "approvals": status.have,
+            "required": status.required,
+            "said": said,
+            "flow_run_id": run_id,
         }
     )
 

@@ -33,6 +33,7 @@ class PlannedAction:
 
     action: str
     target: str
+    approve_url: str = ""  # the single-use link an approver POSTs (with their key) to approve it
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,7 @@ def _event(t: Catalog, details: EventDetails) -> dict[str, Any]:
                 "target": defanged(p.target)
                 if any(m in p.action for m in _TARGET_IS_INDICATOR)
                 else inert(p.target),
+                "approve_url": p.approve_url,
             }
             for p in details.pending
         ],

@@ -1,6 +1,6 @@
 """The respond flow and its steps."""
 
-from ._approvals import approve
+from ._approvals import approval_link, approve, current_action_hash
 from ._escalation import chain_state, waiting_since, walk_escalations
 from ._flow import RespondRequest, respond
 from ._gate import AnalystDecision
@@ -11,7 +11,9 @@ from ._rollback import rollback_incident, rollback_steps
 __all__ = [
     "AnalystDecision",
     "RespondRequest",
+    "approval_link",
     "approve",
+    "current_action_hash",
     "chain_state",
     "waiting_since",
     "walk_escalations",

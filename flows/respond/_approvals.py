@@ -15,7 +15,16 @@ from datetime import timedelta
 
 from actions import ActionSpec, registry
 from flows.models import Alert
-from flows.store import ApprovalRefused, ApprovalView, IncidentView, Store, action_hash
+from flows.settings import get_settings
+from flows.store import (
+    ApprovalRefused,
+    ApprovalView,
+    IncidentView,
+    Store,
+    action_hash,
+    decision_key,
+    issue_token,
+)
 from flows.tenants import Tenant
 
 from ._guardrails import Guard, Ruling
@@ -93,3 +102,32 @@ def approve(
         and a.round in (None, incident.round)
     }
     return ApprovalStatus(given, len(valid), policy.approvals_required), spec, target
+
+
+def approval_link(store: Store, incident: IncidentView, action: str, target_label: str) -> str:
+    """A single-use link an approver POSTs (with their key) to approve this action on this target in this
+    round; bound to the action's exact inputs, so a changed action is refused. "" if it cannot be bound."""
+    try:
+        spec = registry.get(action)
+        target = find_target(store, incident, spec, target_label)
+    except (KeyError, ApprovalRefused):
+        return ""
+    settings = get_settings()
+    token = issue_token(
+        decision_key(settings.secrets_dir),
+        incident.tenant,
+        incident.id,
+        incident.round,
+        kind="approval",
+        action=spec.key,
+        action_hash=action_hash(incident.tenant, incident.id, spec.key, target.inputs),
+        target=target.label,
+    )
+    return settings.decisions_url + token
+
+
+def current_action_hash(store: Store, incident: IncidentView, action: str, target_label: str) -> str:
+    """The hash of the action as the incident names it now (what an approval link must still match)."""
+    spec = registry.get(action)
+    target = find_target(store, incident, spec, target_label)
+    return action_hash(incident.tenant, incident.id, spec.key, target.inputs)

@@ -18,6 +18,7 @@ from flows.triage import StoreTelemetry, triage
 from flows.triage import enrich as enrich_indicators
 
 from ._act import act_on_incident
+from ._approvals import approval_link
 
 
 def open_store() -> Store:
@@ -132,13 +133,16 @@ def notify(incident_id: str, tenant: Tenant, event: str, reason: str = "") -> li
 def request_approvals(incident_id: str, tenant: Tenant, pending: list[list[str]]) -> list[dict[str, Any]]:
     """``approval_requested`` to the MDR's analysts: each action and target that waits for two approvers
     (``garrison approve``), and until when an approval given now lasts."""
+    store = open_store()
+    incident = _require(store, incident_id)
     details = EventDetails(
-        pending=[PlannedAction(action=action, target=target) for action, target in pending],
+        pending=[
+            PlannedAction(action, target, approve_url=approval_link(store, incident, action, target))
+            for action, target in pending
+        ],
         expires_at=datetime.now(UTC) + timedelta(minutes=tenant.policy.approval_ttl_minutes),
     )
-    receipts = notify_event(
-        "approval_requested", incident_id, tenant=tenant, details=details, store=open_store()
-    )
+    receipts = notify_event("approval_requested", incident_id, tenant=tenant, details=details, store=store)
     return [{"target": r.target, "delivered": r.delivered, "error": r.error} for r in receipts]
 
 

@@ -1,10 +1,11 @@
-"""Decision tokens: the link in an escalation message that lets an analyst decide over HTTP.
+"""Decision tokens: the link in an escalation (or approval request) that lets an analyst decide over HTTP.
 
-A token is signed (HMAC-SHA256 with a key only this Garrison holds), expires, is used once, and is bound
-to what it decides: tenant, incident, response round and, for an approval, the action's hash and its
-target. It is not a credential on its own — the analyst still proves their name with their key — and a
-GET of its link only shows what it would decide (mail scanners follow links; Shuffle's approval links were
-"approved" by them). A used token's nonce is stored, so a replay is refused.
+A token is signed (HMAC-SHA256 with a key only this Garrison holds), expires, is used once (an approval
+link once per approver), and is bound to what it decides: tenant, incident, response round and, for an
+approval, the action, its hash (key and exact inputs) and its target. It is not a credential on its own
+— the analyst still proves their name with their key — and a GET of its link only shows what it would
+decide (mail scanners follow links; Shuffle's approval links were "approved" by them). A used token's
+nonce is stored, so a replay is refused.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class TokenClaims:
     nonce: str
     action_hash: str = ""
     target: str = ""
+    action: str = ""  # an approval's action key (lab.isolate_host); its inputs are in action_hash
 
 
 def decision_key(secrets_dir: Path) -> bytes:
@@ -79,6 +81,7 @@ def issue_token(
     round_: int,
     *,
     kind: str = "verdict",
+    action: str = "",
     action_hash: str = "",
     target: str = "",
     ttl_seconds: int = TOKEN_TTL_SECONDS,
@@ -94,6 +97,7 @@ def issue_token(
         nonce=secrets.token_hex(16),
         action_hash=action_hash,
         target=target,
+        action=action,
     )
     body = _b64(json.dumps(asdict(claims), sort_keys=True, separators=(",", ":")).encode())
     return f"{body}.{_b64(_sign(key, body))}"
@@ -121,10 +125,14 @@ def read_token(key: bytes, token: str, now: float | None = None) -> TokenClaims:
 
 
 def consume_token(engine: Engine, claims: TokenClaims, analyst: str) -> None:
-    """Mark the token used (audited); ``TokenError(409)`` if it was used before."""
+    """Mark the token used (audited); ``TokenError(409)`` if it was used before. A verdict link decides
+    once; an approval link approves once per analyst (the two-person rule needs two people to use it)."""
+    used = claims.nonce
+    if claims.kind == "approval":
+        used = hashlib.sha256(f"{claims.nonce}:{analyst}".encode()).hexdigest()
     try:
         with Session(engine) as session, session.begin():
-            session.add(UsedTokenRow(nonce=claims.nonce, incident_id=claims.incident_id, analyst=analyst))
+            session.add(UsedTokenRow(nonce=used, incident_id=claims.incident_id, analyst=analyst))
             append_audit(
                 session,
                 analyst,
@@ -133,7 +141,7 @@ def consume_token(engine: Engine, claims: TokenClaims, analyst: str) -> None:
                 {"kind": claims.kind, "round": claims.round, "nonce": claims.nonce},
             )
     except IntegrityError:
-        raise TokenError(409, "the token was used already: a decision link works once") from None
+        raise TokenError(409, "the token was used already: a link works once (per approver)") from None
 
 
 def _sign(key: bytes, body: str) -> bytes:

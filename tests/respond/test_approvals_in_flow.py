@@ -109,3 +109,63 @@ def test_an_approval_for_an_earlier_round_does_not_count(protected: Store) -> No
     again = _approve(incident_id, "bob")
     assert (again["approvals"], again["round"]) == (1, 2)  # alice's was for round 1
     assert again["said"] == "" and not _isolated(protected)
+
+
+def _approval_links() -> dict[str, str]:
+    """The approve links of the approval_requested message, by target, as an approver receives them."""
+    found: dict[str, str] = {}
+    for path in sorted((get_settings().outbox_dir / "_analysts").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        if "Approval needed" not in text:
+            continue
+        lines = text.splitlines()
+        for at, line in enumerate(lines):
+            if "/v1/decisions/" in line and at > 0 and "[" in lines[at - 1]:
+                target = lines[at - 1].split(":", 1)[1].split("[", 1)[0].strip()
+                found[target] = "/v1/decisions/" + line.rsplit("/v1/decisions/", 1)[1].strip()
+    return found
+
+
+def test_two_approvers_approve_through_their_links_and_a_changed_action_is_refused(protected: Store) -> None:
+    from fastapi.testclient import TestClient
+
+    from flows.intake import create_app
+    from flows.store import decision_key, issue_token
+
+    incident_id = _on_the_dc(protected)
+    link = _approval_links()[DC]
+    settings = get_settings()
+    client = TestClient(create_app(settings, sweep=False))
+    key = {n: (settings.secrets_dir / "analysts" / n).read_text(encoding="utf-8") for n in ("alice", "bob")}
+
+    def as_(name: str) -> dict[str, str]:
+        return {"X-Garrison-Analyst": name, "Authorization": f"Bearer {key[name]}"}
+
+    shown = client.get(link).json()
+    assert shown["kind"] == "approval" and shown["decides"] == {"approve": "lab.isolate_host", "target": DC}
+    assert client.post(link, json={"verdict": "malicious"}, headers=as_("alice")).status_code == 422
+    first = client.post(link, json={"approve": True}, headers=as_("alice"))
+    assert first.status_code == 200 and first.json()["approvals"] == 1, first.text
+    assert client.post(link, json={"approve": True}, headers=as_("alice")).status_code == 409  # once each
+
+    # A link for the same target whose action inputs differ from what the incident names now.
+    incident = protected.incident(incident_id)
+    assert incident is not None
+    changed = issue_token(
+        decision_key(settings.secrets_dir),
+        "demo",
+        incident_id,
+        incident.round,
+        kind="approval",
+        action="lab.isolate_host",
+        action_hash="0" * 64,
+        target=DC,
+    )
+    refused = client.post(f"/v1/decisions/{changed}", json={"approve": True}, headers=as_("bob"))
+    assert refused.status_code == 409 and "changed" in refused.json()["detail"]
+
+    second = client.post(link, json={"approve": True}, headers=as_("bob"))
+    assert second.status_code == 200 and second.json()["approvals"] == 2, second.text
+    assert "response round 2 does the action" in second.json()["said"]
+    respond(RespondRequest(incident_id=incident_id))
+    assert _isolated(protected)

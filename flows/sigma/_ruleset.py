@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,20 +92,30 @@ def _primary(requires: Sequence[str]) -> str:
     return "product:any"
 
 
+def default_cache_dir() -> Path:
+    """Where converted rule sets are cached: ``$GARRISON_SIGMA_CACHE``, else the user's cache folder
+    (``$XDG_CACHE_HOME/garrison/sigma``, default ``~/.cache/garrison/sigma``). Shared by every Garrison
+    home of the user: it holds only the public rules in converted form (no customer data), and a second
+    home, a test run or a new flow-run process then reads it instead of converting again (seconds each)."""
+    given = os.environ.get("GARRISON_SIGMA_CACHE", "").strip()
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "garrison" / "sigma"
+
+
 _corpus: list[RuleSet] = []
 _corpus_lock = Lock()
 
 
 def load_rules(roots: Sequence[Path] | None = None, cache_dir: Path | None = None) -> RuleSet:
     """The rule set under ``roots`` (default: the vendored SigmaHQ corpus), converted once per machine
-    (cached under ``cache_dir``, default ``<GARRISON_HOME>/cache/sigma``) and once per process.
+    (cached under ``cache_dir``, default ``default_cache_dir()``) and once per process.
 
     The corpus ships with Garrison and does not change under a running process: it is hashed once. Other
     folders are hashed on every call, so an edited rule is converted again."""
     if cache_dir is None:
-        from flows.settings import get_settings
-
-        cache_dir = get_settings().home / "cache" / "sigma"
+        cache_dir = default_cache_dir()
     if roots is not None:
         return _rule_set(list(roots), cache_dir)
     with _corpus_lock:

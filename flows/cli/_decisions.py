@@ -53,6 +53,7 @@ class Pending:
     title: str
     since: str
     why: str
+    waiting_for: str  # who is called now: the escalation tier's group and analysts, or the MDR's channels
     flow_run_id: str
     url: str
 
@@ -80,7 +81,9 @@ def pending(
     if not items:
         console.print("Nothing waits for a decision.")
         return
-    table = Table("incident", "tenant", "title", "since", "why", "flow run", title="Waiting for a decision")
+    table = Table(
+        "incident", "tenant", "title", "since", "why", "for", "flow run", title="Waiting for a decision"
+    )
     for item in items:
         table.add_row(
             shown(item.incident_id[:8]),
@@ -88,6 +91,7 @@ def pending(
             shown(item.title),
             shown(item.since),
             shown(item.why),
+            shown(item.waiting_for),
             shown(item.url),
         )
     console.print(table)
@@ -192,13 +196,22 @@ def _pending(settings: Settings, view: IncidentView, run: FlowRun | None) -> Pen
         why = next(
             (t.message for t in reversed(view.timeline) if t.data.get("status") == "awaiting_approval"), ""
         )
+    from flows.respond import chain_state  # the engine, only when something waits: the CLI starts faster
+
     paused = run is not None and is_paused(run)
+    called = chain_state(view).called
+    waiting_for = (
+        f"{called[-1].data.get('group')}: {', '.join(called[-1].data.get('analysts') or [])}"
+        if called
+        else "the MDR's analyst channels"
+    )
     return Pending(
         incident_id=view.id,
         tenant=view.tenant,
         title=view.title,
         since=since.isoformat(timespec="seconds"),
         why=why,
+        waiting_for=waiting_for,
         flow_run_id=str(run.id) if paused and run is not None else "",
         url=run_url(settings, str(run.id)) if paused and run is not None else "",
     )

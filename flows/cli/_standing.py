@@ -10,12 +10,13 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from flows.settings import get_settings
 from flows.store import StandingDecision, StandingDecisions, Store
 
 from ._decisions import prove_analyst
-from ._output import console, emit_json, fail, shown
+from ._output import console, emit_json, fail, shown, terminal_safe
 
 app = typer.Typer(
     help="Standing decisions: alerts like these are benign (or malicious) until a date.",
@@ -41,15 +42,18 @@ def list_decisions(
     if not decisions:
         console.print("No standing decisions." if ended else "No standing decisions in force.")
         return
-    table = Table("id", "tenant", "verdict", "covers", "by", "until", "why", title="Standing decisions")
+    table = Table(title="Standing decisions", expand=True)
+    for name in ("id", "tenant", "verdict", "covers", "by, until", "why"):
+        # Rule ids, host names and domains are read whole: fold them, never cut them with an ellipsis.
+        ratio = {"covers": 3, "why": 2}.get(name)
+        table.add_column(name, overflow="fold", ratio=ratio, no_wrap=ratio is None)
     for decision in decisions:
         table.add_row(
             shown(decision.id[:8]),
             shown(decision.tenant),
             shown(decision.verdict),
-            shown(_covers(decision)),
-            shown(decision.analyst),
-            shown(_until(decision)),
+            Text(terminal_safe(_covers(decision), lines=True)),
+            Text(terminal_safe(f"{decision.analyst}\n{_until(decision)}", lines=True)),
             shown(decision.comment),
         )
     console.print(table)
@@ -73,7 +77,8 @@ def revoke(
     if as_json:
         emit_json(decision.as_dict())
         return
-    console.print(shown(f"standing decision {decision.id[:8]} revoked by {by}: {_covers(decision)}"))
+    covers = _covers(decision).replace("\n", "; ")
+    console.print(shown(f"standing decision {decision.id[:8]} revoked by {by}: {covers}"))
 
 
 def _covers(decision: StandingDecision) -> str:
@@ -83,7 +88,7 @@ def _covers(decision: StandingDecision) -> str:
         said.append(f"{len(scope.command_lines)} command line(s)")
     if scope.destinations:
         said.append("to " + ", ".join(scope.destinations[:3]) + (" …" if len(scope.destinations) > 3 else ""))
-    return "; ".join(said)
+    return "\n".join(said)
 
 
 def _until(decision: StandingDecision) -> str:

@@ -4,6 +4,7 @@ destructive action. Walked with a clock of the test's choosing, against a real s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from flows.cli import app
 from flows.models import Alert, Reason, Verdict, VerdictLabel
 from flows.respond import chain_state, walk_escalations
 from flows.settings import Settings
@@ -91,6 +94,8 @@ def test_the_chain_calls_each_tier_in_turn_then_keeps_waiting(
     second = walk_escalations(store, tenants, start + timedelta(minutes=15, seconds=1))
     assert "tier 2 of 3 (tier2): no decision in 15 min" in second[0]
     assert "tier 2 of 3 (tier2)" in _sent(settings, "_tier2")[0].read_text(encoding="utf-8")
+    [waiting] = json.loads(CliRunner().invoke(app, ["pending", "--json"]).stdout)
+    assert waiting["waiting_for"] == "tier2: carol"  # `garrison pending` says who is called now
 
     # An analyst of tier 2 answers "escalate": on-call is called at once, not after tier 2's 30 min.
     store.decide_waiting(incident_id, "escalate", "carol", "needs the on-call's eyes")

@@ -22,6 +22,7 @@ class TargetKind(StrEnum):
     IP = "ip"
     DOMAIN = "domain"
     URL = "url"
+    FILE_HASH = "file_hash"  # a file by its SHA-256, blocked everywhere (not one file on one host)
     PROCESS = "process"
     FILE = "file"
     ACCOUNT = "account"
@@ -42,6 +43,8 @@ class Capability(StrEnum):
     UNBLOCK_DOMAIN = "unblock_domain"
     BLOCK_URL = "block_url"
     UNBLOCK_URL = "unblock_url"
+    BLOCK_HASH = "block_hash"
+    UNBLOCK_HASH = "unblock_hash"
     DELETE_REGISTRY_VALUE = "delete_registry_value"
     RESTORE_REGISTRY_VALUE = "restore_registry_value"
     DISABLE_SERVICE = "disable_service"
@@ -88,6 +91,7 @@ def _facts() -> dict[Capability, _Fact]:
         (C.BLOCK_IP, C.UNBLOCK_IP, K.IP),
         (C.BLOCK_DOMAIN, C.UNBLOCK_DOMAIN, K.DOMAIN),
         (C.BLOCK_URL, C.UNBLOCK_URL, K.URL),
+        (C.BLOCK_HASH, C.UNBLOCK_HASH, K.FILE_HASH),
         (C.DELETE_REGISTRY_VALUE, C.RESTORE_REGISTRY_VALUE, K.REGISTRY_VALUE),
         (C.DISABLE_SERVICE, C.ENABLE_SERVICE, K.SERVICE),
         (C.DELETE_SCHEDULED_TASK, C.RESTORE_SCHEDULED_TASK, K.SCHEDULED_TASK),

@@ -4,6 +4,9 @@ OAuth2 client credentials against Entra ID (token cached); the hostname resolves
 by ``computerDnsName``; the isolate call answers 201 with a MachineAction in status ``Pending``, polled
 until ``Succeeded``/``Failed`` (bounded). ``ActiveRequestAlreadyExists`` means an action is in progress:
 Garrison polls that action instead of failing. Shapes: tests/fixtures/vendors/edr/defender_*.json.
+
+Custom indicators (domain, IP, URL, file SHA-256) are the separate adapter ``defender_indicators``, with
+its own app registration (``Ti.ReadWrite.All``); see ``_iocs``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ from .._vendor import (
 )
 from ..http import VendorHttp, VendorPolicy
 from ._base import ClientCredentials, IsolationClient, Side, register_host_isolation
+from ._iocs import (
+    DOMAIN,
+    IP,
+    SHA256,
+    URL,
+    IndicatorClient,
+    IndicatorSettings,
+    IocKind,
+    deleted,
+    register_indicator_blocking,
+)
 from ._status import isolation_state
 
 VENDOR = "defender"
@@ -48,12 +62,10 @@ class DefenderSettings(VendorSettings):
     isolation_type: Literal["Full", "Selective"] = Field(default="Full", description="MDE IsolationType.")
 
 
-class _Defender(ClientCredentials, IsolationClient):
-    settings: DefenderSettings
+class _DefenderApi(ClientCredentials):
+    """The MDE API behind one Entra ID app (isolation, or indicators with an app of its own)."""
 
-    def __init__(self, ctx: ActionContext) -> None:
-        self.settings = ctx.settings(VENDOR, DefenderSettings)
-        super().__init__(ctx, VENDOR, self.settings, POLICY)
+    settings: DefenderSettings
 
     def token_scope(self) -> list[str]:
         return [self.settings.tenant_id, self._client_id, self._client_secret]
@@ -67,6 +79,12 @@ class _Defender(ClientCredentials, IsolationClient):
         }
         url = f"{self.settings.login_url.rstrip('/')}/{self.settings.tenant_id}/oauth2/token"
         return await client_credentials_token(http, url, form, default_ttl=3599)
+
+
+class _Defender(_DefenderApi, IsolationClient):
+    def __init__(self, ctx: ActionContext) -> None:
+        self.settings = ctx.settings(VENDOR, DefenderSettings)
+        super().__init__(ctx, VENDOR, self.settings, POLICY)
 
     async def machine(self, hostname: str) -> dict[str, Any]:
         response = await self.api.request(
@@ -194,4 +212,79 @@ register_host_isolation(
         doc_url=DOC_UNISOLATE,
         summary="Release the machine from isolation in Microsoft Defender for Endpoint (``unisolate``).",
     ),
+)
+
+
+# -- custom indicators -------------------------------------------------------------------------------------
+# Shapes from Microsoft's API reference ("Submit or Update Indicator", "List Indicators", "Delete
+# Indicator"): POST /api/indicators with indicatorValue, indicatorType, action, title, description,
+# expirationTime, severity — a submit of an existing value updates it, so a create is never a duplicate;
+# DELETE /api/indicators/{id} answers 204, 404 once gone.
+IND_VENDOR = "defender_indicators"
+IND_SECRETS = ["defender_indicators_client_id", "defender_indicators_client_secret"]
+IND_DOC_CREATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/post-ti-indicator"
+IND_DOC_DELETE = "https://learn.microsoft.com/en-us/defender-endpoint/api/delete-ti-indicator-by-id"
+# Indicators: 100 calls per minute and 1500 per hour (Microsoft's documented limits).
+IND_POLICY = VendorPolicy(rate_per_second=1.5, burst=10)
+_MDE_TYPES = {DOMAIN: "DomainName", IP: "IpAddress", URL: "Url", SHA256: "FileSha256"}
+_BLOCKING = ("Block", "BlockAndRemediate", "AlertAndBlock")
+
+
+class DefenderIndicatorSettings(DefenderSettings, IndicatorSettings):
+    severity: Literal["Informational", "Low", "Medium", "High"] = Field(
+        default="High", description="Severity of the indicators Garrison submits."
+    )
+
+
+class _DefenderIndicators(_DefenderApi, IndicatorClient):
+    settings: DefenderIndicatorSettings
+
+    def __init__(self, ctx: ActionContext) -> None:
+        self.settings = ctx.settings(IND_VENDOR, DefenderIndicatorSettings)
+        super().__init__(ctx, IND_VENDOR, self.settings, IND_POLICY)
+
+    async def find(self, kind: IocKind, value: str) -> dict[str, Any] | None:
+        # The value is validated (no quote can close the OData string literal).
+        response = await self.api.request(
+            "GET", "/api/indicators", params={"$filter": f"indicatorValue eq '{value}'"}
+        )
+        same = [
+            i
+            for i in json_body(self.http, response).get("value") or []
+            if isinstance(i, dict)
+            and i.get("indicatorType") == _MDE_TYPES[kind]
+            and str(i.get("indicatorValue")).lower() == value.lower()
+        ]
+        return same[0] if same else None
+
+    def blocking(self, record: dict[str, Any]) -> bool:
+        return record.get("action") in _BLOCKING
+
+    def strength(self, kind: IocKind) -> str:
+        return "BlockAndRemediate" if kind is SHA256 else "Block"
+
+    async def create(self, kind: IocKind, value: str) -> str:
+        body = {
+            "indicatorValue": value,
+            "indicatorType": _MDE_TYPES[kind],
+            "action": self.strength(kind),
+            "title": f"Garrison incident {self.ctx.incident_id}",
+            "description": f"Blocked by Garrison for incident {self.ctx.incident_id}",
+            "expirationTime": self.expiration(),
+            "severity": self.settings.severity,
+        }
+        answer = json_body(self.http, await self.api.request("POST", "/api/indicators", json=body))
+        return str(answer.get("id")) if isinstance(answer, dict) else "None"
+
+    async def delete(self, indicator_id: str) -> bool:
+        return await deleted(self.api.request("DELETE", f"/api/indicators/{indicator_id}"))
+
+
+register_indicator_blocking(
+    _DefenderIndicators,
+    IND_VENDOR,
+    IND_SECRETS,
+    settings=DefenderIndicatorSettings,
+    product="Microsoft Defender for Endpoint",
+    kinds={kind: (IND_DOC_CREATE, IND_DOC_DELETE) for kind in _MDE_TYPES},
 )

@@ -1,7 +1,7 @@
 """Lab block lists: for each kind of indicator, a block action and its inverse on the tenant's list.
 
 Registered from the table below: ``lab.block_domain`` / ``lab.unblock_domain``, ``lab.block_ip`` /
-``lab.unblock_ip``, ``lab.block_url`` / ``lab.unblock_url``.
+``lab.unblock_ip``, ``lab.block_url`` / ``lab.unblock_url``, ``lab.block_hash`` / ``lab.unblock_hash``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class UrlInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2048, description="URL to block, refanged.")
+
+
+class HashInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="SHA-256 of the file to block.")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,14 @@ BLOCK_LISTS = (
         lambda url: url.strip(),
         add="Add the URL to the tenant's web proxy block list (lab).",
         remove="Remove the URL from the tenant's web proxy block list (lab).",
+    ),
+    BlockList(
+        "sha256",
+        HashInput,
+        Capability.BLOCK_HASH,
+        lambda digest: digest.lower(),
+        add="Add the file hash to the tenant's EDR hash block list (lab).",
+        remove="Remove the file hash from the tenant's EDR hash block list (lab).",
     ),
 )
 

@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from . import (
+    _actions,
     _audit,
     _bench,
     _dead_letters,
@@ -42,6 +43,7 @@ app.add_typer(_bench.app, name="bench")
 app.add_typer(_audit.app, name="audit")
 app.add_typer(_standing.app, name="standing")
 app.add_typer(_rules.app, name="rules")
+app.add_typer(_actions.app, name="actions")
 _response.register(app)  # plan, rollback, approve, reconcile
 _decisions.register(app)  # pending, decide
 

@@ -74,6 +74,7 @@ def test_the_capabilities_form_families_of_a_containing_one_and_its_inverse() ->
         Capability.UNBLOCK_IP,
         Capability.UNBLOCK_DOMAIN,
         Capability.UNBLOCK_URL,
+        Capability.UNBLOCK_HASH,
         Capability.RESTORE_REGISTRY_VALUE,
         Capability.ENABLE_SERVICE,
         Capability.RESTORE_SCHEDULED_TASK,

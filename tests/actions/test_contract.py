@@ -25,6 +25,7 @@ from actions._vendor import VendorSettings
 from actions.http import HttpPool
 
 VENDORS = {"lab", "crowdstrike", "defender", "sentinelone", "panos", "opnsense", "wazuh", "openc2"}
+VENDORS |= {"crowdstrike_iocs", "defender_indicators"}  # the EDRs' indicator lists, opted into apart
 KEYS = registry.keys()
 # Declared on purpose to have no inverse, with the reason in the adapter.
 NO_INVERSE = {"lab.kill_process", "wazuh.block_ip", "openc2.delete_registry_value"}

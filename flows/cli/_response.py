@@ -153,7 +153,7 @@ def approve(
 ) -> None:
     """Approve one action on one protected target (the two-person rule). The last approval starts the
     incident's next response round, whose flow run does the action: nothing acts in this process."""
-    from flows.intake import dispatch_round
+    from flows.intake import start_approved
     from flows.respond import approve as record_approval
 
     from ._decisions import prove_analyst
@@ -180,14 +180,9 @@ def approve(
         "flow_run_id": "",
     }
     if status.ready and run:
-        try:
-            result["said"] = store.ledger.start_approved_round(
-                incident.id, status.approval.action_hash, found.label, by
-            )
-        except ValueError as error:
-            result["said"] = str(error)
-        else:
-            result["flow_run_id"] = dispatch_round(settings, store, incident.id)
+        result["said"], result["flow_run_id"] = start_approved(
+            settings, store, incident.id, status.approval.action_hash, found.label, by
+        )
     if as_json:
         emit_json(result)
         return

@@ -12,6 +12,7 @@ from ._decisions import (
     is_paused,
     read_runs,
     run_url,
+    start_approved,
 )
 from ._dispatch import DEPLOYMENT, Dispatcher, PrefectDispatcher
 from ._service import BatchReport, Intake, Rejection, parse_json
@@ -27,6 +28,7 @@ __all__ = [
     "is_paused",
     "read_runs",
     "run_url",
+    "start_approved",
     "DEPLOYMENT",
     "BatchReport",
     "Dispatcher",

@@ -33,7 +33,7 @@ from flows.store import (
 )
 from flows.tenants import tenants_from
 
-from ._decisions import DecisionError, apply_decision, check_analyst, dispatch_round
+from ._decisions import DecisionError, apply_decision, check_analyst, start_approved
 
 MAX_DECISION_BYTES = 16_384
 HOW = (
@@ -191,13 +191,9 @@ async def _approve(
         return _problem(409, str(error))
     said, run_id = "", ""
     if status.ready:
-        try:
-            said = await run_in_threadpool(
-                store.ledger.start_approved_round, view.id, status.approval.action_hash, target.label, analyst
-            )
-            run_id = await run_in_threadpool(dispatch_round, settings, store, view.id)
-        except ValueError as error:
-            said = str(error)
+        said, run_id = await run_in_threadpool(
+            start_approved, settings, store, view.id, status.approval.action_hash, target.label, analyst
+        )
     return JSONResponse(
         content={
             "incident_id": view.id,

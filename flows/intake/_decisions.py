@@ -102,6 +102,19 @@ def apply_decision(
     return Applied(said, run_id, run_url(settings, run_id) if run_id else "")
 
 
+def start_approved(
+    settings: Settings, store: Store, incident_id: str, action_hash: str, target: str, analyst: str
+) -> tuple[str, str]:
+    """An action's approvals are complete (``garrison approve``, an approval link): start the round whose
+    run does it and dispatch that run. Returns what happened, one line, and the run's id ("" when none
+    started: the incident does not wait, or Prefect does not answer and the sweeper starts it)."""
+    try:
+        said = store.ledger.start_approved_round(incident_id, action_hash, target, analyst)
+    except ValueError as error:
+        return str(error), ""
+    return said, dispatch_round(settings, store, incident_id)
+
+
 def dispatch_round(settings: Settings, store: Store, incident_id: str) -> str:
     """Start the decided round's run now if Prefect answers (else `garrison up`'s sweeper starts it)."""
     if not answers(f"{settings.prefect_api_url}/health"):

@@ -11,12 +11,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from actions import ActionSpec, Binding, Capability, SecretRef, registry
 from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
+from playbooks import PlaybookError, load_playbook
 from templates import languages
 
 
@@ -301,6 +311,22 @@ class Tenant(BaseModel):
     intel: IntelConfig = Field(
         default_factory=lambda: IntelConfig(), description="Online intel providers asked at enrichment."
     )
+    playbooks: list[str] = Field(
+        default_factory=list,
+        description="The tenant's own playbooks (built-in ids or YAML paths), chosen before the built-in "
+        "ones when their match holds.",
+    )
+
+    @field_validator("playbooks")
+    @classmethod
+    def _playbooks_load(cls, names: list[str]) -> list[str]:
+        # A broken playbook is found when the tenants file loads, not when an incident needs it.
+        for name in names:
+            try:
+                load_playbook(name)
+            except PlaybookError as error:
+                raise PydanticCustomError("tenant_playbook", "{said}", {"said": str(error)}) from None
+        return names
 
     @model_validator(mode="after")
     def _adapters_and_bindings(self) -> Tenant:

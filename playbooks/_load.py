@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,20 @@ def load_playbook(name_or_path: str) -> Playbook:
     else:
         path = BUILTIN_DIR / f"{name_or_path}.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        stat = path.stat()
     except FileNotFoundError:
         known = ", ".join(p.stem for p in builtin_playbooks())
         raise PlaybookError(f"no playbook {name_or_path!r} (built-in: {known})") from None
+    # Every respond run chooses among all playbooks: each file is parsed once until it changes.
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: Path, mtime_ns: int, size: int) -> Playbook:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlaybookError(f"no playbook {str(path)!r}") from None
     except yaml.YAMLError as error:
         raise PlaybookError(f"{path}: not valid YAML: {error}") from None
     try:

@@ -1,4 +1,9 @@
-"""The playbook format: YAML data, validated by these models. No expressions: conditions are data."""
+"""The playbook format: YAML data, validated by these models. No expressions: conditions are data.
+
+The header follows CACAO 2.0's (id, name, version, description, playbook_types) so a playbook exports to
+CACAO JSON and back; ``match`` says which incidents a playbook is for. Steps are kinds the respond flow has a
+runner for; an unknown kind or field is refused when the file loads, naming the step and the field.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +28,22 @@ class When(BaseModel):
         return self.verdict is None or verdict in self.verdict
 
 
+OnFailure = Literal["continue", "escalate", "stop"]
+
+
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Unique step name.")
     when: When = Field(default_factory=When)
+    on_failure: OnFailure = Field(
+        default="escalate",
+        description="When the step itself fails (an error, a timeout): note it and go on (continue), hand "
+        "the incident to an analyst and end the run (escalate), or end the run (stop).",
+    )
+    timeout: int | None = Field(
+        default=None, ge=1, le=86_400, description="Seconds the step may take before it counts as failed."
+    )
 
 
 class EnrichStep(_Step):
@@ -79,6 +95,12 @@ class ActStep(_Step):
         description="Explicit action keys (crowdstrike.isolate_host), for a playbook that wants one vendor.",
     )
 
+    requires_approval: bool = Field(
+        default=False,
+        description="A gate: the step waits for an analyst's decision before it acts, whatever the tenant's "
+        "auto_contain says.",
+    )
+
     @model_validator(mode="after")
     def _one_way(self) -> ActStep:
         if (self.capabilities is None) == (self.vendor_actions is None):
@@ -113,15 +135,82 @@ Step = Annotated[
 ]
 
 
+PlaybookType = Literal[
+    "notification",
+    "detection",
+    "investigation",
+    "prevention",
+    "mitigation",
+    "remediation",
+    "attack",
+    "engagement",
+]  # CACAO 2.0's playbook-type-ov
+_TECHNIQUE = r"^T[0-9]{4}(\.[0-9]{3})?$"
+_SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class Match(BaseModel):
+    """Which incidents a playbook is for: every given condition must hold (a list holds when any of its
+    items does). The respond flow chooses among
+    the playbooks whose match holds: the highest ``priority``, then the most conditions, then the
+    tenant's own before the built-ins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: list[VerdictName] | None = Field(default=None, description="Triage's (or an analyst's) verdict.")
+    tenants: list[str] | None = Field(default=None, description="Only for these tenant ids.")
+    techniques: list[Annotated[str, Field(pattern=_TECHNIQUE)]] | None = Field(
+        default=None,
+        description="ATT&CK techniques in the incident's alerts (T1547 also matches T1547.001).",
+    )
+    title_contains: list[Annotated[str, Field(min_length=3)]] | None = Field(
+        default=None, description="Words in an alert title (case-insensitive), any of them."
+    )
+    min_severity: int | None = Field(
+        default=None, ge=0, le=6, description="OCSF severity_id of the most severe alert, at least."
+    )
+    findings: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]] | None = Field(
+        default=None,
+        description="Triage findings behind the verdict (their codes: persistence_long_lived, rhythm, "
+        "side_loading, hacktool …), any of them; known once the incident is classified.",
+    )
+    priority: int = Field(default=0, ge=-1000, le=1000)
+
+    def conditions(self) -> int:
+        fields = (
+            self.verdict,
+            self.tenants,
+            self.techniques,
+            self.title_contains,
+            self.min_severity,
+            self.findings,
+        )
+        return sum(value is not None for value in fields)
+
+
 class Playbook(BaseModel):
     """An ordered list of steps run by the ``respond`` flow."""
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str = Field(default="", description="Stable identifier (defaults to the name, lower-cased).")
     name: str = Field(min_length=1)
+    version: str = Field(default="1", pattern=r"^[0-9]+(\.[0-9]+){0,2}$")
     description: str = ""
+    playbook_types: list[PlaybookType] = Field(default_factory=list)
+    match: Match | None = Field(
+        default=None, description="Which incidents it is chosen for; without it, only when asked by name."
+    )
     dry_run: bool = Field(default=False, description="Plan every action, call no vendor.")
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _identified(self) -> Playbook:
+        if not self.id:
+            self.id = re.sub(r"[^a-z0-9_-]+", "-", self.name.lower()).strip("-")[:64]
+        if not re.fullmatch(_SLUG, self.id):
+            raise ValueError(f"id {self.id!r} must be lower-case letters, digits, '-' or '_' (at most 64)")
+        return self
 
     def action_keys(self) -> list[str]:
         """The action keys the playbook names outright (capabilities are bound per tenant, not here)."""

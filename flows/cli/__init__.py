@@ -18,6 +18,7 @@ from . import (
     _incidents,
     _ingest,
     _lab,
+    _playbook,
     _response,
     _rules,
     _standing,
@@ -44,6 +45,7 @@ app.add_typer(_audit.app, name="audit")
 app.add_typer(_standing.app, name="standing")
 app.add_typer(_rules.app, name="rules")
 app.add_typer(_actions.app, name="actions")
+app.add_typer(_playbook.app, name="playbook")
 _response.register(app)  # plan, rollback, approve, reconcile
 _decisions.register(app)  # pending, decide
 
@@ -62,16 +64,17 @@ def main() -> None:
         if callable(show):
             show()
         else:
-            err_console.print(shown(f"error: {error}", "red"))
+            err_console.print(shown(f"error: {error}", "red"), soft_wrap=True)
         code = getattr(error, "exit_code", 2)
     except CliError as error:
-        err_console.print(Text(f"error: {error}", style="red"))
+        # One line whatever the terminal's width: a wrapped error reads as several.
+        err_console.print(Text(f"error: {error}", style="red"), soft_wrap=True)
         code = 1
     except Exception as error:  # noqa: BLE001 - the CLI's contract: one clear line, not a traceback
         if os.environ.get("GARRISON_DEBUG"):
             raise
         # An unexpected error's text may carry alert data: shown without terminal controls, like the rest.
-        err_console.print(shown(f"error: {type(error).__name__}: {error}", "red"))
+        err_console.print(shown(f"error: {type(error).__name__}: {error}", "red"), soft_wrap=True)
         err_console.print("(set GARRISON_DEBUG=1 for the traceback)", style="dim")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

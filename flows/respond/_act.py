@@ -10,17 +10,16 @@ decided when an action executes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+from dataclasses import dataclass
 
-from actions import ActionContext, Unbound
+from actions import ActionContext, ActionSpec, Unbound
 from flows.models import Alert
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant
 
 from ._execute import TIMING, UNBOUND, Outcome, Timing, execute, not_bound
 from ._guardrails import Guard
-from ._targets import acts_on, targets_for
+from ._targets import Target, acts_on, targets_for
 from ._vendors import vendor_settings
 
 
@@ -35,6 +34,65 @@ def base_context(store: Store, tenant: Tenant, incident_id: str, *, dry_run: boo
     )
 
 
+@dataclass(frozen=True)
+class Job:
+    """One action on one target: what the playbook asked (``wanted``: a capability or an action key) and
+    the tenant's action that does it, or why none does (then nothing is sent, and the ledger says so)."""
+
+    wanted: str
+    target: Target
+    spec: ActionSpec | None
+    unbound: Unbound | None = None
+
+    @property
+    def name(self) -> str:
+        """How the job reads in the Prefect UI: ``isolate_host WS-FINANCE-07``."""
+        return f"{self.wanted} {self.target.label}"[:120]
+
+
+def jobs_for(store: Store, incident: IncidentView, tenant: Tenant, actions: list[str]) -> list[Job]:
+    """Every action of ``actions`` (capabilities, or explicit action keys) on every target of its kind;
+    what has no target or no adapter is noted on the incident's timeline."""
+    if tenant.id != incident.tenant:
+        raise PermissionError(f"incident {incident.id} belongs to another tenant")  # never cross tenants
+    alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
+    jobs: list[Job] = []
+    for wanted in actions:
+        kind = acts_on(wanted)
+        targets = targets_for(kind, incident, alerts)
+        try:
+            spec = tenant.action_for(wanted)
+        except Unbound as unbound:
+            what = f"{wanted}: {unbound}" + ("" if targets else f" (and no {kind} target in this incident)")
+            store.add_timeline(incident.id, "act", what)
+            jobs.extend(Job(wanted, target, None, unbound) for target in targets)
+            continue
+        if not targets:
+            store.add_timeline(incident.id, "act", f"{spec.key}: no {kind} target in this incident")
+        jobs.extend(Job(wanted, target, spec) for target in targets)
+    return jobs
+
+
+async def run_job(
+    job: Job,
+    store: Store,
+    incident: IncidentView,
+    tenant: Tenant,
+    ctx: ActionContext,
+    *,
+    guard: Guard | None = None,
+    timing: Timing = TIMING,
+) -> Outcome:
+    """Run one job through the ledger (``execute``), or record that no adapter of the tenant does it."""
+    if job.spec is None:
+        why = job.unbound or Unbound(f"no adapter for {job.wanted} in tenant {tenant.id}")
+        return await not_bound(job.wanted, job.target, ctx, store, incident.round, why)
+    guard = guard or Guard(tenant.policy)
+    return await execute(
+        job.spec, job.target, ctx, store, incident.round, tenant=tenant, guard=guard, timing=timing
+    )
+
+
 async def act_on_incident(
     store: Store,
     incident: IncidentView,
@@ -45,30 +103,16 @@ async def act_on_incident(
     timing: Timing = TIMING,
     ctx: ActionContext | None = None,
 ) -> list[Outcome]:
-    """Run each of ``actions`` (capabilities, or explicit action keys) on every target of its kind."""
-    if tenant.id != incident.tenant:
-        raise PermissionError(f"incident {incident.id} belongs to another tenant")  # never cross tenants
-    alerts = [Alert.model_validate(document) for document in store.alert_documents(incident.id)]
+    """Run each of ``actions`` (capabilities, or explicit action keys) on every target of its kind, all
+    concurrently in this event loop (the respond flow runs each job as its own task instead)."""
+    jobs = jobs_for(store, incident, tenant, actions)
     ctx = ctx or base_context(store, tenant, incident.id, dry_run=dry_run)
     guard = Guard(tenant.policy)
-    jobs: list[Coroutine[Any, Any, Outcome]] = []
-    for wanted in actions:
-        kind = acts_on(wanted)
-        targets = targets_for(kind, incident, alerts)
-        try:
-            spec = tenant.action_for(wanted)
-        except Unbound as unbound:
-            what = f"{wanted}: {unbound}" + ("" if targets else f" (and no {kind} target in this incident)")
-            store.add_timeline(incident.id, "act", what)
-            jobs.extend(not_bound(wanted, t, ctx, store, incident.round, unbound) for t in targets)
-            continue
-        if not targets:
-            store.add_timeline(incident.id, "act", f"{spec.key}: no {kind} target in this incident")
-        jobs.extend(
-            execute(spec, target, ctx, store, incident.round, tenant=tenant, guard=guard, timing=timing)
-            for target in targets
+    return list(
+        await asyncio.gather(
+            *(run_job(job, store, incident, tenant, ctx, guard=guard, timing=timing) for job in jobs)
         )
-    return list(await asyncio.gather(*jobs))
+    )
 
 
 _WAITS = {

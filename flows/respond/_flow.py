@@ -1,26 +1,41 @@
-"""The ``respond`` flow: one run per incident, running the playbook's steps in order."""
+"""The ``respond`` flow: one run per incident, running the chosen playbook's steps in order.
+
+Each step kind has one runner (``RUNNERS``); a playbook naming a kind without one is refused before the run
+does anything. A step that fails (an error, its ``timeout``) does what its ``on_failure`` says: go on, hand
+the incident to an analyst, or stop. The playbook is chosen by the match rules (``playbooks.choose``) when
+the run starts and again once triage has a verdict; the one that ran is on the incident's timeline.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import wait
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from actions import registry
 from flows.models import VerdictLabel
 from flows.settings import get_settings
+from flows.store import IncidentView, Store
 from flows.tenants import Tenant, tenants_from
 from playbooks import (
+    DEFAULT,
     ActStep,
-    ClassifyStep,
     CloseStep,
-    EnrichStep,
     EscalateStep,
+    Facts,
     NotifyStep,
-    load_playbook,
+    Playbook,
+    PlaybookError,
+    Step,
+    candidates,
+    choose,
+    resolve,
 )
 
 from ._act import settle
@@ -31,10 +46,12 @@ from ._steps import (
     close,
     enrich,
     escalate,
+    incident_alerts,
     notify,
     open_store,
     publish_report,
     request_approvals,
+    start_containment,
 )
 
 
@@ -44,8 +61,38 @@ class RespondRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     incident_id: str = Field(min_length=1, max_length=36, description="The incident to handle.")
-    playbook: str = Field(default="default", description="Built-in playbook name or path to a YAML file.")
+    playbook: str = Field(
+        default="",
+        description="A playbook id or a path to a YAML file; empty: chosen by the playbooks' match rules.",
+    )
     dry_run: bool = Field(default=False, description="Plan every action, change nothing, notify nobody.")
+
+
+@dataclass
+class _Run:
+    """One respond run's state as it walks a playbook."""
+
+    store: Store
+    incident_id: str
+    run_id: str
+    tenant: Tenant
+    playbook: Playbook
+    chosen: bool  # by match rules (so it may be chosen again once the verdict is known), not by name
+    dry_run: bool
+    verdict: str | None  # triage's, or an analyst's
+    decided: bool  # an analyst's verdict stands: no classify step overrides it
+    position: int = 0
+    resume_at: int = 0  # where a decision re-enters the playbook: the step after the last classify step run
+    ran: set[str] = field(default_factory=set)  # each step runs at most once per run
+    triaged: bool = False  # enrich/classify ran: a playbook chosen after them does not repeat them
+    ended: str = ""  # why the run ends before the playbook's last step
+    # Every act step's outcomes so far: the incident is contained only when all of them are in place.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    told_contained: bool = False
+
+    @property
+    def steps(self) -> list[Step]:
+        return list(self.playbook.steps)
 
 
 @flow(name="respond", description="Enrich, classify, contain, notify and close one incident.")
@@ -65,90 +112,46 @@ def respond(request: RespondRequest) -> dict[str, Any]:
         )
         return {"incident_id": incident.id, "status": incident.status, "skipped": True}
 
-    playbook = load_playbook(request.playbook)
-    for key in playbook.action_keys():
-        registry.get(key)  # fail before acting at all if the playbook names an unknown action
-    dry_run = request.dry_run or playbook.dry_run
-    steps = playbook.steps
     # A round an analyst started with a decision (`garrison decide` while no run waited) acts on it.
-    verdict: str | None = store.decided_verdict(incident.id)
-    ran: set[str] = set()  # each step runs at most once per run
-    decided = verdict is not None  # an analyst's verdict stands: no classify step overrides it
-    resume_at = 0  # where a decision re-enters the playbook: the step after the last classify step run
-    position = 0
-    while position < len(steps):
-        step = steps[position]
-        position += 1
-        if step.id in ran:
+    verdict = store.decided_verdict(incident.id)
+    if request.playbook:
+        playbook = resolve(request.playbook, tenant.playbooks)
+    else:
+        playbook = choose(candidates(tenant.playbooks), _facts(store, incident, verdict), resolve(DEFAULT))
+    run = _Run(
+        store,
+        incident.id,
+        run_id,
+        tenant,
+        playbook,
+        chosen=not request.playbook,
+        dry_run=request.dry_run,
+        verdict=verdict,
+        decided=verdict is not None,
+    )
+    if request.playbook:
+        why = "asked for by name"
+    elif playbook.match is None:
+        why = "no playbook's match holds before triage (chosen again once the verdict is known)"
+    else:
+        why = "its match rules hold"
+    _begin(run, why)
+    while run.position < len(run.steps) and not run.ended:
+        step = run.steps[run.position]
+        run.position += 1
+        if step.id in run.ran:
             continue
-        if not step.when.holds(verdict):
-            store.add_timeline(incident.id, step.id, f"step skipped (verdict {verdict})")
+        if not step.when.holds(run.verdict):
+            store.add_timeline(incident.id, step.id, f"step skipped (verdict {run.verdict})")
             continue
-        ran.add(step.id)
-        if isinstance(step, EnrichStep):
-            enrich.with_options(task_run_name=step.id)(incident.id, tenant)
-        elif isinstance(step, ClassifyStep):
-            if decided:
-                store.add_timeline(incident.id, step.id, "step skipped: an analyst decided the verdict")
-                continue
-            verdict = classify_incident.with_options(task_run_name=step.id)(incident.id, tenant)
-            resume_at = position
-        elif isinstance(step, ActStep):
-            if not (tenant.policy.auto_contain or decided or dry_run):
-                # This tenant contains only on an analyst's word: the step is a gate.
-                why = f"{step.id}: containment waits for an analyst (the tenant's auto_contain is off)"
-                decision = _ask(incident.id, run_id, tenant, step.id, why)
-                if decision is _SUPERSEDED:
-                    return {"incident_id": incident.id, "status": "superseded", "superseded": True}
-                if decision != "malicious":
-                    if decision == "benign":  # walk on from after classify; containment's `when` fails
-                        verdict, decided, position = decision, True, resume_at
-                    continue
-                verdict, decided = decision, True
-            outcomes = act.with_options(task_run_name=step.id)(incident.id, tenant.id, step.actions, dry_run)
-            contained, held = _after_containment(incident.id, outcomes, dry_run)
-            if contained:
-                # The customer hears at once that the threat is contained; the full report comes at closure.
-                notify.with_options(task_run_name=f"{step.id}-notify")(
-                    incident.id, tenant, "containment_done"
-                )
-            elif held:  # a guardrail, an approval or the vendor holds an action: the analysts decide
-                notify.with_options(task_run_name=f"{step.id}-escalate")(
-                    incident.id, tenant, "escalation", held
-                )
-                pending = [[o["action"], o["target"]] for o in outcomes if o.get("hold") == "approval"]
-                if pending:  # the approvers get the list of what waits for their two signatures
-                    request_approvals.with_options(task_run_name=f"{step.id}-approvals")(
-                        incident.id, tenant, pending
-                    )
-        elif isinstance(step, EscalateStep):
-            if dry_run:  # the incident is marked as waiting; nobody is told, nothing pauses
-                escalate.with_options(task_run_name=step.id)(incident.id, step.reason)
-                store.add_timeline(incident.id, step.id, "dry-run: would pause for an analyst's decision")
-                continue
-            # A gray verdict waits for a person.
-            decision = _ask(incident.id, run_id, tenant, step.id, step.reason)
-            if decision is _SUPERSEDED:
-                return {"incident_id": incident.id, "status": "superseded", "superseded": True}
-            if decision in ("malicious", "benign"):
-                # The decision re-classifies the incident: walk the playbook again from the step after
-                # classify under the new verdict; steps that already ran are not repeated.
-                verdict, decided, position = decision, True, resume_at
-        elif isinstance(step, NotifyStep):
-            if dry_run:
-                store.add_timeline(incident.id, step.id, f"dry-run: would send {step.event}")
-            else:
-                notify.with_options(task_run_name=step.id)(incident.id, tenant, step.event)
-        elif isinstance(step, CloseStep):
-            if dry_run:
-                store.add_timeline(incident.id, step.id, "dry-run: would close")
-                continue
-            closing = close.with_options(task_run_name=step.id)(incident.id)
-            if closing["review"]:  # contained (or decided) but not closable without a person: ask one
-                notify.with_options(task_run_name=f"{step.id}-escalate")(
-                    incident.id, tenant, "escalation", closing["review"]
-                )
+        run.ran.add(step.id)
+        try:
+            RUNNERS[step.kind](run, step)
+        except Exception as error:  # noqa: BLE001 - what a failed step does is the playbook's choice
+            _failed(run, step, error)
 
+    if run.ended == _SUPERSEDED:  # the new round's run reports and ends the round
+        return {"incident_id": incident.id, "status": "superseded", "superseded": True}
     create_markdown_artifact(
         key=f"incident-{incident.id}",
         markdown=publish_report(incident.id, tenant),
@@ -161,19 +164,215 @@ def respond(request: RespondRequest) -> dict[str, Any]:
         logger.info("incident %s: new response round requested: %s", incident.id, news)
     final = store.incident(incident.id)
     assert final is not None
-    logger.info("incident %s: %s, verdict %s", final.id, final.status, final.verdict)
-    return {"incident_id": final.id, "status": final.status, "verdict": final.verdict}
+    logger.info(
+        "incident %s: %s, verdict %s (playbook %s)", final.id, final.status, final.verdict, final.playbook
+    )
+    return {
+        "incident_id": final.id,
+        "status": final.status,
+        "verdict": final.verdict,
+        "playbook": run.playbook.id,
+    }
+
+
+def _begin(run: _Run, why: str) -> None:
+    """Check the playbook can run (every step kind has a runner, every named action exists) and record
+    on the incident which playbook runs, and why."""
+    missing = sorted({step.kind for step in run.playbook.steps} - RUNNERS.keys())
+    if missing:
+        raise PlaybookError(f"playbook {run.playbook.id}: no runner for step kind {', '.join(missing)}")
+    for key in run.playbook.action_keys():
+        registry.get(key)  # fail before acting at all if the playbook names an unknown action
+    run.dry_run = run.dry_run or run.playbook.dry_run
+    run.store.add_timeline(
+        run.incident_id,
+        "playbook",
+        f"playbook {run.playbook.id} v{run.playbook.version}: {why}",
+        {"playbook": run.playbook.id, "version": run.playbook.version},
+    )
+
+
+def _facts(store: Store, incident: IncidentView, verdict: str | None) -> Facts:
+    alerts = incident_alerts(store, incident.id)
+    return Facts(
+        tenant=incident.tenant,
+        verdict=verdict,
+        techniques=frozenset(incident.techniques).union(*(alert.techniques() for alert in alerts)),
+        titles=tuple(dict.fromkeys([incident.title, *(a.finding_info.title for a in alerts)])),
+        severity=max([incident.severity_id, *(a.severity_id for a in alerts if a.severity_id <= 6)]),
+        findings=frozenset(str(r["code"]) for r in incident.reasons if r.get("code"))
+        if verdict
+        else frozenset(),
+    )
+
+
+# -- step runners --------------------------------------------------------------------------------------
+
+
+def _enrich(run: _Run, step: Any) -> None:
+    enrich.with_options(task_run_name=step.id, **_limit(step))(run.incident_id, run.tenant)
+    run.triaged = True
+
+
+def _classify(run: _Run, step: Any) -> None:
+    if run.decided:
+        run.store.add_timeline(run.incident_id, step.id, "step skipped: an analyst decided the verdict")
+        return
+    task = classify_incident.with_options(task_run_name=step.id, **_limit(step))
+    run.verdict = task(run.incident_id, run.tenant)
+    run.resume_at, run.triaged = run.position, True
+    _choose_again(run)
+
+
+def _choose_again(run: _Run) -> None:
+    """With a verdict known, the match rules may name another playbook: its steps after classification
+    run from here (triage is not repeated)."""
+    if not run.chosen:
+        return
+    incident = run.store.incident(run.incident_id)
+    assert incident is not None
+    found = candidates(run.tenant.playbooks)
+    better = choose(found, _facts(run.store, incident, run.verdict), run.playbook)
+    if better.id == run.playbook.id:
+        return
+    run.playbook = better
+    _begin(run, f"chosen for the verdict {run.verdict}")
+    kinds = [step.kind for step in better.steps]
+    after_triage = max((i + 1 for i, kind in enumerate(kinds) if kind in ("enrich", "classify")), default=0)
+    run.position = run.resume_at = after_triage
+    run.ran = {step.id for step in better.steps[:after_triage]}
+
+
+def _act(run: _Run, step: ActStep) -> None:
+    tenant = run.tenant
+    if (step.requires_approval or not tenant.policy.auto_contain) and not (run.decided or run.dry_run):
+        # A gate: containment waits for an analyst's word (the step asks for it, or the tenant's
+        # auto_contain is off).
+        because = (
+            "the step requires approval" if step.requires_approval else "the tenant's auto_contain is off"
+        )
+        decision = _ask(run, step.id, f"{step.id}: containment waits for an analyst ({because})")
+        if decision == "benign":  # walk on from after classify; containment's `when` fails
+            run.verdict, run.decided, run.position = decision, True, run.resume_at
+        if decision != "malicious":
+            return
+        run.verdict, run.decided = decision, True
+    jobs = start_containment(run.incident_id, tenant.id, step.actions, run.dry_run)
+    # One task run per action and target (`isolate_host WS-FINANCE-07`), all at once: each vendor's rate
+    # limiter paces its own calls, and one failure does not stop the others.
+    futures = [
+        act.with_options(task_run_name=job.name, **_limit(step)).submit(
+            run.incident_id, tenant.id, job, run.dry_run
+        )
+        for job in jobs
+    ]
+    wait(futures)
+    outcomes = [future.result() for future in futures]
+    if run.dry_run:
+        return
+    run.outcomes += outcomes
+    contained, held = settle(run.store, run.incident_id, run.outcomes)
+    if contained and not run.told_contained:
+        # The customer hears at once that the threat is contained; the full report comes at closure.
+        notify.with_options(task_run_name=f"{step.id}-notify")(run.incident_id, tenant, "containment_done")
+        run.told_contained = True
+    elif held and (_stuck(outcomes) or not (run.outcomes or _acts_later(run))):
+        # A guardrail, an approval or the vendor holds an action of this step (or no step acted on
+        # anything): the analysts decide.
+        notify.with_options(task_run_name=f"{step.id}-escalate")(run.incident_id, tenant, "escalation", held)
+        pending = [[o["action"], o["target"]] for o in outcomes if o.get("hold") == "approval"]
+        if pending:  # the approvers get the list of what waits for their two signatures
+            request_approvals.with_options(task_run_name=f"{step.id}-approvals")(
+                run.incident_id, tenant, pending
+            )
+
+
+def _stuck(outcomes: list[dict[str, Any]]) -> bool:
+    return any(o.get("hold") or o["status"] == "failed" for o in outcomes)
+
+
+def _acts_later(run: _Run) -> bool:
+    return any(step.kind == "act" for step in run.steps[run.position :])
+
+
+def _escalate(run: _Run, step: EscalateStep) -> None:
+    if run.dry_run:  # the incident is marked as waiting; nobody is told, nothing pauses
+        escalate.with_options(task_run_name=step.id)(run.incident_id, step.reason)
+        run.store.add_timeline(run.incident_id, step.id, "dry-run: would pause for an analyst's decision")
+        return
+    # A gray verdict waits for a person.
+    decision = _ask(run, step.id, step.reason)
+    if decision in ("malicious", "benign"):
+        # The decision re-classifies the incident: walk the playbook again from the step after classify
+        # under the new verdict; steps that already ran are not repeated.
+        run.verdict, run.decided, run.position = decision, True, run.resume_at
+
+
+def _notify(run: _Run, step: NotifyStep) -> None:
+    if run.dry_run:
+        run.store.add_timeline(run.incident_id, step.id, f"dry-run: would send {step.event}")
+        return
+    notify.with_options(task_run_name=step.id, **_limit(step))(run.incident_id, run.tenant, step.event)
+
+
+def _close(run: _Run, step: CloseStep) -> None:
+    if run.dry_run:
+        run.store.add_timeline(run.incident_id, step.id, "dry-run: would close")
+        return
+    closing = close.with_options(task_run_name=step.id, **_limit(step))(run.incident_id)
+    if closing["review"]:  # contained (or decided) but not closable without a person: ask one
+        notify.with_options(task_run_name=f"{step.id}-escalate")(
+            run.incident_id, run.tenant, "escalation", closing["review"]
+        )
+
+
+# Every step kind the schema knows, and the one function that runs it.
+RUNNERS: dict[str, Callable[[_Run, Any], None]] = {
+    "enrich": _enrich,
+    "classify": _classify,
+    "act": _act,
+    "escalate": _escalate,
+    "notify": _notify,
+    "close": _close,
+}
+
+
+def _limit(step: Step) -> dict[str, Any]:
+    return {"timeout_seconds": step.timeout} if step.timeout else {}
+
+
+def _failed(run: _Run, step: Step, error: Exception) -> None:
+    """A step failed: note it, then do what its ``on_failure`` says."""
+    why = f"step {step.id} failed: {type(error).__name__}: {error}"[:1000]
+    get_run_logger().error("incident %s: %s", run.incident_id, why)
+    if step.on_failure == "continue":
+        run.store.add_timeline(run.incident_id, step.id, f"{why}; the playbook goes on")
+        return
+    if step.on_failure == "stop":
+        run.store.add_timeline(run.incident_id, step.id, f"{why}; the run stops")
+        raise error
+    run.ended = "escalated"
+    escalate.with_options(task_run_name=f"{step.id}-failed")(run.incident_id, why)
+    if not run.dry_run:
+        notify.with_options(task_run_name=f"{step.id}-failed-notify")(
+            run.incident_id, run.tenant, "escalation", why
+        )
 
 
 _SUPERSEDED = "superseded"
 
 
-def _ask(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str) -> str | None:
+def _ask(run: _Run, gate: str, reason: str) -> str | None:
     """Hand the incident to a person: it waits (``awaiting_approval``), the MDR's analysts are told where
-    to look (their tiers are then called by the escalation chain), and the run waits for the decision."""
-    escalate.with_options(task_run_name=gate)(incident_id, reason)
-    notify.with_options(task_run_name=f"{gate}-notify")(incident_id, tenant, "escalation", reason)
-    return _gate(incident_id, run_id, tenant, gate, reason)
+    to look (their tiers are then called by the escalation chain), and the run waits for the decision.
+    A new response round that took the incident meanwhile ends this run."""
+    escalate.with_options(task_run_name=gate)(run.incident_id, reason)
+    notify.with_options(task_run_name=f"{gate}-notify")(run.incident_id, run.tenant, "escalation", reason)
+    decision = _gate(run.incident_id, run.run_id, run.tenant, gate, reason)
+    if decision == _SUPERSEDED:
+        run.ended = _SUPERSEDED
+        return None
+    return decision
 
 
 def _gate(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str) -> str | None:
@@ -236,11 +435,3 @@ def _gate(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str)
         incident_id, VerdictLabel(decision.verdict), decision.analyst, decision.comment, result.waited_seconds
     )
     return decision.verdict
-
-
-def _after_containment(incident_id: str, outcomes: list[dict[str, Any]], dry_run: bool) -> tuple[bool, str]:
-    """Mark the incident contained when every action is in place, or awaiting a human when a guardrail,
-    an approval or the vendor holds one; returns (contained, why a person must look)."""
-    if dry_run:
-        return False, ""
-    return settle(open_store(), incident_id, outcomes)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NONE
 
 from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.notify import EventDetails, PlannedAction, notify_event, render_report
@@ -17,7 +18,7 @@ from flows.tenants import Tenant, tenants_from
 from flows.triage import StoreTelemetry, triage
 from flows.triage import enrich as enrich_indicators
 
-from ._act import act_on_incident
+from ._act import Job, base_context, jobs_for, run_job
 from ._approvals import approval_link
 
 
@@ -85,27 +86,41 @@ def classify_incident(incident_id: str, tenant: Tenant) -> str:
     return verdict.verdict.value
 
 
-@task(name="act")
-def act(incident_id: str, tenant_id: str, actions: list[str], dry_run: bool) -> list[dict[str, Any]]:
-    """Run every action on every matching target; one failure does not stop the others. ``actions`` are
-    capabilities (each run by the tenant's adapter bound to it) or explicit action keys."""
-    # Actions are async (vendor HTTP calls run concurrently); the flow is sync, so the task owns a loop.
-    return asyncio.run(_act_step(incident_id, tenant_id, actions, dry_run))
-
-
-async def _act_step(
-    incident_id: str, tenant_id: str, actions: list[str], dry_run: bool
-) -> list[dict[str, Any]]:
+def start_containment(incident_id: str, tenant_id: str, actions: list[str], dry_run: bool) -> list[Job]:
+    """The jobs of an act step (each action on each target); the incident is ``responding`` from now on."""
     store = open_store()
     incident = _require(store, incident_id)
-    tenant = tenants_from(get_settings().tenants_file).get(tenant_id)
-    if tenant is None:
-        raise LookupError(f"incident {incident_id} names unknown tenant {tenant_id!r}")
+    jobs = jobs_for(store, incident, tenant_named(tenant_id), actions)
     if not dry_run:
         store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
-    # Per-target outcomes (no secrets: those live only inside each action's context).
-    outcomes = await act_on_incident(store, incident, tenant, actions, dry_run=dry_run)
-    return [outcome.__dict__ for outcome in outcomes]
+    return jobs
+
+
+# Never cached: an action's result is what the vendor and the ledger say now, and its idempotency is the
+# ledger's job (a re-run of the same job finds its row), not Prefect's.
+@task(name="act", cache_policy=NONE)
+def act(incident_id: str, tenant_id: str, job: Job, dry_run: bool) -> dict[str, Any]:
+    """One action on one target. The flow submits a task per job, so 50 isolations are 50 task runs,
+    concurrent within each vendor's rate limits; one failure does not stop the others."""
+    # Actions are async (vendor HTTP calls); the task runs in a worker thread, so it owns a loop.
+    return asyncio.run(_act(incident_id, tenant_id, job, dry_run))
+
+
+async def _act(incident_id: str, tenant_id: str, job: Job, dry_run: bool) -> dict[str, Any]:
+    store = open_store()
+    incident = _require(store, incident_id)
+    tenant = tenant_named(tenant_id)
+    # Per-target outcome (no secrets: those live only inside the action's context).
+    ctx = base_context(store, tenant, incident_id, dry_run=dry_run)
+    return (await run_job(job, store, incident, tenant, ctx)).__dict__
+
+
+def tenant_named(tenant_id: str) -> Tenant:
+    """The tenant as the tenants file says now: guardrails and vendors are read when an action runs."""
+    tenant = tenants_from(get_settings().tenants_file).get(tenant_id)
+    if tenant is None:
+        raise LookupError(f"unknown tenant {tenant_id!r}")
+    return tenant
 
 
 @task(name="escalate")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime as _datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field
 
 from flows.models import defang
 
@@ -83,6 +83,16 @@ class IncidentView(_IncidentHeading):
     actions: list[ActionView]
     notifications: list[NotificationView]
     timeline: list[TimelineEntry]
+    techniques: list[str] = Field(default_factory=list, description="ATT&CK ids its alerts carried.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def playbook(self) -> str | None:
+        """The playbook the latest response round runs (``persistence-malware v1.0``), from the timeline."""
+        for entry in reversed(self.timeline):
+            if entry.step == "playbook" and entry.data.get("playbook"):
+                return f"{entry.data['playbook']} v{entry.data.get('version', '1')}"
+        return None
 
 
 class IncidentSummary(_IncidentHeading):
@@ -102,6 +112,7 @@ def incident_view(row: IncidentRow) -> IncidentView:
         actions=[from_row(ActionView, a, key=a.action) for a in row.actions],
         notifications=[NotificationView.model_validate(n) for n in row.notifications],
         timeline=[from_row(TimelineEntry, t, data=t.data or {}) for t in row.timeline],
+        techniques=[str(t) for t in row.techniques or []],
     )
 
 

@@ -81,7 +81,7 @@ def _lab_untouched(store: Store) -> None:
 def test_the_default_playbook_isolates_through_crowdstrike_and_escalates_what_has_no_adapter(
     settings: Settings, store: Store, acme: str, falcon: FakeFalcon
 ) -> None:
-    result = respond(RespondRequest(incident_id=acme))
+    result = respond(RespondRequest(incident_id=acme, playbook="default"))
 
     incident = store.incident(acme)
     assert incident is not None and incident.verdict == "malicious"
@@ -117,6 +117,28 @@ def test_the_default_playbook_isolates_through_crowdstrike_and_escalates_what_ha
     assert "Isolate the host from the network: WS-FINANCE-07 (Done)" in text
     assert "Block the domain: js[.]mykings[.]top (Skipped)" in text
     assert "Autostart entries found in the evidence are still in place" in text
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_playbook_chosen_for_the_case_runs_through_crowdstrike_too(
+    settings: Settings, store: Store, acme: str, falcon: FakeFalcon
+) -> None:
+    result = respond(RespondRequest(incident_id=acme))  # no playbook named: the match rules choose
+
+    incident = store.incident(acme)
+    assert incident is not None
+    assert result["playbook"] == "persistence-malware" and incident.playbook == "persistence-malware v1"
+    assert result["status"] == incident.status == "awaiting_approval"
+    keys = {a.key: a.status for a in incident.actions}
+    assert keys.pop("crowdstrike.isolate_host") == "succeeded"
+    # Blocking C2 and removing the Run keys: this tenant has no adapter for them, so they are not done
+    # (and say so), never done by the lab.
+    assert keys == {
+        "unbound.block_domain": "skipped",
+        "unbound.block_url": "skipped",
+        "unbound.delete_registry_value": "skipped",
+    }
+    _lab_untouched(store)
 
 
 def test_the_plan_shows_crowdstrike_for_isolation_and_an_error_for_each_unbound_capability(

@@ -72,7 +72,7 @@ class Running:
 
     def _run(self, incident_id: str) -> None:
         try:
-            self.result = respond(RespondRequest(incident_id=incident_id))
+            self.result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
         except BaseException as error:  # noqa: BLE001 - handed to the test
             self.error = error
 

@@ -47,7 +47,7 @@ def test_the_customer_hears_of_containment_then_gets_the_report_and_an_analyst_i
     LabFleet(store.engine).seed(mykings_host())
     incident_id = _record(store, mykings_alert())
 
-    result = respond(RespondRequest(incident_id=incident_id))
+    result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
 
     assert result["status"] == "contained"  # high severity, attacker behaviour: a person closes it
     incident = store.incident(incident_id)
@@ -87,7 +87,7 @@ def test_a_tenant_that_lets_contained_incidents_close_gets_the_closing_report(
     LabFleet(store.engine).seed(mykings_host())
     incident_id = _record(store, mykings_alert())
 
-    result = respond(RespondRequest(incident_id=incident_id))
+    result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
 
     assert result["status"] == "closed"
     _, report = _outbox(settings, "demo")
@@ -111,7 +111,7 @@ def test_a_gray_verdict_is_sent_to_the_analysts_and_the_customer_gets_an_interim
     }
     incident_id = _record(store, alert)
 
-    respond(RespondRequest(incident_id=incident_id))
+    respond(RespondRequest(incident_id=incident_id, playbook="default"))
 
     incident = store.incident(incident_id)
     assert incident is not None and incident.status == "awaiting_approval"
@@ -175,7 +175,7 @@ def test_a_failing_customer_channel_is_retried_recorded_and_does_not_stop_the_ot
     LabFleet(store.engine).seed(mykings_host())
     incident_id = _record(store, mykings_alert())
 
-    result = respond(RespondRequest(incident_id=incident_id))
+    result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
 
     assert result["status"] == "contained"
     incident = store.incident(incident_id)

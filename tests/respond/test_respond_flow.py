@@ -50,12 +50,17 @@ def test_mykings_alert_is_contained_reported_and_left_for_an_analyst_to_close(
     fleet.seed(mykings_host())
     incident_id = _post(settings, mykings_alert())
 
-    result = respond(RespondRequest(incident_id=incident_id))
+    result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
 
     incident = store.incident(incident_id)
     assert incident is not None
     # High severity and attacker behaviour: contained at once, closed only by a person (DESIGN §8).
-    assert result == {"incident_id": incident_id, "status": "contained", "verdict": "malicious"}
+    assert result == {
+        "incident_id": incident_id,
+        "status": "contained",
+        "verdict": "malicious",
+        "playbook": "default",
+    }
     assert incident.status == "contained" and incident.contained_at and not incident.closed_at
     assert any("closing needs an analyst" in t.message for t in incident.timeline)
     assert sorted((a.key, a.target.split(":", 1)[-1], a.status) for a in incident.actions) == [
@@ -97,7 +102,7 @@ def test_mykings_alert_is_contained_reported_and_left_for_an_analyst_to_close(
     run, artifacts = asyncio.run(_flow_run(incident.flow_run_id or ""))
     assert run.state is not None and run.state.is_completed()
     assert any(a.key == f"incident-{incident_id}" and "WS-FINANCE-07" in (a.data or "") for a in artifacts)
-    assert [t.step for t in incident.timeline][:3] == ["intake", "respond", "enrich"]
+    assert [t.step for t in incident.timeline][:4] == ["intake", "respond", "playbook", "enrich"]
 
 
 def test_a_second_run_for_the_same_incident_does_nothing(settings: Settings, store: Store) -> None:

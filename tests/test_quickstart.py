@@ -110,7 +110,8 @@ def test_up_alert_incident_lab_demo_and_clean_stop(env: dict[str, str]) -> None:
         assert accepted.status_code == 202
         incident_id = accepted.json()["incident_id"]
 
-        # High severity and attacker behaviour: contained by the playbook, closed only by an analyst.
+        # High severity, attacker behaviour, Run-key persistence: the persistence-malware playbook contains
+        # it and removes the autoruns; closed only by an analyst.
         _wait(
             lambda: _json(env, "incidents", "show", incident_id)["status"] == "contained",
             60,
@@ -118,10 +119,12 @@ def test_up_alert_incident_lab_demo_and_clean_stop(env: dict[str, str]) -> None:
         )
         incident = _json(env, "incidents", "show", incident_id)
         assert incident["verdict"] == "malicious"
+        assert incident["playbook"] == "persistence-malware v1"
         assert {a["key"] for a in incident["actions"]} == {
             "lab.isolate_host",
             "lab.delete_registry_value",
             "lab.block_domain",
+            "lab.block_url",
         }
         assert all(a["status"] == "succeeded" and a["target"] for a in incident["actions"])
         host = _json(env, "lab", "show", DEMO_HOST)

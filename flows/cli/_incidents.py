@@ -92,6 +92,7 @@ def print_incident(view: IncidentView) -> None:
     verdict = f"{view.verdict or '-'} (score {view.score if view.score is not None else '-'})"
     head.add_row("Verdict", shown(verdict, style=_VERDICT_STYLE.get(view.verdict or "", "")))
     head.add_row("Hosts", shown(", ".join(view.hosts) or "-"))
+    head.add_row("Playbook", shown(view.playbook or "-"))
     console.print(head)
     if view.reasons:
         reasons = Table("question", "finding", "effect", title="Why")

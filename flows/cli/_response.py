@@ -15,7 +15,7 @@ from rich.table import Table
 from flows.settings import get_settings
 from flows.store import ApprovalRefused, IncidentView, Store
 from flows.tenants import Tenant, TenantDirectory, tenants_from
-from playbooks import load_playbook
+from playbooks import PlaybookError
 
 from ._output import console, emit_json, exit_with, fail, resolve_incident, shown
 
@@ -49,15 +49,24 @@ def _open(incident_id: str) -> tuple[Store, TenantDirectory, IncidentView, Tenan
 
 def plan(
     incident_id: IncidentArg,
-    playbook: Annotated[str, typer.Option(help="Built-in playbook name or path to a YAML file.")] = "default",
+    playbook: Annotated[
+        str,
+        typer.Option(
+            help="Playbook id or YAML path; by default the one the match rules choose for the incident now."
+        ),
+    ] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Show every action per target with its guardrail verdict and the vendor's view; changes nothing.
     A capability the tenant has no adapter for is listed as an error of its step."""
-    from flows.respond import plan_incident
+    from flows.respond import plan_incident, playbook_for
 
     store, _, incident, tenant = _open(incident_id)
-    items = asyncio.run(plan_incident(store, tenant, incident, load_playbook(playbook)))
+    try:
+        chosen = playbook_for(store, incident, tenant, playbook, verdict=incident.verdict)
+    except PlaybookError as refused:
+        fail(str(refused))
+    items = asyncio.run(plan_incident(store, tenant, incident, chosen))
     # One error per step and capability, however many targets it would have had.
     errors = list(dict.fromkeys((i.step, i.action, i.reason) for i in items if i.verdict == "unbound"))
     if as_json:
@@ -65,13 +74,17 @@ def plan(
             {
                 "incident_id": incident.id,
                 "tenant": tenant.id,
+                "playbook": {"id": chosen.id, "version": chosen.version},
                 "items": [i.as_dict() for i in items],
                 "errors": [{"step": s, "action": a, "error": e} for s, a, e in errors],
             }
         )
         return
     table = Table(
-        title=shown(f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}")
+        title=shown(
+            f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}, "
+            f"playbook {chosen.id} v{chosen.version}"
+        )
     )
     for column in ("step", "action", "target", "verdict", "why", "vendor says"):
         table.add_column(column, overflow="fold")

@@ -103,6 +103,8 @@ def incident_context(
         "reasons": reasons(t, incident),
         "indicators": _indicators(t, incident),
         "actions": _actions(t, incident),
+        # Which playbook handled it (our own id and version, never alert data).
+        "playbook": incident.playbook or "",
         "dwell": {
             "first_evidence_at": when(first) if first else "",
             "dwell": t.duration(dwell) if dwell else "",

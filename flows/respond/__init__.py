@@ -1,6 +1,7 @@
 """The respond flow and its steps."""
 
 from ._approvals import approval_link, approve, current_action_hash
+from ._choice import playbook_for
 from ._escalation import chain_state, waiting_since, walk_escalations
 from ._flow import RespondRequest, respond
 from ._gate import AnalystDecision
@@ -18,6 +19,7 @@ __all__ = [
     "waiting_since",
     "walk_escalations",
     "plan_incident",
+    "playbook_for",
     "reconcile",
     "respond",
     "rollback_incident",

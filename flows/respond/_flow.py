@@ -21,24 +21,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from actions import registry
 from flows.models import VerdictLabel
 from flows.settings import get_settings
-from flows.store import IncidentView, Store
+from flows.store import IncidentStatus, Store, may_become
 from flows.tenants import Tenant, tenants_from
 from playbooks import (
-    DEFAULT,
     ActStep,
     CloseStep,
     EscalateStep,
-    Facts,
     NotifyStep,
     Playbook,
     PlaybookError,
     Step,
     candidates,
     choose,
-    resolve,
 )
 
 from ._act import settle
+from ._choice import incident_facts, playbook_for
 from ._gate import wait_for_decision
 from ._steps import (
     act,
@@ -46,7 +44,6 @@ from ._steps import (
     close,
     enrich,
     escalate,
-    incident_alerts,
     notify,
     open_store,
     publish_report,
@@ -89,6 +86,7 @@ class _Run:
     # Every act step's outcomes so far: the incident is contained only when all of them are in place.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     told_contained: bool = False
+    told_analysts: bool = False  # an act step already sent the escalation for what it could not do
 
     @property
     def steps(self) -> list[Step]:
@@ -114,10 +112,7 @@ def respond(request: RespondRequest) -> dict[str, Any]:
 
     # A round an analyst started with a decision (`garrison decide` while no run waited) acts on it.
     verdict = store.decided_verdict(incident.id)
-    if request.playbook:
-        playbook = resolve(request.playbook, tenant.playbooks)
-    else:
-        playbook = choose(candidates(tenant.playbooks), _facts(store, incident, verdict), resolve(DEFAULT))
+    playbook = playbook_for(store, incident, tenant, request.playbook, verdict=verdict)
     run = _Run(
         store,
         incident.id,
@@ -187,22 +182,8 @@ def _begin(run: _Run, why: str) -> None:
     run.store.add_timeline(
         run.incident_id,
         "playbook",
-        f"playbook {run.playbook.id} v{run.playbook.version}: {why}",
+        f"{run.playbook.id} v{run.playbook.version}: {why}",
         {"playbook": run.playbook.id, "version": run.playbook.version},
-    )
-
-
-def _facts(store: Store, incident: IncidentView, verdict: str | None) -> Facts:
-    alerts = incident_alerts(store, incident.id)
-    return Facts(
-        tenant=incident.tenant,
-        verdict=verdict,
-        techniques=frozenset(incident.techniques).union(*(alert.techniques() for alert in alerts)),
-        titles=tuple(dict.fromkeys([incident.title, *(a.finding_info.title for a in alerts)])),
-        severity=max([incident.severity_id, *(a.severity_id for a in alerts if a.severity_id <= 6)]),
-        findings=frozenset(str(r["code"]) for r in incident.reasons if r.get("code"))
-        if verdict
-        else frozenset(),
     )
 
 
@@ -232,7 +213,7 @@ def _choose_again(run: _Run) -> None:
     incident = run.store.incident(run.incident_id)
     assert incident is not None
     found = candidates(run.tenant.playbooks)
-    better = choose(found, _facts(run.store, incident, run.verdict), run.playbook)
+    better = choose(found, incident_facts(run.store, incident, run.verdict), run.playbook)
     if better.id == run.playbook.id:
         return
     run.playbook = better
@@ -267,8 +248,21 @@ def _act(run: _Run, step: ActStep) -> None:
         for job in jobs
     ]
     wait(futures)
-    outcomes = [future.result() for future in futures]
+    outcomes: list[dict[str, Any]] = []
+    errors: list[Exception] = []
+    for job, future in zip(jobs, futures, strict=True):
+        try:
+            outcomes.append(future.result())
+        except Exception as error:  # noqa: BLE001 - settled as a failed action below, then raised
+            # A job that raised or outlived its timeout is a failed action: the others still settle.
+            errors.append(error)
+            detail = f"{type(error).__name__}: {error}"[:500]
+            outcomes.append(
+                {"action": job.wanted, "target": job.target.label, "status": "failed", "detail": detail}
+            )
     if run.dry_run:
+        if errors:
+            raise errors[0]
         return
     run.outcomes += outcomes
     contained, held = settle(run.store, run.incident_id, run.outcomes)
@@ -285,6 +279,9 @@ def _act(run: _Run, step: ActStep) -> None:
             request_approvals.with_options(task_run_name=f"{step.id}-approvals")(
                 run.incident_id, tenant, pending
             )
+        run.told_analysts = True
+    if errors:  # the step failed: its on_failure applies (the analysts already know, if it escalates)
+        raise errors[0]
 
 
 def _stuck(outcomes: list[dict[str, Any]]) -> bool:
@@ -343,7 +340,10 @@ def _limit(step: Step) -> dict[str, Any]:
 
 def _failed(run: _Run, step: Step, error: Exception) -> None:
     """A step failed: note it, then do what its ``on_failure`` says."""
-    why = f"step {step.id} failed: {type(error).__name__}: {error}"[:1000]
+    if isinstance(error, TimeoutError):  # Prefect's TaskRunTimeoutError is one
+        why = f"step {step.id} failed: it took longer than its timeout ({step.timeout} s)"
+    else:
+        why = f"step {step.id} failed: {type(error).__name__}: {error}"[:1000]
     get_run_logger().error("incident %s: %s", run.incident_id, why)
     if step.on_failure == "continue":
         run.store.add_timeline(run.incident_id, step.id, f"{why}; the playbook goes on")
@@ -352,8 +352,13 @@ def _failed(run: _Run, step: Step, error: Exception) -> None:
         run.store.add_timeline(run.incident_id, step.id, f"{why}; the run stops")
         raise error
     run.ended = "escalated"
+    incident = run.store.incident(run.incident_id)
+    if incident is None or not may_become(incident.status, IncidentStatus.AWAITING_APPROVAL):
+        # E.g. the report after the incident closed: it stays closed, and the failure is on its timeline.
+        run.store.add_timeline(run.incident_id, step.id, f"{why}; the run ends")
+        return
     escalate.with_options(task_run_name=f"{step.id}-failed")(run.incident_id, why)
-    if not run.dry_run:
+    if not (run.dry_run or run.told_analysts):
         notify.with_options(task_run_name=f"{step.id}-failed-notify")(
             run.incident_id, run.tenant, "escalation", why
         )
@@ -401,6 +406,16 @@ def _gate(incident_id: str, run_id: str, tenant: Tenant, gate: str, reason: str)
         # An alert brought news while the run waited: the new round triages again and asks again.
         store.add_timeline(
             incident_id, "decision", "decision for an earlier response round ignored", {"flow_run_id": run_id}
+        )
+        return _SUPERSEDED
+    if incident.status != IncidentStatus.AWAITING_APPROVAL:
+        # Settled elsewhere while the run waited (the escalation chain closed it): this run's question
+        # has no one left to ask.
+        store.add_timeline(
+            incident_id,
+            "decision",
+            f"no longer waiting (status {incident.status}): this run ends",
+            {"flow_run_id": run_id},
         )
         return _SUPERSEDED
     decision = result.decision

@@ -6,6 +6,7 @@ from ._engine import engine_for
 from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, correlation_keys
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
+from ._lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, may_become
 from ._replay import Replay, remember_signature
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
@@ -21,6 +22,9 @@ from ._tokens import (
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
 
 __all__ = [
+    "ALLOWED_TRANSITIONS",
+    "IllegalTransition",
+    "may_become",
     "ApprovalNeed",
     "AuditCheck",
     "ApprovalRefused",

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ._audit import append_audit
+from ._lifecycle import check_transition
 from ._rows import aware, from_row, note
 from ._schema import ActionRow, ApprovalRow, IncidentRow, IncidentStatus, utcnow
 
@@ -180,6 +181,7 @@ def start_approved_round(
             if aware(approval.expires_at) > now:
                 approval.round = old + 1
         incident.decided_verdict = incident.verdict
+        check_transition(incident_id, incident.status, IncidentStatus.REOPENED)
         incident.status, incident.round, incident.flow_run_id = IncidentStatus.REOPENED, old + 1, None
         message = f"approvals complete for {target}: response round {incident.round} does the action"
         note(session, incident_id, "approve", message, target=target, round=incident.round, status="reopened")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from flows.models import Reason, VerdictLabel
 
 from ._audit import append_audit
+from ._lifecycle import check_transition
 from ._rows import aware, note
 from ._schema import IncidentRow, IncidentStatus, utcnow
 
@@ -21,7 +22,10 @@ def record_decision(
 ) -> None:
     finding, reason = _decision_reason(verdict, analyst, comment)
     with Session(engine) as session, session.begin():
-        row = session.get_one(IncidentRow, incident_id)
+        row = session.get_one(IncidentRow, incident_id, with_for_update=True)
+        # A decision that comes after the incident was closed meanwhile (the escalation chain's default, a
+        # lab reset) must not bring it back to triage: the lifecycle refuses, and nothing is recorded.
+        check_transition(incident_id, row.status, IncidentStatus.TRIAGING)
         row.verdict = verdict
         row.reasons = [*(row.reasons or []), reason.model_dump()]
         row.status = IncidentStatus.TRIAGING
@@ -63,6 +67,7 @@ def decide_waiting(
         if verdict == "escalate":
             message = f"analyst {analyst} escalated it" + (f": {comment}" if comment else "")
         else:
+            check_transition(incident_id, row.status, IncidentStatus.REOPENED)
             finding, reason = _decision_reason(VerdictLabel(verdict), analyst, comment)
             row.decided_verdict = verdict
             row.verdict = verdict

@@ -22,6 +22,7 @@ from flows.models import Alert, Indicator, defang
 
 from ._audit import append_audit
 from ._keys import KEY_TYPES, KeyFilter, from_text
+from ._lifecycle import WAITING_FOR_RUN, check_transition
 from ._rows import note, timeline_line
 from ._schema import IncidentRow, IncidentStatus, IndicatorRow, utcnow
 
@@ -31,8 +32,6 @@ MAX_HOSTS_PER_INCIDENT = 1000
 MAX_RETRIAGE_REASON = 4000
 _LISTED = 3  # items named per kind in a timeline line; the rest are counted
 OTHER_SEVERITY = 99  # OCSF "Other": not a rank
-# A run that has not claimed its incident yet reads every alert: news needs nothing more.
-_PENDING_RUN = (IncidentStatus.NEW, IncidentStatus.REOPENED)
 _MAY_RUN = (IncidentStatus.TRIAGING, IncidentStatus.RESPONDING, IncidentStatus.CONTAINED)
 
 
@@ -139,7 +138,8 @@ class Rounds:
           any status set now, so the request is recorded (flushed once per batch, ``changes``) and the
           run takes it when it ends.
         The first case matters for storms: identical alerts bring nothing new, so they stay one run."""
-        if incident.new or incident.status in _PENDING_RUN:
+        # A run that has not claimed its incident yet reads every alert: news needs nothing more.
+        if incident.new or incident.status in WAITING_FOR_RUN:
             self._absorb(incident, alert)
             return False
         novelty = self._novelty(incident, alert, found)
@@ -234,6 +234,8 @@ class Rounds:
         return incident.known
 
     def _start_round(self, incident: RoundState, message: str) -> None:
+        # The status was read under this batch's lock (``_ingest``): the check holds until it commits.
+        check_transition(incident.id, incident.status, IncidentStatus.REOPENED)
         incident.status = IncidentStatus.REOPENED
         incident.round += 1
         incident.retriage_reason = None  # this round reads every alert, an earlier request's included
@@ -277,6 +279,7 @@ def end_run(engine: Engine, incident_id: str) -> str | None:
         row.decided_verdict = None  # the round that was to act on it has
         if not row.retriage_reason:
             return None
+        check_transition(incident_id, row.status, IncidentStatus.REOPENED)
         reason = row.retriage_reason
         row.retriage_reason = None
         row.status = IncidentStatus.REOPENED

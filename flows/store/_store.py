@@ -18,6 +18,7 @@ from ._audit import AuditCheck, append_audit, check_audit, verify_audit
 from ._engine import engine_for
 from ._ingest import Accepted, GroupingRules, IncomingAlert, ingest
 from ._ledger import Ledger
+from ._lifecycle import WAITING_FOR_RUN, check_transition, may_enter
 from ._rows import aware, note
 from ._schema import (
     AlertRow,
@@ -123,7 +124,7 @@ class Store:
             rows = session.scalars(
                 select(IncidentRow)
                 .where(
-                    IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]),
+                    IncidentRow.status.in_(WAITING_FOR_RUN),
                     IncidentRow.flow_run_id.is_(None),
                 )
                 .order_by(IncidentRow.created_at)
@@ -138,16 +139,17 @@ class Store:
 
     def claim(self, incident_id: str, flow_run_id: str) -> bool:
         """Take the incident for one flow run: new or reopened ones, or a retry of the same run.
-        Two runs racing for one incident: exactly one wins, the other does nothing."""
+        Two runs racing for one incident: exactly one wins, the other does nothing. A retry finds its
+        incident only in a status that may go back to ``triaging`` (``ALLOWED_TRANSITIONS``): a contained or
+        closed one is not triaged again by a rerun; news reopens it instead."""
+        waiting = IncidentRow.status.in_(WAITING_FOR_RUN)
         with Session(self.engine) as session, session.begin():
             result = session.execute(
                 update(IncidentRow)
                 .where(
                     IncidentRow.id == incident_id,
-                    or_(
-                        IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]),
-                        IncidentRow.flow_run_id == flow_run_id,
-                    ),
+                    IncidentRow.status.in_(may_enter(IncidentStatus.TRIAGING)),
+                    or_(waiting, IncidentRow.flow_run_id == flow_run_id),
                 )
                 .values(
                     status=IncidentStatus.TRIAGING,
@@ -156,10 +158,7 @@ class Store:
                     run_ended_at=None,
                     # A fresh run reads every alert, so a recorded re-triage request is answered by it; a
                     # retry of the same run keeps the request (it may not re-read what it already did).
-                    retriage_reason=case(
-                        (IncidentRow.status.in_([IncidentStatus.NEW, IncidentStatus.REOPENED]), null()),
-                        else_=IncidentRow.retriage_reason,
-                    ),
+                    retriage_reason=case((waiting, null()), else_=IncidentRow.retriage_reason),
                 )
             )
             claimed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result has a rowcount
@@ -168,16 +167,22 @@ class Store:
             return bool(claimed)
 
     def set_status(self, incident_id: str, status: IncidentStatus, message: str, step: str) -> None:
+        """Move the incident to ``status`` with a timeline note (``message``, under ``step``) and an audit
+        entry; ``IllegalTransition`` when the lifecycle does not allow it (``ALLOWED_TRANSITIONS``), and
+        then nothing is written. Keeping the current status only adds the note: when it was contained or
+        closed stays the first time."""
         with Session(self.engine) as session, session.begin():
-            row = session.get_one(IncidentRow, incident_id)
-            row.status = status
-            now = utcnow()
-            if status is IncidentStatus.CONTAINED:
-                row.contained_at = now
-            elif status is IncidentStatus.CLOSED:
-                row.closed_at = now
+            row = session.get_one(IncidentRow, incident_id, with_for_update=True)
+            check_transition(incident_id, row.status, status)
+            if row.status != status:
+                row.status = status
+                now = utcnow()
+                if status is IncidentStatus.CONTAINED:
+                    row.contained_at = now
+                elif status is IncidentStatus.CLOSED:
+                    row.closed_at = now
+                append_audit(session, "respond", f"incident.{status}", incident_id)
             note(session, incident_id, step, message, status=status)
-            append_audit(session, "respond", f"incident.{status}", incident_id)
 
     def set_verdict(self, incident_id: str, verdict: Verdict) -> None:
         with Session(self.engine) as session, session.begin():

@@ -12,6 +12,9 @@ def _incident(store: Store, status: IncidentStatus) -> str:
     document = mykings_alert()
     document["finding_info"]["uid"] = f"demo-{status}"
     incident_id = store.record_alert(Alert.model_validate(document), document).incident_id
+    assert store.claim(incident_id, f"run-{status}")
+    if status is IncidentStatus.CONTAINED:  # only a response contains an incident
+        store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "test")
     store.set_status(incident_id, status, f"now {status}", "test")
     return incident_id
 

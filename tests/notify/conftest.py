@@ -98,6 +98,7 @@ def build(store: Store, payload: str | None = None, evidence_times: bool = True)
     ]
     if payload is not None:
         reasons.append(Reason(question=payload, finding=payload, effect=1))
+    assert store.claim(incident_id, "0c9e8d7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f")  # a respond run takes it
     store.set_verdict(incident_id, Verdict(verdict=VerdictLabel.MALICIOUS, score=91, reasons=reasons))
     store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
     host = payload[:255] if payload is not None else "WS-FINANCE-07"

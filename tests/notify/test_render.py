@@ -140,6 +140,8 @@ def test_a_classified_contained_incident_reports_verdict_reasons_and_actions(sto
         lease_seconds=60,
     )
     store.ledger.finish(entry.id, "test", status="succeeded", detail="blocked http://js.mykings.top")
+    assert store.claim(incident.id, "run-1")
+    store.set_status(incident.id, IncidentStatus.RESPONDING, "containment started", "act")
     store.set_status(incident.id, IncidentStatus.CONTAINED, "contained", "act")
     stored = store.incident(incident.id)
     assert stored is not None

@@ -3,9 +3,7 @@ form, ``garrison decide`` resumes the same run, and the playbook goes on from th
 
 from __future__ import annotations
 
-import contextvars
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from flows.respond import RespondRequest, respond
 from flows.settings import Settings, get_settings
 from flows.store import Store
 from flows.tenants import generate_missing_secrets, tenants_from
-from tests.respond._gray import decision_timeout
+from tests.respond._gray import Running, decision_timeout
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 runner = CliRunner()
@@ -58,31 +56,6 @@ def gated(
     generate_missing_secrets(tenants_from(settings.tenants_file), settings.secrets_dir)
     yield settings
     get_settings.cache_clear()
-
-
-class Running:
-    """The respond flow in a thread (with the harness's Prefect settings), as a worker would run it."""
-
-    def __init__(self, incident_id: str) -> None:
-        self.result: dict[str, Any] | None = None
-        self.error: BaseException | None = None
-        context = contextvars.copy_context()  # Prefect's settings (the harness) live in a context var
-        self.thread = threading.Thread(target=context.run, args=(self._run, incident_id), daemon=True)
-        self.thread.start()
-
-    def _run(self, incident_id: str) -> None:
-        try:
-            self.result = respond(RespondRequest(incident_id=incident_id, playbook="default"))
-        except BaseException as error:  # noqa: BLE001 - handed to the test
-            self.error = error
-
-    def join(self, timeout: float = 90.0) -> dict[str, Any]:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the respond run did not end"
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
 
 
 def _incident(store: Store, uid: str) -> str:
@@ -135,7 +108,7 @@ def test_a_gray_incident_pauses_and_a_malicious_decision_contains_it_in_the_same
     fleet = LabFleet(store.engine)
     fleet.seed(HostSeed(tenant="demo", hostname=HOST))
     incident_id = _incident(store, "m1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     run_id = _wait_paused(store, incident_id, running)
 
     # Paused with the decision form: the schema the Prefect UI renders is saved on the run.
@@ -181,7 +154,7 @@ def test_a_gray_incident_pauses_and_a_malicious_decision_contains_it_in_the_same
 def test_a_benign_decision_closes_the_incident_with_the_analysts_reason(gated: Settings) -> None:
     store = Store.open(gated.database_url)
     incident_id = _incident(store, "b1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     _wait_paused(store, incident_id, running)
 
     decided = _decide(incident_id, "--verdict", "benign", "--by", "bob", "--comment", "sanctioned pentest")
@@ -205,7 +178,7 @@ def test_a_decision_that_times_out_leaves_the_incident_waiting_and_the_run_compl
 
     store = Store.open(gated.database_url)
     incident_id = _incident(store, "t1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     run_id = _wait_paused(store, incident_id, running)
 
     result = running.join()
@@ -226,7 +199,7 @@ def test_a_decision_that_times_out_leaves_the_incident_waiting_and_the_run_compl
 def test_an_escalate_decision_tells_the_analysts_and_the_incident_keeps_waiting(gated: Settings) -> None:
     store = Store.open(gated.database_url)
     incident_id = _incident(store, "e1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     _wait_paused(store, incident_id, running)
 
     decided = _decide(incident_id, "--verdict", "escalate", "--by", "alice", "--comment", "need tier 2")
@@ -244,7 +217,7 @@ def test_a_wrong_key_resumes_nothing(gated: Settings, monkeypatch: pytest.Monkey
 
     store = Store.open(gated.database_url)
     incident_id = _incident(store, "k1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     run_id = _wait_paused(store, incident_id, running)
     bob = (gated.secrets_dir / "analysts" / "bob").read_text(encoding="utf-8")
 
@@ -283,7 +256,7 @@ def test_a_run_whose_incident_moved_to_a_new_round_while_it_waited_leaves_it_alo
 
     store = Store.open(gated.database_url)
     incident_id = _incident(store, "r1")
-    running = Running(incident_id)
+    running = Running(RespondRequest(incident_id=incident_id, playbook="default"))
     _wait_paused(store, incident_id, running)
     # An alert with news started round 2 (as the intake does): the paused run no longer owns the incident.
     with Session(store.engine) as session, session.begin():

@@ -58,8 +58,9 @@ def _waiting(store: Store, *, risky: bool = False) -> str:
     document: dict[str, Any] = {
         "class_uid": 2004,
         "metadata": {"tenant_uid": "demo", "product": {"name": "Demo AV"}},
-        "finding_info": {"uid": "gray-1", "title": "Unusual outbound connection"},
-        "device": {"hostname": HOST},
+        # The risky one is an incident of its own (the same alert again would be a duplicate of the first).
+        "finding_info": {"uid": "gray-risky" if risky else "gray-1", "title": "Unusual outbound connection"},
+        "device": {"hostname": f"{HOST}-2" if risky else HOST},
     }
     incident_id = store.record_alert(Alert.model_validate(document), document).incident_id
     reasons = [Reason(question="q", finding="f", effect=0, code="analyst_required")] if risky else []

@@ -149,6 +149,9 @@ def test_a_shipped_playbook_replays_its_case(
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(yaml.safe_dump(seen, sort_keys=False, allow_unicode=True), encoding="utf-8")
     assert seen == yaml.safe_load(golden.read_text(encoding="utf-8")), f"{golden} differs"
+    # The customer's report names the playbook that handled the incident.
+    sent = [path.read_text(encoding="utf-8") for path in (settings.outbox_dir / "demo").glob("*")]
+    assert any(f"Handled with our playbook {incident.playbook}." in text for text in sent)
     # One task run per action and target, named after the capability and the target.
     names = asyncio.run(_task_run_names(incident.flow_run_id or ""))
     for action in incident.actions:

@@ -48,6 +48,8 @@ def _open(store: Store, status: IncidentStatus, **doc: Any) -> str:
     """An incident whose run claimed it (TRIAGING), or that then reached ``status``."""
     [(_, incident_id)] = _ingest(store, _doc("first", **doc))
     assert store.claim(incident_id, "run-1")
+    if status is IncidentStatus.CONTAINED:  # only a response contains an incident
+        store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "test")
     if status is not IncidentStatus.TRIAGING:
         store.set_status(incident_id, status, f"now {status}", "test")
     return incident_id

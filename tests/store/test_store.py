@@ -117,6 +117,7 @@ def test_incidents_can_be_listed_by_tenant_and_status(store: Store) -> None:
     other = mykings_alert()
     other["metadata"]["tenant_uid"] = "other"
     _record(store, other)
+    assert store.claim(demo.incident_id, "run-a")
     store.set_status(demo.incident_id, IncidentStatus.CLOSED, "done", "close")
 
     assert [i.id for i in store.incidents(tenant="demo")] == [demo.incident_id]
@@ -237,6 +238,7 @@ def test_set_verdict_stores_label_score_and_reasons(store: Store) -> None:
 
 def test_closing_an_incident_sets_closed_at(store: Store) -> None:
     incident_id = _record(store).incident_id
+    assert store.claim(incident_id, "run-a")
 
     store.set_status(incident_id, IncidentStatus.CLOSED, "closed by playbook", "close")
 
@@ -250,6 +252,8 @@ def test_closing_an_incident_sets_closed_at(store: Store) -> None:
 
 def test_containing_an_incident_sets_contained_at(store: Store) -> None:
     incident_id = _record(store).incident_id
+    assert store.claim(incident_id, "run-a")
+    store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
 
     store.set_status(incident_id, IncidentStatus.CONTAINED, "contained", "act")
 
@@ -372,13 +376,15 @@ def _audit_ids(store: Store) -> list[int]:
 
 
 def _busy_store(store: Store) -> list[int]:
-    """Some history: an alert, an action begun and finished, a status change."""
+    """Some history: an alert, an action begun and finished, two status changes."""
     incident_id = _record(store).incident_id
+    assert store.claim(incident_id, "run-a")
+    store.set_status(incident_id, IncidentStatus.RESPONDING, "containment started", "act")
     entry = _begin(store, incident_id)
     store.ledger.finish(entry.id, "test", status=ActionStatusValue.SUCCEEDED, detail="host isolated")
     store.set_status(incident_id, IncidentStatus.CONTAINED, "contained", "act")
     ids = _audit_ids(store)
-    assert len(ids) == 4
+    assert len(ids) == 5
     return ids
 
 

@@ -203,6 +203,14 @@ def import_cacao_command(
     file: Annotated[Path, typer.Argument(help="A CACAO 2.0 playbook (JSON).")],
     out: OutOption = None,
     force: ForceOption = False,
+    by_hand: Annotated[
+        bool,
+        typer.Option(
+            "--by-hand",
+            help="Import a command Garrison will not run (a script, an arbitrary HTTP call) as an analyst's "
+            "step that shows it, instead of refusing the playbook.",
+        ),
+    ] = False,
 ) -> None:
     """Turn a CACAO 2.0 playbook into a Garrison playbook (YAML); refuse what Garrison cannot run."""
     try:
@@ -212,7 +220,7 @@ def import_cacao_command(
     except (OSError, UnicodeDecodeError, ValueError) as error:
         fail(f"{file}: not a JSON document ({type(error).__name__})")
     try:
-        playbook = import_cacao(document)
+        playbook = import_cacao(document, by_hand=by_hand)
     except PlaybookError as error:
         fail(f"{file}: {error}")
     _write(_yaml(playbook, str(document["id"])), out, force)

@@ -53,6 +53,9 @@ def targets_for(kind: TargetKind, incident: IncidentView, alerts: list[Alert]) -
         TargetKind.DOMAIN: ({IndicatorType.DOMAIN}, "domain"),
         TargetKind.IP: ({IndicatorType.IPV4, IndicatorType.IPV6}, "ip"),
         TargetKind.URL: ({IndicatorType.URL}, "url"),
+        # A hash is blocked everywhere in the tenant: only one intel calls malicious, never one an alert
+        # merely names (an attacker could name a system file's hash).
+        TargetKind.FILE_HASH: ({IndicatorType.SHA256}, "sha256"),
     }.get(kind)
     if wanted is None:
         return []

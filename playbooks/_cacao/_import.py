@@ -39,18 +39,20 @@ class _StepExtension(BaseModel):
     event: str | None = None
 
 
-def import_cacao(document: Any) -> Playbook:
+def import_cacao(document: Any, *, by_hand: bool = False) -> Playbook:
     """A CACAO 2.0 document as a Garrison playbook, or ``PlaybookError`` naming the step and the field
-    that cannot be mapped (a schema error names its JSON path)."""
+    that cannot be mapped (a schema error names its JSON path). ``by_hand``: a command Garrison will not
+    run (a script, an arbitrary HTTP call) becomes an analyst's step that shows it, instead of a refusal."""
     if not isinstance(document, dict):
         raise PlaybookError("CACAO: the document is not a JSON object")
     validate_cacao(document)
-    return _Reader(document).playbook()
+    return _Reader(document, by_hand).playbook()
 
 
 class _Reader:
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], by_hand: bool = False) -> None:
         self.document = document
+        self.by_hand = by_hand
         self.workflow: dict[str, Any] = document["workflow"]
         found = (document.get("playbook_extensions") or {}).get(EXTENSION_ID)
         self.ours = None if found is None else _checked(_PlaybookExtension, found, "playbook_extensions")
@@ -138,7 +140,7 @@ class _Reader:
             data = _garrison_step(ext, step, step_id)
             on_failure = ext.on_failure or self._on_failure(step_id, step)
         else:
-            data = foreign_step(step, step_id)
+            data = foreign_step(step, step_id, by_hand=self.by_hand)
             data["id"] = self._unique(
                 _slug(str(step.get("name") or "")) or f"{data['kind']}-{len(self.steps) + 1}"
             )

@@ -25,6 +25,7 @@ from actions.openc2 import (
     slpf_deny,
 )
 from playbooks import (
+    EscalateStep,
     Playbook,
     PlaybookError,
     builtin_playbooks,
@@ -233,6 +234,36 @@ def test_every_soarca_example_has_an_expected_outcome() -> None:
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_a_soarca_example_garrison_cannot_run_is_refused_saying_where_and_why(name: str) -> None:
     assert _refused(_load(SOARCA / f"{name}.json")).startswith(REFUSED[name])
+
+
+# Asked to (``--by-hand``), every schema-valid example imports: what Garrison will not run becomes an
+# analyst's step that shows the command; nothing foreign is ever executed. Only the loop stays refused.
+BY_HAND = {
+    "http-playbook": ["by hand (http-api): GET get HTTP1.1"],
+    "openc2-playbook": ["by hand (openc2): POST post HTTP1.1"],
+    "powershell-playbook": ["by hand (powershell): pwd"],
+    "ssh-playbook": ["by hand (ssh): __command__:value", "by hand (ssh): touch __path__:value"],
+    "test-parallels_playbook": ["by hand (http-api): GET http://__bia_address__/analysisreport/__cve__"],
+    "test-playbook": [
+        "by hand (http-api): GET http://__imc_address__/by/__cve__",
+        "by hand (http-api): GET http://__bia_address__/analysisreport/__cve__",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_by_hand_a_schema_valid_soarca_example_imports_as_analyst_steps(name: str) -> None:
+    playbook = import_cacao(_load(SOARCA / f"{name}.json"), by_hand=True)
+
+    steps = [step for step in playbook.steps if isinstance(step, EscalateStep)]
+    assert len(steps) == len(playbook.steps)  # nothing automated: a person does each command
+    for expected in BY_HAND[name]:
+        assert any(expected in step.reason for step in steps), (expected, [s.reason for s in steps])
+
+
+def test_by_hand_a_loop_is_still_refused() -> None:
+    with pytest.raises(PlaybookError, match="no loops"):
+        import_cacao(_load(SOARCA / "test-infinite_playbook.json"), by_hand=True)
 
 
 def test_soarcas_manual_example_becomes_an_escalation() -> None:

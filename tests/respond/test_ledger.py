@@ -25,7 +25,7 @@ from actions import (
 )
 from actions.http import HttpPool
 from actions.lab import HostSeed, LabFleet
-from flows.models import Alert
+from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.respond._act import act_on_incident, settle
 from flows.respond._execute import Timing, _fence, _send, execute
 from flows.respond._reconcile import reconcile
@@ -561,3 +561,36 @@ def test_a_worker_that_lost_its_claim_does_not_send(store: Store) -> None:
     )
 
     assert adapter.calls == [] and done.status == "pending" and "claim lost" in done.detail
+
+
+def test_a_file_hash_is_blocked_only_when_intel_calls_it_malicious(store: Store) -> None:
+    listed, named = "a" * 64, "b" * 64
+    document = {
+        "class_uid": 2004,
+        "metadata": {"tenant_uid": "t1", "product": {"name": "edr"}, "uid": "hash-1"},
+        "finding_info": {"uid": "hash-1", "title": "Dropper"},
+        "device": {"hostname": "WS-8"},
+        "observables": [
+            {"name": "file.hashes.sha256", "type_id": 8, "value": listed},
+            {"name": "file.hashes.sha256", "type_id": 8, "value": named},
+        ],
+    }
+    incident_id = store.record_alert(Alert.model_validate(document), document).incident_id
+    view = store.incident(incident_id)
+    assert view is not None and {i.value for i in view.indicators} >= {listed, named}
+    verdict = Provenance(source="feed", verdict="malicious", reason="dropper")
+    store.save_indicators(
+        incident_id,
+        [
+            Indicator(type=IndicatorType.SHA256, value=listed, field="observables", provenance=[verdict]),
+            Indicator(type=IndicatorType.SHA256, value=named, field="observables"),
+        ],
+    )
+    view = store.incident(incident_id)
+    assert view is not None
+
+    found = targets_for(TargetKind.FILE_HASH, view, [Alert.model_validate(document)])
+
+    # The hash intel lists is blocked; the one the alert merely names (it could be a system file's) is not.
+    assert [(t.label, t.inputs) for t in found] == [(listed, {"sha256": listed})]
+    registry.get("lab.block_hash").inputs.model_validate(found[0].inputs)

@@ -60,6 +60,9 @@ class ActionSpec:
     inverse_declared: bool = False
     idempotent: bool = False
     capability: Capability | None = None
+    # The vendor request it makes, in the vendor's words, with ``{input}`` placeholders:
+    # ``POST /devices/entities/devices-actions/v2?action_name=contain (the device named {hostname})``.
+    call: str | None = None
 
     @property
     def vendor(self) -> str:
@@ -68,6 +71,18 @@ class ActionSpec:
     @property
     def can_read_state(self) -> bool:
         return self.reader is not None
+
+    def call_for(self, inputs: Mapping[str, Any]) -> str:
+        """The vendor call this action would make for ``inputs`` (shown by plans; never sent from here).
+
+        >>> spec = ActionSpec("x.block_ip", None, BaseModel, TargetKind.IP, "", call="POST /block ip={ip}")
+        >>> spec.call_for({"ip": "203.0.113.9"})
+        'POST /block ip=203.0.113.9'
+        """
+        if self.call is None:
+            return f"{self.key} (the adapter does not describe its request)"
+        # Inputs are data: format_map substitutes them once and never reads braces inside them.
+        return self.call.format_map(_Shown(inputs))
 
     def _prepare(self, inputs: BaseModel | dict[str, Any], ctx: ActionContext) -> tuple[Any, ActionContext]:
         validated = inputs if isinstance(inputs, self.inputs) else self.inputs.model_validate(inputs)
@@ -246,12 +261,14 @@ def action(
     doc_url: str | None = None,
     read_state: StateFn | None = None,
     idempotent: bool = False,
+    call: str | None = None,
 ) -> Callable[[ActionFn], ActionFn]:
     """Register an async action under ``key`` (``<vendor>.<verb>_<object>``) that does ``capability``.
 
     ``target`` is the capability's own (given, it must match); ``inverse`` names the undoing action, or
     is ``None`` to declare there is none; ``read_state`` is an async ``(inputs, ctx) -> TargetState``
-    that reads whether the effect is in place.
+    that reads whether the effect is in place; ``call`` describes the vendor request (``{input}``
+    placeholders), for plans.
 
     >>> from pydantic import BaseModel
     >>> class Host(BaseModel):
@@ -283,8 +300,16 @@ def action(
                 inverse_declared=inverse is not UNSET,
                 idempotent=idempotent,
                 capability=capability,
+                call=call,
             )
         )
         return fn
 
     return register
+
+
+class _Shown(dict[str, Any]):
+    """Inputs for a call description: a placeholder the inputs lack stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

@@ -71,6 +71,7 @@ registry.declare_settings(VENDOR, WazuhSettings)
     secrets=SECRETS,
     inverse=None,
     doc_url=DOC,
+    call="PUT /active-response?agents_list=<agents> {{command: <block_command>, alert.data.srcip: {ip}}}",
 )
 async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Run the Wazuh active response that drops the IP (firewall-drop) on the tenant's blocking agents."""

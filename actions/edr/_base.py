@@ -43,6 +43,8 @@ class Side:
     want: str  # the target's state, as the vendor shows it, once the change is in place
     doc_url: str
     summary: str  # the action's description in the registry
+    # The HTTP request, as the vendor documents it, with ``{input}`` placeholders: shown by plans.
+    request: str | None = None
 
 
 SideFn = Callable[[Any, ActionContext, Side], Awaitable[R]]
@@ -73,6 +75,7 @@ def register_pair(
             doc_url=side.doc_url,
             read_state=_bind(read, side, f"read_{capability}"),
             idempotent=True,
+            call=side.request,
         )(act)
 
 

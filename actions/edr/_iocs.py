@@ -238,12 +238,15 @@ def register_indicator_blocking(
     settings: type[IndicatorSettings],
     product: str,
     kinds: Mapping[IocKind, tuple[str, str]],
+    requests: Callable[[IocKind], tuple[str, str]] | None = None,
 ) -> None:
     """``<vendor>.block_<kind>`` and its unblock for each of ``kinds`` (each with its create and delete
-    doc links), run with a fresh ``client``; ``product`` names the list in the registry's descriptions."""
+    doc links), run with a fresh ``client``; ``product`` names the list in the registry's descriptions;
+    ``requests`` describes each kind's create and delete request for plans (``{input}`` placeholders)."""
     registry.declare_settings(vendor, settings)
     for kind, (create_doc, delete_doc) in kinds.items():
-        _register_kind(client, vendor, secrets, product, kind, create_doc, delete_doc)
+        described = requests(kind) if requests else (None, None)
+        _register_kind(client, vendor, secrets, product, kind, (create_doc, delete_doc), described)
 
 
 def _register_kind(
@@ -252,9 +255,10 @@ def _register_kind(
     secrets: list[str],
     product: str,
     kind: IocKind,
-    create_doc: str,
-    delete_doc: str,
+    docs: tuple[str, str],
+    requests: tuple[str | None, str | None],
 ) -> None:
+    create_doc, delete_doc = docs
     async def run(inputs: BaseModel, ctx: ActionContext, side: Side) -> ActionResult:
         async with client(ctx) as api:
             if side.want == PRESENT:
@@ -269,12 +273,19 @@ def _register_kind(
         vendor,
         (kind.block, kind.unblock),
         (
-            Side("create", PRESENT, create_doc, f"Block the {kind.noun} with a {product} custom indicator."),
+            Side(
+                "create",
+                PRESENT,
+                create_doc,
+                f"Block the {kind.noun} with a {product} custom indicator.",
+                requests[0],
+            ),
             Side(
                 "delete",
                 ABSENT,
                 delete_doc,
                 f"Delete the {product} custom indicator blocking the {kind.noun}.",
+                requests[1],
             ),
         ),
         inputs=kind.inputs,

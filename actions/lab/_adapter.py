@@ -8,7 +8,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from .._capabilities import Capability
+from .._capabilities import Capability, TargetKind
 from .._context import ActionContext
 from .._errors import PermanentError
 from .._registry import ActionFn, StateFn, action, registry
@@ -33,6 +33,22 @@ class LabSettings(BaseModel):
 registry.declare_settings(VENDOR, LabSettings)
 
 
+# How a plan names the lab's write for each kind of target (the inputs' own names in braces).
+_OBJECT = {
+    TargetKind.HOST: "host {hostname}",
+    TargetKind.REGISTRY_VALUE: "{hostname}: value {name} of {key}",
+    TargetKind.SERVICE: "{hostname}: service {name}",
+    TargetKind.SCHEDULED_TASK: "{hostname}: task {name}",
+    TargetKind.PROCESS: "{hostname}: pid {pid}",
+    TargetKind.FILE: "{hostname}: file {path}",
+    TargetKind.ACCOUNT: "account {account}",
+    TargetKind.IP: "{ip}",
+    TargetKind.DOMAIN: "{domain}",
+    TargetKind.URL: "{url}",
+    TargetKind.FILE_HASH: "{sha256}",
+}
+
+
 def lab_action(
     capability: Capability, inputs: type[BaseModel], *, read_state: StateFn
 ) -> Callable[[ActionFn], ActionFn]:
@@ -46,6 +62,7 @@ def lab_action(
         doc_url=DOC,
         read_state=read_state,
         idempotent=True,
+        call=f"lab fleet (simulated, in Garrison's store): {capability} {_OBJECT[capability.target]}",
     )
 
 

@@ -41,15 +41,22 @@ class Registers(Protocol):
 
 
 def ip_blocking(
-    vendor: str, *, secrets: list[str], doc_url: str, lookup: Lookup, settings: type[BaseModel]
+    vendor: str,
+    *,
+    secrets: list[str],
+    doc_url: str,
+    lookup: Lookup,
+    settings: type[BaseModel],
+    calls: tuple[str, str] | None = None,
 ) -> tuple[Registers, Registers]:
     """The decorators of ``<vendor>.block_ip`` and ``<vendor>.unblock_ip``, given each one's inputs: each
     the other's inverse, both idempotent, the block in place while ``lookup`` finds the IP listed and the
-    unblock while it does not. The tenant's settings for ``vendor`` validate against ``settings``."""
+    unblock while it does not. The tenant's settings for ``vendor`` validate against ``settings``;
+    ``calls`` describe the block and the unblock request for plans (``{ip}`` placeholders)."""
     block, unblock = Capability.BLOCK_IP, Capability.UNBLOCK_IP
     registry.declare_settings(vendor, settings)
 
-    def side(does: Capability, undo: Capability, *, listed_is_applied: bool) -> Registers:
+    def side(does: Capability, undo: Capability, *, listed_is_applied: bool, call: str | None) -> Registers:
         async def read_state(inputs: IpInput, ctx: ActionContext) -> TargetState:
             return (await lookup(inputs, ctx)).state(listed_is_applied)
 
@@ -63,8 +70,13 @@ def ip_blocking(
                 doc_url=doc_url,
                 read_state=read_state,
                 idempotent=True,
+                call=call,
             )
 
         return registers
 
-    return side(block, unblock, listed_is_applied=True), side(unblock, block, listed_is_applied=False)
+    block_call, unblock_call = calls or (None, None)
+    return (
+        side(block, unblock, listed_is_applied=True, call=block_call),
+        side(unblock, block, listed_is_applied=False, call=unblock_call),
+    )

@@ -89,7 +89,15 @@ async def _set(
 
 
 block_action, unblock_action = ip_blocking(
-    VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup, settings=OpnsenseSettings
+    VENDOR,
+    secrets=SECRETS,
+    doc_url=DOC,
+    lookup=_lookup,
+    settings=OpnsenseSettings,
+    calls=(
+        "POST /api/firewall/alias_util/add/<alias> {{address: {ip}}}",
+        "POST /api/firewall/alias_util/delete/<alias> {{address: {ip}}}",
+    ),
 )
 
 

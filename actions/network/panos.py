@@ -99,7 +99,15 @@ async def _lookup(inputs: IpInput, ctx: ActionContext) -> Listing:
 
 
 block_action, unblock_action = ip_blocking(
-    VENDOR, secrets=SECRETS, doc_url=DOC, lookup=_lookup, settings=PanosSettings
+    VENDOR,
+    secrets=SECRETS,
+    doc_url=DOC,
+    lookup=_lookup,
+    settings=PanosSettings,
+    calls=(
+        "POST /api/?type=user-id <register> tag {ip} into the block dynamic address group",
+        "POST /api/?type=user-id <unregister> tag of {ip}",
+    ),
 )
 
 

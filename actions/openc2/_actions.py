@@ -46,7 +46,7 @@ RESPONSE_DIALECT = Dialect(profiles=frozenset({"slpf", "er"}), extensions=True)
 
 
 class Registers(Protocol):
-    def __call__(self, *, inputs: type[BaseModel]) -> Callable[[ActionFn], ActionFn]: ...
+    def __call__(self, *, inputs: type[BaseModel], call: str) -> Callable[[ActionFn], ActionFn]: ...
 
 
 class OpenC2Settings(VendorSettings):
@@ -126,7 +126,7 @@ registry.declare_settings(VENDOR, OpenC2Settings)
 deny_ip, delete_ip_rule = _inverses(Capability.BLOCK_IP, Capability.UNBLOCK_IP, DOC_SLPF)
 
 
-@deny_ip(inputs=IpInput)
+@deny_ip(inputs=IpInput, call="POST OpenC2 {{action: deny, target: ipv4_net|ipv6_net {ip}}} (SLPF)")
 async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Send SLPF ``deny ipv4_net|ipv6_net`` for the IP; the answered rule number is kept for unblocking."""
     settings = ctx.settings(VENDOR, OpenC2Settings)
@@ -140,7 +140,9 @@ async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     )
 
 
-@delete_ip_rule(inputs=UnblockIpInput)
+@delete_ip_rule(
+    inputs=UnblockIpInput, call="POST OpenC2 {{action: delete, target: slpf:rule_number {rule_number}}}"
+)
 async def unblock_ip(inputs: UnblockIpInput, ctx: ActionContext) -> ActionResult:
     """Send SLPF ``delete slpf:rule_number`` for the rule the IP's deny created."""
     if inputs.rule_number is None:
@@ -158,13 +160,13 @@ async def _domain(inputs: DomainInput, ctx: ActionContext, verb: Action) -> Acti
 deny_domain, allow_domain = _inverses(Capability.BLOCK_DOMAIN, Capability.UNBLOCK_DOMAIN, DOC_LS)
 
 
-@deny_domain(inputs=DomainInput)
+@deny_domain(inputs=DomainInput, call="POST OpenC2 {{action: deny, target: domain_name {domain}}}")
 async def block_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
     """Send ``deny domain_name`` (language level: SLPF has no domain target) to the consumer."""
     return await _domain(inputs, ctx, Action.DENY)
 
 
-@allow_domain(inputs=DomainInput)
+@allow_domain(inputs=DomainInput, call="POST OpenC2 {{action: allow, target: domain_name {domain}}}")
 async def unblock_domain(inputs: DomainInput, ctx: ActionContext) -> ActionResult:
     """Send ``allow domain_name`` to lift the consumer's block of the domain."""
     return await _domain(inputs, ctx, Action.ALLOW)
@@ -175,13 +177,15 @@ contain_device, allow_device = _inverses(
 )
 
 
-@contain_device(inputs=HostInput)
+@contain_device(
+    inputs=HostInput, call="POST OpenC2 {{action: contain, target: device {hostname}}} (ER, isolation)"
+)
 async def isolate_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Send ER ``contain device`` with ``device_containment: network_isolation`` for the host."""
     return _result(await send(ctx, er_contain(inputs.hostname)), "contain device sent (network isolation)")
 
 
-@allow_device(inputs=HostInput)
+@allow_device(inputs=HostInput, call="POST OpenC2 {{action: allow, target: device {hostname}}} (ER)")
 async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     """Send ER ``allow device`` to lift the host's containment."""
     return _result(await send(ctx, er_allow(inputs.hostname)), "allow device sent")
@@ -195,6 +199,7 @@ async def release_host(inputs: HostInput, ctx: ActionContext) -> ActionResult:
     inverse=None,  # an OpenC2 delete returns nothing to restore from
     doc_url=DOC_ER,
     idempotent=True,
+    call="POST OpenC2 {{action: delete, target: er:registry_entry {key}\\{name}}} on {hostname} (ER)",
 )
 async def delete_registry_value(inputs: RegistryValueInput, ctx: ActionContext) -> ActionResult:
     """Send ER ``delete er:registry_entry`` for the value on the host (no data captured: no restore)."""

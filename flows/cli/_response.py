@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from flows.settings import get_settings
 from flows.store import ApprovalRefused, IncidentView, Store
@@ -96,7 +97,11 @@ def plan(
             shown(item.target),
             shown(item.verdict, style=_VERDICT_STYLE.get(item.verdict, "")),
             shown(item.reason or "-"),
-            shown(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
+            Text.assemble(
+                shown(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
+                # The request it would send, on its own line (alert data inside stays inert).
+                *([Text("\n→ "), shown(item.call, style="dim")] if item.call != "-" else []),
+            ),
         )
     console.print(table if items else "The playbook has no actions.")
     for step, _action, error in errors:

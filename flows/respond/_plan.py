@@ -33,6 +33,7 @@ class PlanItem:
     reason: str
     vendor: str  # the adapter's view: in place / would run / cannot tell / error
     ledger: str | None  # the ledger row's status when this key already has one
+    call: str = "-"  # the vendor request the action makes for this target (never sent by a plan)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +94,7 @@ class Planner:
             reason=decision.reason,
             vendor=view,
             ledger=row.status if row else None,
+            call=spec.call_for(target.inputs),
         )
 
     def _room(self, spec: ActionSpec, decision: Decision) -> Decision:

@@ -92,6 +92,11 @@ def test_plan_shows_every_action_per_target_with_its_verdict_and_changes_nothing
     rows = {(i["action"], i["target"]): i for i in plan["items"]}
     assert rows[("lab.isolate_host", DEMO_HOST)]["verdict"] == "allowed"
     assert rows[("lab.isolate_host", DEMO_HOST)]["vendor"].startswith("would run lab.isolate_host")
+    # The request each target would get, and from which playbook (none matches before triage: default).
+    lab = "lab fleet (simulated, in Garrison's store)"
+    assert rows[("lab.isolate_host", DEMO_HOST)]["call"] == f"{lab}: isolate_host host {DEMO_HOST}"
+    assert rows[("lab.block_domain", "js.mykings.top")]["call"] == f"{lab}: block_domain js.mykings.top"
+    assert plan["playbook"] == {"id": "default", "version": "2"}
     assert rows[("lab.block_domain", "js.mykings.top")]["verdict"] == "allowed"
     assert rows[("lab.block_ip", "8.8.8.8")]["verdict"] == "refused"
     assert "public DNS resolver" in rows[("lab.block_ip", "8.8.8.8")]["reason"]

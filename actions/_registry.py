@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -127,6 +128,8 @@ class Registry:
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     plugin_errors: dict[str, str] = field(default_factory=dict)
     settings: dict[str, type[BaseModel]] = field(default_factory=dict)
+    # Scripts an adapter runs on hosts that the MDR uploads once per tenant (file name → source).
+    scripts: dict[str, dict[str, str]] = field(default_factory=dict)
     _plugins_loaded: bool = False
 
     def add(self, spec: ActionSpec) -> None:
@@ -153,6 +156,23 @@ class Registry:
         """The model a tenant's ``adapters.<vendor>.settings`` must validate against (checked when the
         tenants file loads, and again by the adapter when it runs)."""
         self.settings[vendor] = model
+
+    def declare_scripts(self, vendor: str, library: Mapping[str, str]) -> None:
+        """The fixed scripts ``vendor``'s actions run on hosts (``garrison actions scripts`` writes them for
+        the MDR to upload to the product's script library)."""
+        self.scripts[vendor] = dict(library)
+
+    def write_scripts(self, vendor: str, folder: Path) -> list[Path]:
+        """Write ``vendor``'s scripts into ``folder`` for upload; KeyError if it declares none."""
+        library = self.scripts[vendor]
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, source in library.items():
+            path = folder / name
+            # Windows PowerShell 5.1 reads a BOM-less script as ANSI: the BOM keeps it UTF-8.
+            path.write_text(source.replace("\n", "\r\n"), encoding="utf-8-sig", newline="")
+            written.append(path)
+        return written
 
     def providing(self, capability: Capability) -> list[ActionSpec]:
         """Every action that does ``capability``, one per vendor, by key."""

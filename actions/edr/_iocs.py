@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from .._capabilities import Capability
 from .._context import ActionContext
 from .._errors import VendorRejected
+from .._inputs import plain_domain
 from .._registry import registry
 from .._result import ActionResult, ActionStatus, Effect, TargetState
 from .._vendor import VendorClient, VendorSettings, succeeded
@@ -38,20 +39,9 @@ PRESENT, ABSENT = "present", "absent"
 
 # After normalizing (refanged, lower-case, punycode) a domain must be plain labels: no wildcard, quote,
 # separator or whitespace can reach a vendor filter (FQL, OData) or its indicator list.
-_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A URL reaches an OData string literal and the vendor's matcher: no quote, wildcard or whitespace.
 _URL_UNSAFE = re.compile(r"['\"`*\s\\<>{}|^]")
-
-
-def _domain(value: str) -> str:
-    try:
-        _, domain = normalize("domain", value)
-    except InvalidIndicator as error:
-        raise ValueError(f"not a domain: {error}") from None
-    if not _DOMAIN.match(domain):
-        raise ValueError("not a plain domain name (no wildcard, quote, separator or space)")
-    return domain
 
 
 def _url(value: str) -> str:
@@ -74,7 +64,7 @@ def _sha256(value: str) -> str:
 class DomainIndicator(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    domain: Annotated[str, AfterValidator(_domain)] = Field(
+    domain: Annotated[str, AfterValidator(plain_domain)] = Field(
         max_length=1024, description="Domain to block (refanged; a plain name, never a wildcard)."
     )
 
@@ -259,6 +249,7 @@ def _register_kind(
     requests: tuple[str | None, str | None],
 ) -> None:
     create_doc, delete_doc = docs
+
     async def run(inputs: BaseModel, ctx: ActionContext, side: Side) -> ActionResult:
         async with client(ctx) as api:
             if side.want == PRESENT:

@@ -114,6 +114,7 @@ register_host_isolation(
     settings=FalconSettings,
     isolate=Side(
         call="contain",
+        request="POST /devices/entities/devices-actions/v2?action_name=contain ({hostname})",
         want=CONTAINED,
         doc_url=DOC,
         summary=(
@@ -123,6 +124,7 @@ register_host_isolation(
     ),
     release=Side(
         call="lift_containment",
+        request="POST /devices/entities/devices-actions/v2?action_name=lift_containment ({hostname})",
         want=NORMAL,
         doc_url=DOC,
         summary=(
@@ -209,6 +211,17 @@ class _FalconIocs(_FalconApi, IndicatorClient):
         return await deleted(self.api.request("DELETE", IOCS, params={"ids": indicator_id}))
 
 
+def _ioc_requests(kind: IocKind) -> tuple[str, str]:
+    """How plans show the IOC create and delete for ``kind`` (``{field}`` is filled with the target)."""
+    types = "|".join(_FALCON_TYPES[kind])
+    action = "prevent" if kind in _PREVENTS else "detect"
+    value = "{" + kind.field + "}"
+    return (
+        f"POST {IOCS} {{{{type: {types}, value: {value}, action: {action}}}}}",
+        f"DELETE {IOCS}?ids=<the {types} indicator {value}>",
+    )
+
+
 register_indicator_blocking(
     _FalconIocs,
     IOC_VENDOR,
@@ -216,4 +229,6 @@ register_indicator_blocking(
     settings=FalconIocSettings,
     product="CrowdStrike Falcon",
     kinds={kind: (IOC_DOC_CREATE, IOC_DOC_DELETE) for kind in _FALCON_TYPES},
+    requests=_ioc_requests,
 )
+from . import crowdstrike_rtr  # noqa: E402, F401 - registers crowdstrike_rtr.* (RTR: its own API client)

@@ -19,16 +19,15 @@ from .._context import ActionContext
 from .._errors import TransientError, VendorRejected
 from .._result import ActionResult, ActionStatus, TargetState
 from .._vendor import (
-    VendorSettings,
-    client_credentials_token,
     json_body,
-    one_or_refuse,
     pending,
     poll,
     succeeded,
 )
-from ..http import VendorHttp, VendorPolicy
-from ._base import ClientCredentials, IsolationClient, Side, register_host_isolation
+from ..http import VendorPolicy
+from . import defender_response  # noqa: F401 - registers defender_response.* (files, registry, tasks, …)
+from ._base import IsolationClient, Side, register_host_isolation
+from ._entra import MdeApp, MdeAppSettings
 from ._iocs import (
     DOMAIN,
     IP,
@@ -52,50 +51,20 @@ RUNNING = ("Pending", "InProgress")
 ENDED_BADLY = ("Failed", "TimeOut", "Cancelled")
 
 
-class DefenderSettings(VendorSettings):
-    base_url: str = Field(default="https://api.securitycenter.microsoft.com", description="MDE API base URL.")
-    login_url: str = Field(default="https://login.microsoftonline.com", description="Entra ID authority.")
-    resource: str = Field(default="https://api.securitycenter.microsoft.com", description="Token audience.")
-    tenant_id: str = Field(
-        pattern=r"^[0-9a-fA-F-]{36}$|^[A-Za-z0-9.-]+$", description="The customer's Entra ID tenant id."
-    )
+class DefenderSettings(MdeAppSettings):
     isolation_type: Literal["Full", "Selective"] = Field(default="Full", description="MDE IsolationType.")
 
 
-class _DefenderApi(ClientCredentials):
+class _DefenderApi(MdeApp):
     """The MDE API behind one Entra ID app (isolation, or indicators with an app of its own)."""
 
     settings: DefenderSettings
-
-    def token_scope(self) -> list[str]:
-        return [self.settings.tenant_id, self._client_id, self._client_secret]
-
-    async def fetch_token(self, http: VendorHttp) -> tuple[str, float]:
-        form = {
-            "resource": self.settings.resource,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-            "grant_type": "client_credentials",
-        }
-        url = f"{self.settings.login_url.rstrip('/')}/{self.settings.tenant_id}/oauth2/token"
-        return await client_credentials_token(http, url, form, default_ttl=3599)
 
 
 class _Defender(_DefenderApi, IsolationClient):
     def __init__(self, ctx: ActionContext) -> None:
         self.settings = ctx.settings(VENDOR, DefenderSettings)
         super().__init__(ctx, VENDOR, self.settings, POLICY)
-
-    async def machine(self, hostname: str) -> dict[str, Any]:
-        response = await self.api.request(
-            "GET", "/api/machines", params={"$filter": f"computerDnsName eq '{hostname}'"}
-        )
-        machines = [
-            m
-            for m in json_body(self.http, response).get("value") or []
-            if isinstance(m, dict) and str(m.get("computerDnsName", "")).lower() == hostname.lower()
-        ]
-        return one_or_refuse(machines, "Microsoft Defender for Endpoint", hostname, self.ctx.tenant)
 
     async def machine_actions(self, machine_id: str) -> list[dict[str, Any]]:
         response = await self.api.request(
@@ -200,6 +169,7 @@ register_host_isolation(
     settings=DefenderSettings,
     isolate=Side(
         call="isolate",
+        request="POST /api/machines/<id of {hostname}>/isolate {{IsolationType: <isolation_type>}}",
         want="Isolate",
         doc_url=DOC_ISOLATE,
         summary=(
@@ -208,6 +178,7 @@ register_host_isolation(
     ),
     release=Side(
         call="unisolate",
+        request="POST /api/machines/<id of {hostname}>/unisolate",
         want="Unisolate",
         doc_url=DOC_UNISOLATE,
         summary="Release the machine from isolation in Microsoft Defender for Endpoint (``unisolate``).",
@@ -280,6 +251,16 @@ class _DefenderIndicators(_DefenderApi, IndicatorClient):
         return await deleted(self.api.request("DELETE", f"/api/indicators/{indicator_id}"))
 
 
+def _indicator_requests(kind: IocKind) -> tuple[str, str]:
+    """How plans show the indicator create and delete for ``kind`` (``{field}`` is filled with the target)."""
+    value = "{" + kind.field + "}"
+    return (
+        f"POST /api/indicators {{{{indicatorType: {_MDE_TYPES[kind]}, indicatorValue: {value}, action: "
+        f"{'BlockAndRemediate' if kind is SHA256 else 'Block'}}}}}",
+        f"DELETE /api/indicators/<id of the {_MDE_TYPES[kind]} indicator {value}>",
+    )
+
+
 register_indicator_blocking(
     _DefenderIndicators,
     IND_VENDOR,
@@ -287,4 +268,5 @@ register_indicator_blocking(
     settings=DefenderIndicatorSettings,
     product="Microsoft Defender for Endpoint",
     kinds={kind: (IND_DOC_CREATE, IND_DOC_DELETE) for kind in _MDE_TYPES},
+    requests=_indicator_requests,
 )

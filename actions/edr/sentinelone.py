@@ -101,6 +101,7 @@ register_host_isolation(
     settings=SentinelOneSettings,
     isolate=Side(
         call="disconnect",
+        request="POST /web/api/v2.1/agents/actions/disconnect (the agent computerName {hostname})",
         want="disconnected",
         doc_url=DOC,
         summary=(
@@ -109,8 +110,11 @@ register_host_isolation(
     ),
     release=Side(
         call="connect",
+        request="POST /web/api/v2.1/agents/actions/connect (the agent computerName {hostname})",
         want="connected",
         doc_url=DOC,
         summary="Reconnect the agent's host to the network in SentinelOne (``agents/actions/connect``).",
     ),
 )
+
+from . import sentinelone_response  # noqa: E402, F401 - registers sentinelone_response.* (blocklist, scripts)

@@ -54,6 +54,9 @@ class ProcessInput(_Input):
 class FileInput(_Input):
     hostname: str = Field(min_length=1, max_length=255, description="Host holding the file.")
     path: str = Field(min_length=1, max_length=1024, description="Full path of the file.")
+    sha1: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{40}$", description="The file's SHA-1 if known (not needed here)."
+    )
 
 
 class RestoreFileInput(FileInput):

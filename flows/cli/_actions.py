@@ -3,6 +3,7 @@ its target's state, and its vendor doc — so an MDR sees what each product can 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from actions import ActionSpec, registry
 
-from ._output import console, emit_json, shown
+from ._output import console, emit_json, fail, shown
 
 app = typer.Typer(help="The response actions the installed adapters provide.", no_args_is_help=True)
 
@@ -62,3 +63,34 @@ def list_actions(
         )
     for name, error in sorted(registry.plugin_errors.items()):
         console.print(shown(f"plugin {name} failed to load: {error}", "red"))
+
+
+@app.command("scripts")
+def scripts(
+    vendor: Annotated[str, typer.Argument(help="The adapter, e.g. crowdstrike_rtr, defender_response.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the scripts into this folder.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The fixed scripts an adapter runs on hosts, for the MDR to upload once per tenant to the product's
+    script library (listed, or written with --output). Garrison never sends any other script."""
+    registry.load_plugins()
+    library = registry.scripts.get(vendor)
+    if library is None:
+        known = ", ".join(sorted(registry.scripts)) or "none"
+        fail(f"{vendor!r} runs no scripts (adapters with scripts: {known})")
+    written = registry.write_scripts(vendor, output) if output is not None else []
+    if as_json:
+        emit_json(
+            {
+                "vendor": vendor,
+                "scripts": [{"name": name, "bytes": len(text.encode())} for name, text in library.items()],
+                "written": [str(path) for path in written],
+            }
+        )
+        return
+    for name, source in library.items():
+        console.print(shown(f"{name}  ({len(source.splitlines())} lines)"))
+    if written:
+        console.print(shown(f"wrote {len(written)} scripts into {output}: upload each to {vendor}'s library"))

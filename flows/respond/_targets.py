@@ -126,7 +126,27 @@ def _processes(alert: Alert) -> list[Target]:
 
 
 def _files(alert: Alert) -> list[Target]:
-    return _on_host(alert, "", "path", lambda e: _text(_dict(e.get("file")).get("path"), 1024))
+    found = []
+    for target in _on_host(alert, "", "path", lambda e: _text(_dict(e.get("file")).get("path"), 1024)):
+        # The file's SHA-1 travels with it when the evidence names one: Defender quarantines by SHA-1.
+        sha1 = _sha1_of(alert, target.inputs["path"])
+        found.append(Target(target.label, {**target.inputs, **({"sha1": sha1} if sha1 else {})}))
+    return found
+
+
+_SHA1_ID = 2  # OCSF file.hashes[].algorithm_id: 2 is SHA-1
+
+
+def _sha1_of(alert: Alert, path: str) -> str | None:
+    for evidence in _evidences(alert):
+        file = _dict(evidence.get("file"))
+        if file.get("path") != path:
+            continue
+        for digest in _list(file.get("hashes")):
+            value = _text(_dict(digest).get("value"), 40).lower()
+            if _dict(digest).get("algorithm_id") == _SHA1_ID and re.fullmatch(r"[0-9a-f]{40}", value):
+                return value
+    return None
 
 
 def _on_host(

@@ -5,6 +5,7 @@ privilege for secrets and makes dry runs read-only."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -26,9 +27,24 @@ from actions.http import HttpPool
 
 VENDORS = {"lab", "crowdstrike", "defender", "sentinelone", "panos", "opnsense", "wazuh", "openc2"}
 VENDORS |= {"crowdstrike_iocs", "defender_indicators"}  # the EDRs' indicator lists, opted into apart
+VENDORS |= {"crowdstrike_rtr"}  # Falcon Real Time Response, its own API client
+VENDORS |= {"defender_response"}  # MDE stop-and-quarantine and live response, its own app
+VENDORS |= {"sentinelone_response"}  # SentinelOne blocklist and remote scripts, its own API token
+VENDORS |= {"rpz"}  # a Response Policy Zone on PowerDNS: domain blocks at the DNS layer
 KEYS = registry.keys()
 # Declared on purpose to have no inverse, with the reason in the adapter.
-NO_INVERSE = {"lab.kill_process", "wazuh.block_ip", "openc2.delete_registry_value"}
+NO_INVERSE = {
+    "lab.kill_process",
+    "wazuh.block_ip",
+    "openc2.delete_registry_value",
+    "crowdstrike_rtr.kill_process",
+    "defender_response.kill_process",
+    "defender_response.quarantine_file",  # MDE has no API to restore the file
+    # SentinelOne RSO gives no script output back: nothing to restore from.
+    "sentinelone_response.delete_registry_value",
+    "sentinelone_response.delete_scheduled_task",
+    "sentinelone_response.disable_service",
+}
 
 
 def test_every_plugin_loads_and_every_vendor_registers() -> None:
@@ -187,3 +203,12 @@ def test_a_context_without_a_pool_uses_the_process_pool() -> None:
     ctx = ActionContext(tenant="t1", incident_id="i1")
 
     assert isinstance(ctx.pool(), HttpPool) and ctx.pool() is ctx.pool()
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_each_action_describes_the_request_a_plan_shows(key: str) -> None:
+    spec = registry.get(key)
+    assert spec.call, f"{key}: no call= description for plans"
+    # Every placeholder names one of the action's inputs (anything else would show as "{name}").
+    placeholders = set(re.findall(r"(?<!\{)\{([a-z_0-9]+)\}(?!\})", spec.call))
+    assert placeholders <= set(spec.inputs.model_fields), (key, placeholders)

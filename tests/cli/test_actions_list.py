@@ -1,13 +1,15 @@
 """`garrison actions list`: every registered action with its capability, inverse, state reading and doc
-link, as a table or as JSON."""
+link, as a table or as JSON; `garrison actions scripts`: the scripts an adapter runs, written for upload."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from actions import registry
+from actions.edr.crowdstrike_rtr import SCRIPTS
 from flows.cli import app
 
 runner = CliRunner()
@@ -42,3 +44,31 @@ def test_the_table_can_show_one_vendor() -> None:
     assert shown.exit_code == 0, shown.output
     assert "defender_indicators.block_url" in shown.stdout and "unblock_url" in shown.stdout
     assert "crowdstrike" not in shown.stdout and "lab." not in shown.stdout
+
+
+def test_scripts_writes_an_adapters_upload_library(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["actions", "scripts", "defender_response", "--json"])
+    written = runner.invoke(app, ["actions", "scripts", "crowdstrike_rtr", "-o", str(tmp_path), "--json"])
+
+    assert listed.exit_code == 0, listed.output
+    assert [s["name"] for s in json.loads(listed.stdout)["scripts"]] == [
+        "garrison-reg.ps1",
+        "garrison-task.ps1",
+        "garrison-svc.ps1",
+        "garrison-proc.ps1",
+    ]
+    assert written.exit_code == 0, written.output
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == sorted(f"{script.name}.ps1" for script in SCRIPTS)
+    # Uploaded to Windows hosts: UTF-8 with a BOM and CRLF, the source unchanged otherwise.
+    [first] = [s for s in SCRIPTS if s.name == "garrison_service"]
+    raw = (tmp_path / "garrison_service.ps1").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.decode("utf-8-sig").replace("\r\n", "\n") == first.source
+
+
+def test_scripts_of_an_adapter_without_any_is_one_clear_error() -> None:
+    done = runner.invoke(app, ["actions", "scripts", "lab"])
+
+    # CliError is what `garrison` prints as one line (exit status 1).
+    assert done.exit_code != 0
+    assert "'lab' runs no scripts (adapters with scripts: crowdstrike_rtr" in str(done.exception)

@@ -488,7 +488,15 @@ def test_services_tasks_processes_files_and_accounts_come_from_the_evidences(sto
                 }
             },
             {"process": {"pid": True}},  # not a pid: ignored
-            {"file": {"path": "C:\\Users\\x\\AppData\\Roaming\\MSVCR110.dll"}},
+            {
+                "file": {
+                    "path": "C:\\Users\\x\\AppData\\Roaming\\MSVCR110.dll",
+                    "hashes": [
+                        {"algorithm_id": 3, "value": "c" * 64},
+                        {"algorithm_id": 2, "value": "AB" * 20},
+                    ],
+                }
+            },
         ],
     }
     incident_id = store.record_alert(Alert.model_validate(document), document).incident_id
@@ -511,7 +519,8 @@ def test_services_tasks_processes_files_and_accounts_come_from_the_evidences(sto
     assert of(TargetKind.FILE) == [
         (
             "WS-7:C:\\Users\\x\\AppData\\Roaming\\MSVCR110.dll",
-            {"hostname": "WS-7", "path": "C:\\Users\\x\\AppData\\Roaming\\MSVCR110.dll"},
+            # The SHA-1 travels with the file (Defender quarantines by it).
+            {"hostname": "WS-7", "path": "C:\\Users\\x\\AppData\\Roaming\\MSVCR110.dll", "sha1": "ab" * 20},
         )
     ]
     assert of(TargetKind.ACCOUNT) == [("CORP\\jdoe", {"account": "CORP\\jdoe"})]

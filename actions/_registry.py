@@ -61,6 +61,8 @@ class ActionSpec:
     inverse_declared: bool = False
     idempotent: bool = False
     capability: Capability | None = None
+    # Reading its state runs something on the host (a live response / RTR script): a plan does not read it.
+    read_sends: bool = False
     # The vendor request it makes, in the vendor's words, with ``{input}`` placeholders:
     # ``POST /devices/entities/devices-actions/v2?action_name=contain (the device named {hostname})``.
     call: str | None = None
@@ -282,13 +284,15 @@ def action(
     read_state: StateFn | None = None,
     idempotent: bool = False,
     call: str | None = None,
+    read_sends: bool = False,
 ) -> Callable[[ActionFn], ActionFn]:
     """Register an async action under ``key`` (``<vendor>.<verb>_<object>``) that does ``capability``.
 
     ``target`` is the capability's own (given, it must match); ``inverse`` names the undoing action, or
     is ``None`` to declare there is none; ``read_state`` is an async ``(inputs, ctx) -> TargetState``
     that reads whether the effect is in place; ``call`` describes the vendor request (``{input}``
-    placeholders), for plans.
+    placeholders), for plans; ``read_sends``: reading the state runs something on the host (a script), so
+    plans do not read it (crash reconciliation still does).
 
     >>> from pydantic import BaseModel
     >>> class Host(BaseModel):
@@ -321,6 +325,7 @@ def action(
                 idempotent=idempotent,
                 capability=capability,
                 call=call,
+                read_sends=read_sends,
             )
         )
         return fn

@@ -50,6 +50,7 @@ def rtr_action(
         read_state=read,
         idempotent=True,
         call=f"POST /real-time-response/entities/admin-command/v1 on {{hostname}}: {command}",
+        read_sends=True,  # the read opens an RTR session and runs a command or script on the host
     )
 
 

@@ -87,6 +87,7 @@ def _register(
         read_state=read,
         idempotent=True,
         call=call,
+        read_sends=True,  # the read is a live response script run on the machine
     )
 
 

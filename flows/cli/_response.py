@@ -60,9 +60,13 @@ def plan(
 ) -> None:
     """Show every action per target with its guardrail verdict and the vendor's view; changes nothing.
     A capability the tenant has no adapter for is listed as an error of its step."""
-    from flows.respond import plan_incident, playbook_for
+    from flows.respond import foresee, plan_incident, playbook_for
 
     store, _, incident, tenant = _open(incident_id)
+    # Before triage, the plan shows what the run will do: the verdict and intel it will find (local
+    # feeds), so the playbook its match rules will choose and the indicators it will block.
+    foreseen = incident.verdict is None
+    incident = foresee(store, tenant, incident)
     try:
         chosen = playbook_for(store, incident, tenant, playbook, verdict=incident.verdict)
     except PlaybookError as refused:
@@ -76,6 +80,8 @@ def plan(
                 "incident_id": incident.id,
                 "tenant": tenant.id,
                 "playbook": {"id": chosen.id, "version": chosen.version},
+                "verdict": incident.verdict,
+                "verdict_foreseen": foreseen,
                 "items": [i.as_dict() for i in items],
                 "errors": [{"step": s, "action": a, "error": e} for s, a, e in errors],
             }
@@ -83,7 +89,8 @@ def plan(
         return
     table = Table(
         title=shown(
-            f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}, "
+            f"Plan for incident {incident.id} ({tenant.name}), verdict {incident.verdict or '-'}"
+            f"{' (foreseen: not triaged yet)' if foreseen else ''}, "
             f"playbook {chosen.id} v{chosen.version}"
         )
     )

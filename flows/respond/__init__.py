@@ -1,7 +1,7 @@
 """The respond flow and its steps."""
 
 from ._approvals import approval_link, approve, current_action_hash
-from ._choice import playbook_for
+from ._choice import foresee, playbook_for
 from ._escalation import chain_state, waiting_since, walk_escalations
 from ._flow import RespondRequest, respond
 from ._gate import AnalystDecision
@@ -15,6 +15,7 @@ __all__ = [
     "approval_link",
     "approve",
     "current_action_hash",
+    "foresee",
     "chain_state",
     "waiting_since",
     "walk_escalations",

@@ -1,12 +1,16 @@
-"""Which playbook an incident runs: the facts its match rules look at, read from the incident."""
+"""Which playbook an incident runs: the facts its match rules look at, read from the incident — or, before
+triage, foreseen: what a plan shows is what the run will do."""
 
 from __future__ import annotations
 
-from flows.store import IncidentView, Store
-from flows.tenants import Tenant
+from flows.settings import get_settings
+from flows.store import IncidentView, IndicatorView, StandingDecisions, Store
+from flows.tenants import IntelConfig, Tenant
+from flows.triage import StoreTelemetry, triage
+from flows.triage import enrich as enrich_indicators
 from playbooks import DEFAULT, Facts, Playbook, candidates, choose, resolve
 
-from ._steps import incident_alerts
+from ._steps import incident_alerts, incident_indicators
 
 
 def incident_facts(store: Store, incident: IncidentView, verdict: str | None) -> Facts:
@@ -36,3 +40,44 @@ def playbook_for(
         return resolve(name, tenant.playbooks)
     facts = incident_facts(store, incident, verdict)
     return choose(candidates(tenant.playbooks), facts, resolve(DEFAULT))
+
+
+def foresee(store: Store, tenant: Tenant, incident: IncidentView) -> IncidentView:
+    """The incident as its run will see it after enrich and classify, for a plan made before triage:
+    enriched from the local feeds only (a plan asks no online provider) and classified. Nothing is saved."""
+    if incident.verdict is not None:
+        return incident
+    enriched = enrich_indicators(
+        incident_indicators(incident),
+        tenant=tenant.id,
+        feeds=get_settings().intel_feeds,
+        intel=IntelConfig(),
+        incident_id=incident.id,
+    )
+    standing = StandingDecisions(store.engine).in_force(tenant.id)
+    result = triage(
+        incident_alerts(store, incident.id),
+        enriched.indicators,
+        tenant.policy,
+        StoreTelemetry(store.engine),
+        standing=standing,
+    )
+    verdict = result.verdict
+    indicators = [
+        IndicatorView(
+            type=i.type.value,
+            value=i.value,
+            defanged=next((v.defanged for v in incident.indicators if v.value == i.value), i.value),
+            field=i.field,
+            provenance=[p.model_dump() for p in i.provenance],
+        )
+        for i in enriched.indicators
+    ]
+    return incident.model_copy(
+        update={
+            "verdict": verdict.verdict.value,
+            "score": verdict.score,
+            "reasons": [reason.model_dump() for reason in verdict.reasons],
+            "indicators": indicators,
+        }
+    )

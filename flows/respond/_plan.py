@@ -43,6 +43,8 @@ async def vendor_view(spec: ActionSpec, target: Target, ctx: ActionContext) -> s
     """What the vendor says now, read-only; never raises (a plan shows problems, it does not stop)."""
     if not spec.can_read_state:
         return f"would run {spec.key} (the adapter cannot read state)"
+    if spec.read_sends:  # a plan changes nothing and queues nothing on the customer's hosts
+        return f"would run {spec.key} (state not read: reading runs a script on the host)"
     try:
         state = await spec.read_state(target.inputs, ctx)
     except TargetNotFound as error:

@@ -30,7 +30,7 @@ def incident_alerts(store: Store, incident_id: str) -> list[Alert]:
     return [Alert.model_validate(document) for document in store.alert_documents(incident_id)]
 
 
-def _indicators(incident: IncidentView) -> list[Indicator]:
+def incident_indicators(incident: IncidentView) -> list[Indicator]:
     return [
         Indicator(
             type=IndicatorType(i.type),
@@ -49,7 +49,7 @@ def enrich(incident_id: str, tenant: Tenant) -> int:
     store = open_store()
     incident = _require(store, incident_id)
     result = enrich_indicators(
-        _indicators(incident),
+        incident_indicators(incident),
         tenant=tenant.id,
         feeds=get_settings().intel_feeds,
         intel=tenant.intel,
@@ -74,7 +74,7 @@ def classify_incident(incident_id: str, tenant: Tenant) -> str:
     alerts = incident_alerts(store, incident_id)
     standing = StandingDecisions(store.engine).in_force(tenant.id)
     result = triage(
-        alerts, _indicators(incident), tenant.policy, StoreTelemetry(store.engine), standing=standing
+        alerts, incident_indicators(incident), tenant.policy, StoreTelemetry(store.engine), standing=standing
     )
     verdict = result.verdict
     store.set_verdict(incident_id, verdict)

@@ -87,12 +87,16 @@ def test_plan_shows_every_action_per_target_with_its_verdict_and_changes_nothing
     _malicious(store, incident_id, (IndicatorType.DOMAIN, "js.mykings.top"), (IndicatorType.IPV4, "8.8.8.8"))
     _malicious(store, incident_id, (IndicatorType.DOMAIN, "mail.demo-customer.example"))
 
-    plan = _json("plan", incident_id)
+    plan = _json("plan", incident_id, "--playbook", "default")
+    chosen = _json("plan", incident_id)
 
+    # Not triaged yet: the plan foresees the verdict, and so the playbook the run's match rules will take.
+    assert chosen["verdict_foreseen"] is True and chosen["verdict"] == "malicious"
+    assert chosen["playbook"] == {"id": "persistence-malware", "version": "1"}
     rows = {(i["action"], i["target"]): i for i in plan["items"]}
     assert rows[("lab.isolate_host", DEMO_HOST)]["verdict"] == "allowed"
     assert rows[("lab.isolate_host", DEMO_HOST)]["vendor"].startswith("would run lab.isolate_host")
-    # The request each target would get, and from which playbook (none matches before triage: default).
+    # The request each target would get, and from which playbook.
     lab = "lab fleet (simulated, in Garrison's store)"
     assert rows[("lab.isolate_host", DEMO_HOST)]["call"] == f"{lab}: isolate_host host {DEMO_HOST}"
     assert rows[("lab.block_domain", "js.mykings.top")]["call"] == f"{lab}: block_domain js.mykings.top"
@@ -139,8 +143,8 @@ def test_plan_names_the_bound_vendor_and_an_error_per_capability_the_tenant_has_
 
     with respx.mock(base_url="https://falcon.test", assert_all_called=False) as falcon:
         FakeFalcon(falcon)
-        plan = _json("plan", incident_id)
-        table = runner.invoke(app, ["plan", incident_id], env={"COLUMNS": "250"})
+        plan = _json("plan", incident_id, "--playbook", "default")
+        table = runner.invoke(app, ["plan", incident_id, "--playbook", "default"], env={"COLUMNS": "250"})
 
     rows = {(i["action"], i["target"]): i for i in plan["items"]}
     assert rows[("crowdstrike.isolate_host", DEMO_HOST)]["verdict"] == "allowed"

@@ -108,6 +108,7 @@ FILE = r"C:\Windows\Temp\sysupdate.exe"
 PCASTLE_SHA1 = "fbf243f2904d8f7947c6d5e10d0868e954563f13"
 STAGE_URL = "http://v.pcastle-stage.example/v.ps1"
 STAGE_DOMAIN = "v.pcastle-stage.example"
+PCASTLE_SHA256 = "b543938b305d203e5443753e95576b6fe2c45201be18a36472b6458bf165a57a"  # the dropped miner
 
 
 @pytest.fixture
@@ -165,14 +166,16 @@ def _ledger(store: Store, incident_id: str) -> dict[tuple[str, str], Any]:
     return {(row.action, row.target): row for row in store.ledger.rows(incident_id) if row.reverses is None}
 
 
-def _indicator_body(incident_id: str, kind: str, value: str, sent: dict[str, Any]) -> dict[str, Any]:
+def _indicator_body(
+    incident_id: str, kind: str, value: str, sent: dict[str, Any], action: str = "Block"
+) -> dict[str, Any]:
     """What MDE's "Submit or Update Indicator" must receive; the expiry is 30 days from when it was sent."""
     expires = datetime.strptime(sent["expirationTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert abs(expires - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=5)
     return {
         "indicatorValue": value,
         "indicatorType": kind,
-        "action": "Block",
+        "action": action,
         "title": f"Garrison incident {incident_id}",
         "description": f"Blocked by Garrison for incident {incident_id}",
         "expirationTime": sent["expirationTime"],
@@ -298,13 +301,14 @@ def test_pcastle_is_cleaned_through_defender_and_rolled_back_where_it_can_be(
 
     incident = store.incident(incident_id)
     assert incident is not None
-    assert result["playbook"] == "fileless-miner" and incident.playbook == "fileless-miner v1"
+    assert result["playbook"] == "fileless-miner" and incident.playbook == "fileless-miner v2"
     assert incident.verdict == "malicious"
     assert result["status"] == incident.status == "contained"
     ledger = _ledger(store, incident_id)
     assert {key: row.status for key, row in ledger.items()} == {
         ("defender_indicators.block_url", STAGE_URL): "succeeded",
         ("defender_indicators.block_domain", STAGE_DOMAIN): "succeeded",
+        ("defender_indicators.block_hash", PCASTLE_SHA256): "succeeded",
         ("defender_response.kill_process", f"{PCASTLE_HOST}:pid:4112 (powershell.exe)"): "succeeded",
         ("defender_response.delete_scheduled_task", f"{PCASTLE_HOST}:task:{TASK}"): "succeeded",
         ("defender_response.quarantine_file", f"{PCASTLE_HOST}:{FILE}"): "succeeded",
@@ -313,11 +317,13 @@ def test_pcastle_is_cleaned_through_defender_and_rolled_back_where_it_can_be(
     # The playbook's order: cut the downloads, then kill and clean, then isolate (each step all at once).
     steps = [{"defender_indicators"}, {"defender_response"}, {"defender"}]
     order = [row.action.split(".")[0] for row in sorted(ledger.values(), key=lambda r: r.id)]
-    assert [set(order[:2]), set(order[2:5]), set(order[5:])] == steps
+    assert [set(order[:3]), set(order[3:6]), set(order[6:])] == steps
     sent = sorted(mde.posts(mde.submit), key=lambda body: body["indicatorType"])
     assert sent == [
         _indicator_body(incident_id, "DomainName", STAGE_DOMAIN, sent[0]),
-        _indicator_body(incident_id, "Url", STAGE_URL, sent[1]),
+        # The miner's SHA-256, which intel calls malicious: blocked and remediated on every machine.
+        _indicator_body(incident_id, "FileSha256", PCASTLE_SHA256, sent[1], "BlockAndRemediate"),
+        _indicator_body(incident_id, "Url", STAGE_URL, sent[2]),
     ]
     # The process killed and the task deleted by live response; the task's XML captured for the rollback.
     assert sorted(mde.scripts()) == sorted(
@@ -346,6 +352,7 @@ def test_pcastle_is_cleaned_through_defender_and_rolled_back_where_it_can_be(
         ("defender.isolate_host", "succeeded", "machine unisolated"),
         ("defender_indicators.block_url", "succeeded", "URL unblocked"),
         ("defender_indicators.block_domain", "succeeded", "domain unblocked"),
+        ("defender_indicators.block_hash", "succeeded", "file hash unblocked"),
         ("defender_response.delete_scheduled_task", "succeeded", "scheduled task restored"),
         # What cannot be undone is said, not hidden: a killed process stays dead, and MDE's API has no
         # call that brings a stop-and-quarantined file back.
@@ -360,7 +367,7 @@ def test_pcastle_is_cleaned_through_defender_and_rolled_back_where_it_can_be(
             "defender_response.quarantine_file declares no inverse",
         ),
     }
-    assert len(rolled["items"]) == 6
+    assert len(rolled["items"]) == 7
     [restore] = [args for script, args in mde.scripts() if args["Mode"] == "restore"]
     assert restore["Name"] == TASK and _decoded(restore["Xml64"]) == {"xml": TASK_XML}
     assert machine.host.tasks == {TASK.lower(): {"xml": TASK_XML, "enabled": True}}
@@ -375,7 +382,7 @@ def test_pcastle_is_cleaned_through_defender_and_rolled_back_where_it_can_be(
     for action in ("kill_process", "quarantine_file"):
         [line] = [line for line in lines if f"defender_response.{action} " in line]
         assert "not_reversible" in line and "declares no inverse" in line
-    assert sum("already rolled back" in line for line in lines) == 4
+    assert sum("already rolled back" in line for line in lines) == 5
     assert lines[-1] == "Nothing to undo."
     assert len(mde.scripts()) == 3 and len(mde.machine_calls("unisolate")) == 1
 
@@ -390,7 +397,7 @@ def test_the_plan_shows_each_defender_request_per_target_and_changes_nothing(
 
     code, plan = _cli("plan", incident_id, "--playbook", "fileless-miner", "--json")
 
-    assert code == 0 and plan["playbook"] == {"id": "fileless-miner", "version": "1"}
+    assert code == 0 and plan["playbook"] == {"id": "fileless-miner", "version": "2"}
     assert plan["errors"] == []
     calls = {(i["action"], i["target"]): i["call"] for i in plan["items"] if i["target"] != "-"}
     on = f"POST /api/machines/<id of {PCASTLE_HOST}>"
@@ -402,6 +409,9 @@ def test_the_plan_shows_each_defender_request_per_target_and_changes_nothing(
         ),
         ("defender_indicators.block_domain", STAGE_DOMAIN): (
             f"{indicators}DomainName, indicatorValue: {STAGE_DOMAIN}, action: Block}}"
+        ),
+        ("defender_indicators.block_hash", PCASTLE_SHA256): (
+            f"{indicators}FileSha256, indicatorValue: {PCASTLE_SHA256}, action: BlockAndRemediate}}"
         ),
         ("defender_response.kill_process", f"{PCASTLE_HOST}:pid:4112 (powershell.exe)"): (
             f"{on}/runliveresponse RunScript garrison-proc.ps1 (kill_process)"
@@ -422,6 +432,7 @@ def test_the_plan_shows_each_defender_request_per_target_and_changes_nothing(
     assert views == {
         "block_url": "would run defender_indicators.block_url (URL is not blocked)",
         "block_domain": "would run defender_indicators.block_domain (domain is not blocked)",
+        "block_hash": "would run defender_indicators.block_hash (file hash is not blocked)",
         "kill_process": f"would run defender_response.kill_process {not_read}",
         "delete_scheduled_task": f"would run defender_response.delete_scheduled_task {not_read}",
         "quarantine_file": "would run defender_response.quarantine_file (no stop-and-quarantine of this "

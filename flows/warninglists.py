@@ -14,7 +14,13 @@ The store sits below the respond engine (respond imports store), so this module 
 
 from __future__ import annotations
 
+import json
+import sys
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
+from pathlib import Path
+
+from pymispwarninglists.api import WarningLists
 
 __all__ = [
     "EMPTY_FILE_HASHES",
@@ -22,6 +28,7 @@ __all__ = [
     "PUBLIC_RESOLVERS",
     "is_public_resolver",
     "major_domain",
+    "misp_warninglist",
     "unwrapped",
 ]
 
@@ -194,3 +201,49 @@ def unwrapped(address: IPv4Address | IPv6Address) -> list[IPv4Address | IPv6Addr
         if address in _NAT64:
             found.append(IPv4Address(int(address) & 0xFFFFFFFF))
     return found
+
+
+# MISP warninglists (pymispwarninglists, shipped in the package: nothing fetched) that name what no block
+# may hit: public resolvers by address and by name, the services that tell a host its own IP, the Internet's
+# most-used sites, the platforms' own domains, RFC 6761 special-use names. The broad lists (Tranco's top
+# million, dynamic DNS, cloud ranges) are left out on purpose: attackers host there too.
+MISP_NEVER_BLOCK = (
+    "public-dns-v4",
+    "public-dns-v6",
+    "public-dns-hostname",
+    "findip-host",
+    "alexa",
+    "cisco_top1000",
+    "moz-top500",
+    "google",
+    "microsoft",
+    "microsoft-office365",
+    "rfc6761",
+)
+
+
+@lru_cache(maxsize=1)
+def _misp_lists() -> tuple[WarningLists, WarningLists]:
+    # Only the lists we use are parsed (the package holds ~120, some with a million entries). The address
+    # lists hold single addresses: an exact search is right and fast (a CIDR search over 62,000 resolvers
+    # takes 3 s to build); names are searched with their parents (``mail.google.com`` under ``google.com``).
+    root = Path(sys.modules["pymispwarninglists"].__file__ or "").parent / "data" / "misp-warninglists"
+    lists = [json.loads((root / "lists" / name / "list.json").read_bytes()) for name in MISP_NEVER_BLOCK]
+    addresses = [found for found in lists if found["type"] == "cidr"]
+    names = [found for found in lists if found["type"] != "cidr"]
+    return WarningLists(slow_search=False, lists=addresses), WarningLists(slow_search=True, lists=names)
+
+
+def misp_warninglist(value: str) -> str | None:
+    """The name of the MISP warninglist among ``MISP_NEVER_BLOCK`` that lists ``value`` (a domain or an IP
+    address), or None.
+
+    >>> misp_warninglist("dns.google")
+    'List of known public DNS resolvers expressed as hostname'
+    >>> misp_warninglist("js.mykings.top") is None
+    True
+    """
+    wanted = value.strip().lower().rstrip(".")
+    addresses, names = _misp_lists()
+    found = addresses.search(wanted) or names.search(wanted)
+    return found[0].name if found else None

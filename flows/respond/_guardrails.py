@@ -32,9 +32,11 @@ from urllib.parse import urlsplit
 from actions import ActionSpec, Capability, TargetKind, registry
 from flows.store import ApprovalNeed, IsolationCap, action_hash
 from flows.tenants import Policy
-from flows.warninglists import MAJOR_DOMAINS, PUBLIC_RESOLVERS, unwrapped
+from flows.warninglists import MAJOR_DOMAINS, PUBLIC_RESOLVERS, misp_warninglist, unwrapped
 
 _WILDCARDS = re.compile(r"[*?%\[\]\s]")
+# Names that stay on the host or the local network: blocking them breaks the host, never an attacker.
+_SPECIAL_USE = re.compile(r"(^|\.)(localhost|localdomain|local|home\.arpa|in-addr\.arpa|ip6\.arpa)$")
 
 
 class Ruling(StrEnum):
@@ -174,6 +176,9 @@ class Guard:
     def _one_address(self, address: IPv4Address | IPv6Address) -> str | None:
         if any(address in net for net in PUBLIC_RESOLVERS):
             return f"{address} is a well-known public DNS resolver (never-block list)"
+        listed = misp_warninglist(str(address))
+        if listed:
+            return f"{address} is on the MISP warninglist {listed!r}"
         for net in self._own_ranges:
             if address.version == net.version and address in net:
                 return f"{address} is in the tenant's own range {net}"
@@ -197,6 +202,11 @@ class Guard:
             parent = ".".join(labels[index:])
             if parent in MAJOR_DOMAINS:
                 return f"{name} is on the warninglist of major domains ({parent})"
+        if _SPECIAL_USE.search(name):
+            return f"{name} is a special-use name (RFC 6761/6762/8375): it never reaches the Internet"
+        listed = misp_warninglist(name)
+        if listed:
+            return f"{name} is on the MISP warninglist {listed!r}"
         return None
 
     # -- protected assets ------------------------------------------------------------------------------

@@ -457,3 +457,48 @@ def test_hostnames_are_judged_for_what_is_wrong_with_them(hostname: str, allowed
 
     assert (decision.verdict is Ruling.ALLOWED) is allowed
     assert says in decision.reason
+
+
+# -- MISP warninglists (pymispwarninglists, bundled) ------------------------------------------------------
+
+MISP_LISTED = [
+    # (kind, field, value, the warninglist the refusal names) — values a live test once saw blocked.
+    (TargetKind.DOMAIN, "domain", "dns.google", "List of known public DNS resolvers expressed as hostname"),
+    (
+        TargetKind.DOMAIN,
+        "domain",
+        "one.one.one.one",
+        "List of known public DNS resolvers expressed as hostname",
+    ),
+    (TargetKind.DOMAIN, "domain", "api.ipify.org", "List of known hostname used for querying your source IP"),
+    (TargetKind.DOMAIN, "domain", "en.wikipedia.org", "Top 1000 website from Alexa"),
+    (TargetKind.IP, "ip", "1.0.0.19", "List of known IPv4 public DNS resolvers"),
+    (
+        TargetKind.URL,
+        "url",
+        "https://dns.google/resolve?name=x",
+        "public DNS resolvers expressed as hostname",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "field", "value", "listed"), MISP_LISTED, ids=[m[2] for m in MISP_LISTED])
+def test_a_value_on_a_misp_warninglist_is_never_blocked_and_the_list_is_named(
+    kind: TargetKind, field: str, value: str, listed: str
+) -> None:
+    decision = block(kind, field, value, f"lab.block_{field}")
+
+    assert decision.refused and decision.rule == "never_block"
+    assert "MISP warninglist" in decision.reason and listed in decision.reason
+
+
+@pytest.mark.parametrize("name", ["localhost.localdomain", "printer.local", "nas.home.arpa", "db.localhost"])
+def test_special_use_names_are_never_blocked(name: str) -> None:
+    decision = block(TargetKind.DOMAIN, "domain", name, "lab.block_domain")
+
+    assert decision.refused and "special-use name" in decision.reason
+
+
+@pytest.mark.parametrize("value", ["js.mykings.top", "v.pcastle-stage.example", "evil.blogspot.com"])
+def test_a_domain_on_no_never_block_list_may_be_blocked(value: str) -> None:
+    assert not block(TargetKind.DOMAIN, "domain", value, "lab.block_domain").refused

@@ -18,6 +18,7 @@ from . import (
     _incidents,
     _ingest,
     _lab,
+    _metrics,
     _playbook,
     _response,
     _rules,
@@ -38,6 +39,7 @@ app.command("demo")(_demo.demo)
 app.command("ingest")(_ingest.ingest)
 app.command("dead-letters")(_dead_letters.dead_letters)
 app.command("triage")(_triage.triage_command)
+app.command("metrics")(_metrics.metrics)
 app.add_typer(_incidents.app, name="incidents")
 app.add_typer(_lab.app, name="lab")
 app.add_typer(_bench.app, name="bench")

@@ -7,6 +7,7 @@ from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, correlation_keys
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
 from ._lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, may_become
+from ._metrics import Metrics, Spread, TenantMetrics, incident_metrics
 from ._replay import Replay, remember_signature
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
@@ -25,6 +26,10 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "IllegalTransition",
     "may_become",
+    "Metrics",
+    "Spread",
+    "TenantMetrics",
+    "incident_metrics",
     "ApprovalNeed",
     "AuditCheck",
     "ApprovalRefused",

@@ -24,8 +24,11 @@ from ._mde_library import script_result
 
 VENDOR = "defender_response"
 SECRETS = [f"{VENDOR}_client_id", f"{VENDOR}_client_secret"]
-# Machine actions: 100 calls per minute; runliveresponse: 10 per minute (its 429s queue later calls).
-POLICY = VendorPolicy(rate_per_second=1.5, burst=10)
+# Microsoft's documented limits of the machine action and indicator APIs ("100 calls per minute and 1500
+# calls per hour", e.g. learn.microsoft.com/en-us/defender-endpoint/api/isolate-machine), counted per
+# (tenant, adapter) like every limiter; runliveresponse allows 10 a minute (its 429s queue later calls).
+MDE_WINDOWS = ((100, 60.0), (1500, 3600.0))
+POLICY = VendorPolicy(rate_per_second=1.5, burst=10, windows=MDE_WINDOWS)
 RUNNING = ("Pending", "InProgress")
 ENDED_BADLY = ("Failed", "TimeOut", "Cancelled")
 _PRINTABLE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")

@@ -39,6 +39,7 @@ from ._iocs import (
     deleted,
     register_indicator_blocking,
 )
+from ._mde_api import MDE_WINDOWS
 from ._status import isolation_state
 
 VENDOR = "defender"
@@ -46,7 +47,7 @@ SECRETS = ["defender_client_id", "defender_client_secret"]
 DOC_ISOLATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/isolate-machine"
 DOC_UNISOLATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/unisolate-machine"
 # Machine actions: 100 calls per minute and 1500 per hour per tenant (Microsoft's documented limits).
-POLICY = VendorPolicy(rate_per_second=1.5, burst=10)
+POLICY = VendorPolicy(rate_per_second=1.5, burst=10, windows=MDE_WINDOWS)
 RUNNING = ("Pending", "InProgress")
 ENDED_BADLY = ("Failed", "TimeOut", "Cancelled")
 
@@ -196,7 +197,7 @@ IND_SECRETS = ["defender_indicators_client_id", "defender_indicators_client_secr
 IND_DOC_CREATE = "https://learn.microsoft.com/en-us/defender-endpoint/api/post-ti-indicator"
 IND_DOC_DELETE = "https://learn.microsoft.com/en-us/defender-endpoint/api/delete-ti-indicator-by-id"
 # Indicators: 100 calls per minute and 1500 per hour (Microsoft's documented limits).
-IND_POLICY = VendorPolicy(rate_per_second=1.5, burst=10)
+IND_POLICY = VendorPolicy(rate_per_second=1.5, burst=10, windows=MDE_WINDOWS)
 _MDE_TYPES = {DOMAIN: "DomainName", IP: "IpAddress", URL: "Url", SHA256: "FileSha256"}
 _BLOCKING = ("Block", "BlockAndRemediate", "AlertAndBlock")
 

@@ -3,6 +3,7 @@
 Every adapter request goes through ``VendorHttp.request``. It never retries: a 429, 5xx or timeout becomes
 a ``TransientError`` (the engine retries in one place, and the limiter makes that retry wait for the
 vendor's Retry-After); a 4xx becomes ``VendorRejected`` with the vendor's error text, secrets scrubbed.
+A caller whose protocol puts its answer in the status line names the statuses it reads (``accept``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import email.utils
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -113,8 +114,14 @@ class VendorHttp:
         data: Mapping[str, Any] | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        accept: Collection[int] = (),
     ) -> httpx.Response:
-        """Send one request under the (tenant, vendor) policy; return a 2xx response or raise."""
+        """Send one request under the (tenant, vendor) policy; return a 2xx response or raise.
+
+        ``accept`` names further statuses the caller reads itself, for protocols whose answer travels in
+        the status line (OpenC2 over HTTPS: 404 is "target not found", its body says more). They count
+        for the circuit breaker as usual; a 429 and a redirect are never handed back.
+        """
         self._breaker.check()
         await self._limiter.acquire()
         self._breaker.before_call()
@@ -132,13 +139,15 @@ class VendorHttp:
                     f"{self.vendor}: {method} {url} {what} ({type(error).__name__})"
                 ) from None
             outcome_recorded = True
-            self._classify(method, url, response)
+            self._classify(method, url, response, accept)
             return response
         finally:
             if not outcome_recorded:
                 self._breaker.record_neutral()
 
-    def _classify(self, method: str, url: str, response: httpx.Response) -> None:
+    def _classify(
+        self, method: str, url: str, response: httpx.Response, accept: Collection[int] = ()
+    ) -> None:
         status = response.status_code
         _log.debug("%s %s %s -> %s", self.vendor, method, url, status)
         if status == 429:
@@ -150,15 +159,21 @@ class VendorHttp:
         if status >= 500:
             self._breaker.record_failure()
             held = self._back_off(response) if "retry-after" in response.headers else None
+            if status in accept:
+                return
             text, _ = self._vendor_error(response)
             raise TransientError(f"{self.vendor}: {method} {url} answered {status}: {text}", retry_after=held)
         if status == 408:
             self._breaker.record_neutral()
+            if status in accept:
+                return
             raise TransientError(f"{self.vendor}: {method} {url} answered 408")
         # Any other answer shows the vendor is up.
         self._breaker.record_success()
         if 300 <= status < 400:
             raise PermanentError(f"{self.vendor}: {method} {url} answered an unexpected redirect ({status})")
+        if status in accept:
+            return
         if status >= 400:
             text, code = self._vendor_error(response)
             raise VendorRejected(

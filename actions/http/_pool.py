@@ -32,6 +32,8 @@ class VendorPolicy:
     retry_after_default: float = 5.0  # a 429 without a usable Retry-After
     retry_after_max: float = 600.0  # never let a vendor park us longer than this
     jitter: float = 1.0  # up to this many seconds added to every Retry-After
+    # Call budgets the vendor counts per window, (calls, seconds): ((1500, 3600.0),) is 1,500 an hour.
+    windows: tuple[tuple[int, float], ...] = ()
 
 
 class TokenCache:
@@ -102,7 +104,13 @@ class HttpPool:
         with self._guard:
             found = self._limiters.get((tenant, vendor))
             if found is None:
-                found = RateLimiter(policy.rate_per_second, policy.burst, self.clock, jitter=policy.jitter)
+                found = RateLimiter(
+                    policy.rate_per_second,
+                    policy.burst,
+                    self.clock,
+                    jitter=policy.jitter,
+                    windows=policy.windows,
+                )
                 self._limiters[(tenant, vendor)] = found
             return found
 

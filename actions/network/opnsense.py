@@ -3,7 +3,12 @@
 One-time set-up: a host-type alias (default ``garrison_block``) referenced by a block rule. ``alias_util``
 changes the live pf table and, for host/network aliases, the saved alias content too (no reconfigure).
 It accepts addresses only (``not_an_address`` otherwise), so OPNsense blocks IPs, not domains.
-Shapes: tests/fixtures/vendors/network/opnsense_*.json.
+
+``alias_util/list`` of an alias that does not exist answers an empty list (``pfctl -t <name> -T show``
+fails quietly, src/opnsense/scripts/filter/list_table.py), which reads like "not blocked" and makes an
+unblock look done. So an empty list is checked against ``alias_util/aliases`` (the pf tables, same ACL:
+"Diagnostics: PF Table IP addresses"), and a missing alias is an error naming it.
+Shapes: tests/fixtures/vendors/opnsense-*.json.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import httpx
 from pydantic import Field
 
 from .._context import ActionContext
-from .._errors import VendorRejected
+from .._errors import PermanentError, VendorRejected
 from .._inputs import IpInput
 from .._result import ActionResult
 from .._vendor import VendorClient, VendorSettings, json_body, open_http, succeeded
@@ -61,15 +66,31 @@ class _Opnsense(VendorClient):
         )
 
     async def listed(self, ip: str) -> bool:
-        response = await self.http.request("GET", f"/api/firewall/alias_util/list/{self.settings.alias}")
-        return _normal(ip) in table_entries(json_body(self.http, response))
+        alias = self.settings.alias
+        response = await self.http.request("GET", f"/api/firewall/alias_util/list/{alias}")
+        entries = table_entries(json_body(self.http, response))
+        if not entries and alias not in await self.tables():
+            raise PermanentError(
+                f"opnsense: alias {alias!r} does not exist on {self.settings.base_url} "
+                "(no pf table of that name; check the tenant's opnsense setting 'alias')"
+            )
+        return _normal(ip) in entries
+
+    async def tables(self) -> set[str]:
+        """The names of the firewall's pf tables (one per loaded alias)."""
+        body = json_body(self.http, await self.http.request("GET", "/api/firewall/alias_util/aliases"))
+        if not isinstance(body, list):
+            raise PermanentError("opnsense: alias_util/aliases did not answer a list of table names")
+        return {name for name in body if isinstance(name, str)}
 
     async def change(self, verb: str, ip: str) -> None:
         path = f"/api/firewall/alias_util/{verb}/{self.settings.alias}"
         body = json_body(self.http, await self.http.request("POST", path, json={"address": ip}))
         status = body.get("status") if isinstance(body, dict) else None
         if status != "done":
-            raise VendorRejected(f"opnsense: alias {verb} answered status {status!r}", code=str(status))
+            said = body.get("status_msg") if isinstance(body, dict) else None
+            why = f": {self.http.scrub(said)}" if isinstance(said, str) and said.strip() else ""
+            raise VendorRejected(f"opnsense: alias {verb} answered status {status!r}{why}", code=str(status))
 
 
 async def _lookup(inputs: IpInput, ctx: ActionContext) -> Listing:

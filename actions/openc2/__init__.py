@@ -2,7 +2,7 @@
 message parser, and actions that send commands to a tenant's OpenC2 consumer over HTTPS."""
 
 from . import _actions  # noqa: F401 - registers the openc2.* actions
-from ._actions import send
+from ._actions import Reply, send
 from ._language import Command, Dialect, OpenC2Invalid, Response, parse_command, parse_response
 from ._models import (
     OpenC2Command,
@@ -23,6 +23,7 @@ __all__ = [
     "Dialect",
     "OpenC2Command",
     "OpenC2Invalid",
+    "Reply",
     "Response",
     "domain_command",
     "er_allow",

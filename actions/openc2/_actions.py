@@ -1,17 +1,25 @@
 """OpenC2 over HTTPS: send one command to the tenant's OpenC2 consumer and map its response.
 
-Transport: ``POST`` of the command as ``application/openc2-cmd+json;version=1.0`` (OpenC2 HTTPS transfer
-specification v1.0), bearer token. Response status → result: 200 done, 102 pending, 404 target not found,
-400/401/403/501 refused, 500/503 transient. Commands are validated before they are sent.
+Transport: ``POST`` of the command as ``application/openc2-cmd+json;version=1.0`` with a fresh UUID in
+``X-Request-ID`` (OpenC2 HTTPS transfer specification v1.0, §3.3; the consumer echoes it), bearer token.
+The consumer's status travels in the HTTP status line (the spec's §4, message elements: "status … is
+carried in the HTTP response start line"), so 4xx/5xx answers are read here, not refused by the HTTP
+client (``accept``; the circuit breaker and 429 handling stay the client's); a consumer
+answering 200 with another status in its body is taken at its body. Status → result: 200 done, 102
+pending, 404 target not found, 400/401/403/501 refused, 500/503 transient, each error with the body's
+``status_text``. The request id is the result's ``vendor_ref``. Commands are validated before sending.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, Protocol
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._capabilities import Capability
@@ -20,9 +28,9 @@ from .._errors import PermanentError, TargetNotFound, TransientError, VendorReje
 from .._inputs import IpInput
 from .._registry import ActionFn, action, registry
 from .._result import ActionResult, ActionStatus
-from .._vendor import HostInput, Hostname, VendorSettings, json_body, open_http, pending, succeeded
-from ..http import VendorPolicy
-from ._language import Dialect, Response, parse_response
+from .._vendor import HostInput, Hostname, VendorSettings, open_http, pending, succeeded
+from ..http import VendorHttp, VendorPolicy
+from ._language import Dialect, OpenC2Invalid, Response, parse_response
 from ._models import (
     Action,
     OpenC2Command,
@@ -43,6 +51,8 @@ POLICY = VendorPolicy(rate_per_second=5.0, burst=5)
 CMD_TYPE = "application/openc2-cmd+json;version=1.0"
 RSP_TYPE = "application/openc2-rsp+json;version=1.0"
 RESPONSE_DIALECT = Dialect(profiles=frozenset({"slpf", "er"}), extensions=True)
+# The status codes a consumer may answer with (Language Specification v1.0 §3.3.2.1), read here.
+STATUSES = frozenset({102, 400, 401, 403, 404, 500, 501, 503})
 
 
 class Registers(Protocol):
@@ -81,17 +91,65 @@ class RegistryValueInput(BaseModel):
     name: str = Field(min_length=1, max_length=1024, description="Value name under the key.")
 
 
-async def send(ctx: ActionContext, command: OpenC2Command) -> Response:
+@dataclass(frozen=True)
+class Reply:
+    """The consumer's response to one command, and the ``X-Request-ID`` the command went out with."""
+
+    response: Response
+    request_id: str
+
+
+async def send(ctx: ActionContext, command: OpenC2Command) -> Reply:
     """Validate and send one command; the consumer's response, or an error from the tree."""
     settings = ctx.settings(VENDOR, OpenC2Settings)
     message = command.to_message()
     token = ctx.secret("openc2_api_token")
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": CMD_TYPE, "Accept": RSP_TYPE}
+    request_id = str(uuid.uuid4())
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": CMD_TYPE,
+        "Accept": RSP_TYPE,
+        "X-Request-ID": request_id,
+    }
     async with open_http(ctx, VENDOR, settings, POLICY, secrets=[token]) as http:
-        raw = await http.request("POST", settings.path, content=json.dumps(message).encode(), headers=headers)
-        response = parse_response(json_body(http, raw), RESPONSE_DIALECT)
-        text = http.scrub(response.status_text or "")
-    where = f"openc2: {command.action} answered {response.status}" + (f" ({text})" if text else "")
+        raw = await http.request(
+            "POST", settings.path, content=json.dumps(message).encode(), headers=headers, accept=STATUSES
+        )
+        echoed = raw.headers.get("x-request-id")
+        if echoed is not None and echoed.strip() != request_id:
+            raise PermanentError(
+                f"openc2: the answer to {command.action} carries X-Request-ID {http.scrub(echoed)[:64]!r}, "
+                f"not {request_id}: it is not this command's response"
+            )
+        response = _response(http, raw, command.action, settings.path)
+    return Reply(response, request_id)
+
+
+def _response(http: VendorHttp, raw: httpx.Response, action: str, path: str) -> Response:
+    """The OpenC2 response of ``raw``, or an error from the tree naming the consumer's status and text."""
+    line = raw.status_code
+    body = _body(raw)
+    if line == 200:
+        if body is None:
+            raise PermanentError(f"openc2: {action} answered 200 without an OpenC2 response")
+        # The status line says 200; a consumer that puts the outcome only in its body is taken at it.
+        response = parse_response(body, RESPONSE_DIALECT)
+    else:
+        try:
+            parsed = None if body is None else parse_response(body, RESPONSE_DIALECT)
+        except OpenC2Invalid:
+            parsed = None
+        if parsed is None and line == 404:
+            # Without an OpenC2 body a 404 is the web server's: the path, not the target, is missing.
+            raise VendorRejected(
+                f"openc2: {action} answered 404 without an OpenC2 response; is {path} the consumer's "
+                "endpoint (setting 'path')?",
+                status_code=404,
+            )
+        text = parsed.status_text if parsed else _plain(raw)
+        response = Response(line, text, parsed.results if parsed else {})
+    text = http.scrub(response.status_text or "")
+    where = f"openc2: {action} answered {response.status}" + (f" ({text})" if text else "")
     if response.status in (500, 503):
         raise TransientError(where)
     if response.status == 404:
@@ -101,12 +159,32 @@ async def send(ctx: ActionContext, command: OpenC2Command) -> Response:
     return response
 
 
-def _result(response: Response, done: str, **extra: Any) -> ActionResult:
-    if response.status == 102:
-        return pending(f"{done}: consumer is processing")
-    if 200 <= response.status < 300:
-        return succeeded(done, **extra)
-    return ActionResult(status=ActionStatus.FAILED, detail=f"consumer answered {response.status}")
+def _body(raw: httpx.Response) -> Any:
+    if not raw.content:
+        return None
+    try:
+        return raw.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _plain(raw: httpx.Response) -> str | None:
+    # A proxy's or web server's page is not the consumer's word: only a short line of it is kept.
+    text = raw.text if raw.content else ""
+    if "<" in text:
+        return raw.reason_phrase or None
+    return text[:200] or raw.reason_phrase or None
+
+
+def _result(reply: Reply, done: str, **extra: Any) -> ActionResult:
+    ref = reply.request_id
+    if reply.response.status == 102:
+        return pending(f"{done}: consumer is processing", vendor_ref=ref)
+    if 200 <= reply.response.status < 300:
+        return succeeded(done, vendor_ref=ref, **extra)
+    return ActionResult(
+        status=ActionStatus.FAILED, detail=f"consumer answered {reply.response.status}", vendor_ref=ref
+    )
 
 
 def _inverses(
@@ -131,13 +209,11 @@ async def block_ip(inputs: IpInput, ctx: ActionContext) -> ActionResult:
     """Send SLPF ``deny ipv4_net|ipv6_net`` for the IP; the answered rule number is kept for unblocking."""
     settings = ctx.settings(VENDOR, OpenC2Settings)
     command = slpf_deny(inputs.ip, named_group=settings.named_group, direction=settings.direction)
-    response = await send(ctx, command)
-    rule = (response.results.get("slpf") or {}).get("rule_number")
-    undo: dict[str, Any] = {"ip": str(inputs.ip), **({"rule_number": rule} if isinstance(rule, int) else {})}
-    ref = None if rule is None else str(rule)
-    return _result(
-        response, f"deny {inputs.ip} sent" + (f" (rule {rule})" if ref else ""), vendor_ref=ref, undo=undo
-    )
+    reply = await send(ctx, command)
+    rule = (reply.response.results.get("slpf") or {}).get("rule_number")
+    numbered = isinstance(rule, int) and not isinstance(rule, bool)
+    undo: dict[str, Any] = {"ip": str(inputs.ip), **({"rule_number": rule} if numbered else {})}
+    return _result(reply, f"deny {inputs.ip} sent" + (f" (rule {rule})" if numbered else ""), undo=undo)
 
 
 @delete_ip_rule(
@@ -148,8 +224,8 @@ async def unblock_ip(inputs: UnblockIpInput, ctx: ActionContext) -> ActionResult
     if inputs.rule_number is None:
         raise PermanentError("openc2: no rule number was captured for this block; delete the rule by hand")
     settings = ctx.settings(VENDOR, OpenC2Settings)
-    response = await send(ctx, slpf_delete_rule(inputs.rule_number, named_group=settings.named_group))
-    return _result(response, f"rule {inputs.rule_number} for {inputs.ip} deleted")
+    reply = await send(ctx, slpf_delete_rule(inputs.rule_number, named_group=settings.named_group))
+    return _result(reply, f"rule {inputs.rule_number} for {inputs.ip} deleted")
 
 
 async def _domain(inputs: DomainInput, ctx: ActionContext, verb: Action) -> ActionResult:

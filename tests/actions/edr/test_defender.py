@@ -3,6 +3,7 @@ isolate / unisolate, polling the MachineAction; ActiveRequestAlreadyExists means
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from typing import Any
@@ -14,6 +15,8 @@ import respx
 
 import actions.edr.defender  # noqa: F401 - registers the defender.* actions
 from actions import ActionStatus, Effect, TargetNotFound, TransientError
+from actions.edr import _mde_api as mde_api
+from actions.edr import defender
 from actions.http import HttpPool
 from tests.actions._support import CANARIES, FakeClock, assert_no_secret, make_ctx, read, run, vendor_fixture
 
@@ -233,3 +236,57 @@ def test_read_state_follows_the_latest_isolation_action(
     assert read("defender.isolate_host", {"hostname": HOST}, ctx(pool)).effect is isolate
     assert read("defender.release_host", {"hostname": HOST}, ctx(pool)).effect is release
     assert not fake.isolate.called and not fake.unisolate.called
+
+
+# -- Issue #16: 1,500 calls an hour ----------------------------------------------------------------------
+# Microsoft Learn, "Isolate machine API" (likewise unisolate, stop and quarantine, indicators):
+# "Limitations: Rate limitations for this API are 100 calls per minute and 1500 calls per hour."
+
+
+async def _use_up(pool: HttpPool, tenant: str, vendor: str, policy: Any, calls: int) -> list[float]:
+    limiter = pool.limiter(tenant, vendor, policy)
+    starts = []
+    for _ in range(calls):
+        asked = pool.clock.monotonic()
+        starts.append(asked + await limiter.acquire())
+    return starts
+
+
+@pytest.mark.parametrize(
+    ("vendor", "policy"),
+    [
+        ("defender", defender.POLICY),
+        ("defender_indicators", defender.IND_POLICY),
+        ("defender_response", mde_api.POLICY),
+    ],
+)
+def test_every_mde_adapter_keeps_to_1500_calls_an_hour(
+    pool: HttpPool, clock: FakeClock, vendor: str, policy: Any
+) -> None:
+    starts = asyncio.run(_use_up(pool, "acme", vendor, policy, 1501))
+
+    assert starts[1499] - starts[0] < 3600  # the per-minute pace alone would spend the hour's budget
+    assert starts[1500] >= starts[0] + 3600  # the 1501st call waits for the hour to roll over
+    assert all(b - a >= 0 for a, b in zip(starts, starts[1:], strict=False))
+    assert max(sum(1 for s in starts if t <= s < t + 60) for t in starts) <= 100
+    # The budget is the tenant's, per adapter: another tenant is not held back.
+    other = asyncio.run(_use_up(pool, "globex", vendor, policy, 1))
+    assert other[0] == pytest.approx(clock.monotonic())
+
+
+def test_an_isolation_past_the_hourly_budget_waits_for_it(
+    mde: respx.MockRouter, pool: HttpPool, clock: FakeClock
+) -> None:
+    fake = FakeDefender(mde)
+    seen: list[float] = []
+    fake.machines.side_effect = lambda request: (
+        seen.append(clock.monotonic()),
+        httpx.Response(200, json=vendor_fixture("defender-machines.json")),
+    )[1]
+    # 1,500 calls of this tenant's defender app went out in the last hour (other runs, other hosts).
+    first = asyncio.run(_use_up(pool, "acme", "defender", defender.POLICY, 1500))[0]
+
+    result = run("defender.isolate_host", {"hostname": HOST}, ctx(pool))
+
+    assert result.status is ActionStatus.SUCCEEDED
+    assert seen and seen[0] >= first + 3600

@@ -250,3 +250,41 @@ def test_debug_logs_never_hold_credentials(
 
     assert any(r.levelno == logging.DEBUG for r in debug_logs.records)
     assert_no_secret(debug_logs.text)
+
+
+async def _get_accepting(pool: HttpPool, accept: frozenset[int]) -> httpx.Response:
+    async with _http(pool) as http:
+        return await http.request("GET", "/thing", accept=accept)
+
+
+@respx.mock(base_url=BASE)
+def test_accepted_statuses_are_handed_back_and_still_count_for_the_breaker(
+    respx_mock: respx.MockRouter, pool: HttpPool
+) -> None:
+    route = respx_mock.get("/thing").respond(404, json={"status": 404, "status_text": "no such target"})
+    accept = frozenset({404, 500})
+
+    answer = asyncio.run(_get_accepting(pool, accept))
+
+    assert answer.status_code == 404 and answer.json()["status_text"] == "no such target"
+    # The same status is still refused for a caller that did not ask to read it.
+    with pytest.raises(VendorRejected):
+        asyncio.run(_get(pool))
+    # An accepted 5xx is handed back, yet five of them open the circuit as any 5xx would.
+    route.respond(500, json={"status": 500})
+    for _ in range(5):
+        assert asyncio.run(_get_accepting(pool, accept)).status_code == 500
+    assert pool.breaker("t1", "acme", POLICY).state is BreakerState.OPEN
+    with pytest.raises(CircuitOpen):
+        asyncio.run(_get_accepting(pool, accept))
+
+
+@respx.mock(base_url=BASE)
+def test_a_429_and_a_redirect_are_never_handed_back(respx_mock: respx.MockRouter, pool: HttpPool) -> None:
+    route = respx_mock.get("/thing").respond(429, headers={"Retry-After": "1"})
+
+    with pytest.raises(RateLimited):
+        asyncio.run(_get_accepting(pool, frozenset({429, 302})))
+    route.respond(302, headers={"Location": "https://elsewhere.test/"})
+    with pytest.raises(PermanentError, match="redirect"):
+        asyncio.run(_get_accepting(pool, frozenset({429, 302})))

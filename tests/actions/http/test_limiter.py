@@ -79,3 +79,46 @@ def test_retry_after_as_an_http_date(clock: FakeClock) -> None:
 def test_a_limiter_needs_a_positive_rate(clock: FakeClock) -> None:
     with pytest.raises(ValueError):
         RateLimiter(rate=0, burst=1, clock=clock)
+
+
+# -- Call budgets per window (issue #16: Defender's "100 calls per minute and 1500 calls per hour") -------
+
+
+def test_a_window_budget_holds_callers_until_the_oldest_call_leaves_the_window(clock: FakeClock) -> None:
+    # The bucket alone would let all seven through at once.
+    limiter = RateLimiter(rate=100.0, burst=100, clock=clock, windows=[(3, 10.0)])
+
+    starts = asyncio.run(_starts(limiter, clock, 7))
+
+    assert starts == pytest.approx([1000.0] * 3 + [1010.0] * 3 + [1020.0])
+
+
+def test_several_windows_apply_together(clock: FakeClock) -> None:
+    limiter = RateLimiter(rate=100.0, burst=100, clock=clock, windows=[(4, 100.0), (2, 1.0)])
+
+    starts = asyncio.run(_starts(limiter, clock, 5))
+
+    assert starts == pytest.approx([1000.0, 1000.0, 1001.0, 1001.0, 1100.0])
+
+
+def test_a_slot_given_up_after_a_429_does_not_use_up_the_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=1.0, burst=1, clock=clock, jitter=0.0, windows=[(2, 10.0)])
+
+    async def scenario() -> float:
+        await limiter.acquire()  # t=1000
+        late = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0)  # it reserved 1001 and sleeps
+        limiter.back_off(5.0)  # the vendor says wait: the 1001 slot is given up, 1005 taken instead
+        await late
+        third = clock.monotonic() + await limiter.acquire()
+        return third
+
+    # Two calls went out (1000, 1005): the third waits for 1000 + 10, not for a phantom 1001 + 10.
+    assert asyncio.run(scenario()) == pytest.approx(1010.0)
+
+
+@pytest.mark.parametrize("window", [(0, 60.0), (10, 0.0), (5, -1.0)])
+def test_a_window_needs_calls_and_a_length(clock: FakeClock, window: tuple[int, float]) -> None:
+    with pytest.raises(ValueError, match="window"):
+        RateLimiter(rate=1.0, burst=1, clock=clock, windows=[window])

@@ -15,6 +15,7 @@ import respx
 from actions import PermanentError
 from actions.http import HttpPool
 from actions.intel import IntelCache
+from tests.actions._support import vendor_fixture
 from tests.actions.intel._helpers import (
     BASES,
     CANARIES,
@@ -198,6 +199,11 @@ def test_misp_rest_search_contract(misp: respx.MockRouter, pool: HttpPool) -> No
     route = misp.post("/attributes/restSearch", name="search").respond(
         200, json=fixture("providers/misp-attributes-restsearch.json")
     )
+    # This answer carries only the event stub (a MISP that ignores includeContext): one events search
+    # fetches the event's metadata.
+    events = misp.post("/events/restSearch", name="events").respond(
+        200, json=vendor_fixture("misp-events-restsearch-metadata.json")
+    )
 
     records = run("misp.lookup_attribute", {"value": "203.0.113.10"}, make_ctx(pool))
 
@@ -210,19 +216,31 @@ def test_misp_rest_search_contract(misp: respx.MockRouter, pool: HttpPool) -> No
         "value": "203.0.113.10",
         "to_ids": True,
         "includeEventTags": True,
+        "includeContext": True,
         "enforceWarninglist": True,
         "deleted": False,
         "limit": 50,
         "page": 1,
     }
+    assert events.call_count == 1
+    assert json.loads(events.calls.last.request.content) == {
+        "returnFormat": "json",
+        "eventid": ["149"],
+        "metadata": True,
+        "limit": 1,
+        "page": 1,
+    }
     # Both attributes name the IP (ip-dst, and the ip half of domain|ip); the domain half was not asked.
+    # Event 149's threat level is "undefined" (4): the word of an unrated event is "suspicious".
     assert [(r.type, r.value, r.verdict, r.source) for r in records] == [
-        ("ipv4", "203.0.113.10", "malicious", "misp")
+        ("ipv4", "203.0.113.10", "suspicious", "CIRCL (MISP)")
     ] * 2
     assert records[0].reason == (
-        "MISP event 'DUOBEAN loader infrastructure'; loader C2, beacons every 15 minutes; malpedia DUOBEAN"
+        "MISP event 'DUOBEAN loader infrastructure' of 2025-11-09; loader C2, beacons every 15 minutes; "
+        "malpedia DUOBEAN; threat level undefined"
     )
     assert records[0].first_seen == "2026-10-01T00:00:00Z" and records[0].last_seen == "2025-11-12T00:00:00Z"
+    assert records[1].first_seen == "2025-11-09"  # no first_seen of its own: the event's date
     assert records[0].reference == "misp:5e6b336e-5224-445f-b1b3-457dd7dd9f6d"
     assert all(r.retrieved_at == "2025-11-22T02:00:00Z" for r in records)
 

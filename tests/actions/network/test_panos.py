@@ -103,3 +103,79 @@ def test_read_state_looks_the_ip_up(fw: respx.MockRouter, pool: HttpPool) -> Non
     assert route.calls[0].request.url.params["cmd"] == (
         f"<show><object><registered-ip><ip>{IP}</ip></registered-ip></object></show>"
     )
+
+
+# -- Issue #16: "already" answers, vsys ------------------------------------------------------------------
+# Palo Alto's own SDK (pan-os-python, panos/userid.py UserId.send) treats these User-ID errors as done:
+#     if self.ignore_dup_errors and (
+#         message.endswith("already exists, ignore")
+#         or message.endswith("does not exist, ignore unreg")
+#     ):
+#         return
+# and sends every User-ID message with its vsys: self.device.xapi.user_id(cmd=cmd, vsys=self.device.vsys).
+
+
+def test_tagging_an_already_tagged_ip_is_done_without_change(fw: respx.MockRouter, pool: HttpPool) -> None:
+    route = fw.post("/api/", params={"type": "user-id"}).respond(
+        200, text=vendor_fixture("panos-register-already-exists.xml")
+    )
+
+    result = run("panos.block_ip", {"ip": IP}, ctx(pool))
+
+    assert result.status is ActionStatus.SUCCEEDED and result.changed is False
+    assert result.detail == f"{IP} was already tagged garrison-block in vsys1"
+    # Nothing of ours to roll back: the tag was there before this run.
+    assert not result.undo
+    assert route.calls.last.request.url.params["vsys"] == "vsys1"
+
+
+def test_untagging_an_ip_without_the_tag_is_done_without_change(fw: respx.MockRouter, pool: HttpPool) -> None:
+    fw.post("/api/", params={"type": "user-id"}).respond(
+        200, text=vendor_fixture("panos-unregister-does-not-exist.xml")
+    )
+
+    result = run("panos.unblock_ip", {"ip": IP}, ctx(pool))
+
+    assert result.ok and result.changed is False and "was not tagged" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("verb", "answer"),
+    [
+        # "already exists" said of another address is not about ours.
+        ("block_ip", "panos-register-already-exists.xml"),
+        # An unregister answer does not make a register "already done", nor the reverse.
+        ("unblock_ip", "panos-register-already-exists.xml"),
+        ("block_ip", "panos-unregister-does-not-exist.xml"),
+    ],
+)
+def test_other_user_id_errors_are_still_refused(
+    fw: respx.MockRouter, pool: HttpPool, verb: str, answer: str
+) -> None:
+    text = vendor_fixture(answer)
+    ip = "198.51.100.9" if verb == "block_ip" and "register-already" in answer else IP
+    fw.post("/api/").respond(200, text=text)
+
+    with pytest.raises(VendorRejected, match="panos: "):
+        run(f"panos.{verb}", {"ip": ip}, ctx(pool))
+
+
+def test_the_vsys_setting_reaches_every_request(fw: respx.MockRouter, pool: HttpPool) -> None:
+    user_id = fw.post("/api/", params={"type": "user-id"}).respond(
+        200, text=vendor_fixture("panos-register-success.xml")
+    )
+    op = fw.get("/api/", params={"type": "op"}).respond(200, text=vendor_fixture("panos-registered-ip.xml"))
+    on_vsys2 = make_ctx(pool, "panos", {**SETTINGS, "vsys": "vsys2"})
+
+    blocked = run("panos.block_ip", {"ip": IP}, on_vsys2)
+    read("panos.block_ip", {"ip": IP}, on_vsys2)
+
+    assert blocked.detail.startswith(f"{IP} tagged garrison-block in vsys2")
+    assert user_id.calls.last.request.url.params["vsys"] == "vsys2"
+    assert op.calls.last.request.url.params["vsys"] == "vsys2"
+
+
+@pytest.mark.parametrize("vsys", ["shared", "vsys1&type=config", "", "vsys12345"])
+def test_a_vsys_that_is_not_a_vsys_name_is_refused(pool: HttpPool, vsys: str) -> None:
+    with pytest.raises(PermanentError, match="vsys"):
+        run("panos.block_ip", {"ip": IP}, make_ctx(pool, "panos", {**SETTINGS, "vsys": vsys}))

@@ -1,4 +1,4 @@
-"""MISP events and attribute search answers: every ``to_ids`` network or file indicator, with the why.
+"""MISP events and attribute search answers: every network or file indicator, with the why.
 
 Shapes read: ``{"Event": {…}}`` (an event export), ``{"response": [{"Event": …}, …]}`` and lists of
 events (events/restSearch), a bare event, and ``{"response": {"Attribute": […]}}`` (attributes/restSearch,
@@ -6,10 +6,12 @@ where each attribute carries its ``Event``). Attributes come from ``Event.Attrib
 ``Event.Object[].Attribute``.
 
 Verdict: an attribute with ``to_ids`` false is context (a geo-lookup service the malware calls, a blog
-link), not for detection, and gives no record. Otherwise malicious, or suspicious when the event's threat
-level is undefined (4), a ``false-positive`` tag says the risk is medium or high, or false-positive
-sightings outnumber the others. The reason is the event info, the attribute comment, the object, and the
-tags/galaxies that say what it is (TLP and source-type tags are left out); the source is the creating org.
+link), not for detection: it is kept so an analyst sees the value is known, but only ever as suspicious,
+its reason saying to_ids was false (many vendors, ESET among them, publish whole events that way).
+Otherwise malicious, or suspicious when the event's threat level is undefined (4), a ``false-positive``
+tag says the risk is medium or high, or false-positive sightings outnumber the others. The reason is the
+event info, the attribute comment, the object, and the tags/galaxies that say what it is (TLP and
+source-type tags are left out); the source is the creating org.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ _THREAT_LEVELS = {"1": "high", "2": "medium", "3": "low", "4": "undefined"}
 _QUIET_TAGS = ("tlp:", "type:", "osint:", "workflow:", "pap:", "admiralty-scale:", "estimative-language:")
 _MACHINE_TAG = re.compile(r'^(?:misp-galaxy:)?(?:[\w.-]+:)?([\w.-]+)="?([^"]*)"?$')
 _NOISE_COMMENT = re.compile(r"^imported via", re.I)
+_CONTEXT = "to_ids false: context the event gives, not for detection"
 _SIGHTING_SEEN, _SIGHTING_FALSE_POSITIVE, _SIGHTING_EXPIRED = "0", "1", "2"
 
 
@@ -136,9 +139,7 @@ def attribute_records(
     if attribute.get("deleted") is True:
         out.skip(where, "deleted")
         return
-    if not _truthy(attribute.get("to_ids")):
-        out.skip(where, "to_ids is false: context, not for detection")
-        return
+    for_detection = _truthy(attribute.get("to_ids"))
     value = attribute.get("value")
     if not isinstance(value, str):
         out.skip(where, "the value is not text")
@@ -148,7 +149,15 @@ def attribute_records(
         out.skip(where, f"{clean(value, 60)!r} is not a {kind} pair")
         return
     named = dict(zip(parts, pieces, strict=True))
-    fields = _fields(attribute, context, out, obj, port=named.get("port"), filename=named.get("filename"))
+    fields = _fields(
+        attribute,
+        context,
+        out,
+        obj,
+        port=named.get("port"),
+        filename=named.get("filename"),
+        for_detection=for_detection,
+    )
     for part, piece in named.items():
         if part in ("port", "filename"):
             continue
@@ -171,6 +180,7 @@ def _fields(
     *,
     port: str | None,
     filename: str | None,
+    for_detection: bool,
 ) -> dict[str, Any]:
     tags = [*context.tags, *_tag_names(attribute)]
     sightings = [s for s in _list(attribute.get("Sighting")) if isinstance(s, dict)]
@@ -191,6 +201,7 @@ def _fields(
     reason = join(
         [
             f"MISP event {context.info!r}" if context.info else "",
+            "" if for_detection else _CONTEXT,
             "" if _NOISE_COMMENT.match(comment) else comment,
             f"{clean(obj.get('name'), 40)} object" if obj else "",
             f"file {clean(filename, 60)}" if filename else "",
@@ -210,7 +221,9 @@ def _fields(
         or iso(attribute.get("timestamp"))
     )
     return {
-        "verdict": "suspicious" if gray else "malicious",
+        # Not for detection: the analyst sees the value is known, but it never convicts (and so never
+        # becomes a block target: blocks take only malicious indicators).
+        "verdict": "suspicious" if gray or not for_detection else "malicious",
         "source": f"{context.org} (MISP)" if context.org else out.name,
         "reason": reason,
         "first_seen": first,

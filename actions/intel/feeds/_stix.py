@@ -8,6 +8,8 @@
 - An observable (ipv4-addr, domain-name, url, file, x509-certificate) in a relationship with malware,
   infrastructure, a threat actor, intrusion set, campaign or tool is listed with that relation
   ("part of infrastructure Poison Ivy C2 (command-and-control; controls malware Poison Ivy)").
+- A URL written without its scheme (``[url:value = 'evil.example/path']``) is matched as ``http://`` + it,
+  and its reason says so; nothing is fetched.
 - A certificate tied to such infrastructure is malicious, and every other observable related to the same
   certificate is suspicious because it "shares SSL certificate <sha1> with <bad one>" (how DUOBEAN's IP
   came to be watched).
@@ -20,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from actions.indicators import InvalidIndicator, parse_any
+from actions.indicators import InvalidIndicator, normalize, parse_any
 
 from .._text import clean, earliest, iso, join, latest, plural
 from ._pattern import Comparison, PatternError, comparisons
@@ -162,7 +164,8 @@ class _Bundle:
         except PatternError as error:
             self.out.skip(where, f"pattern cannot be read: {error}")
             return
-        listed = [(c, kind) for c in found if not c.negated and (kind := _kind(c))]
+        # A comparison Garrison cannot use (a number, a boolean, a constant) is passed over, not fatal.
+        listed = [(c, kind) for c in found if not c.negated and c.values and (kind := _kind(c))]
         if not listed:
             others = sorted({c.text for c in found})
             self.out.skip(
@@ -191,8 +194,32 @@ class _Bundle:
                 self.out.keep(typed, canonical, **fields)
             else:
                 self.out.skip(where, f"{comparison.text} {clean(value, 60)!r} is no address or domain")
+        elif kind == "url":
+            self.add_url(value, where, fields)
         else:
             self.out.add(kind, value, where=where, **fields)
+
+    def add_url(self, value: str, where: str, fields: dict[str, Any]) -> None:
+        """A URL; one written without its scheme (``evil.example/path``) is matched as ``http://`` + it.
+
+        Only the text is kept: nothing is ever fetched."""
+        try:
+            normalize("url", value)
+        except InvalidIndicator as error:
+            text = value.strip()
+            if "://" in text or text.startswith(("/", "\\")) or not text:
+                self.out.skip(where, str(error))
+                return
+            try:
+                _, canonical = normalize("url", f"http://{text}")
+            except InvalidIndicator as again:
+                self.out.skip(where, str(again))
+                return
+            # First in the reason, so that no clipping of a long reason can drop it.
+            note = f"URL given without a scheme, matched as {clean(canonical, 100)}"
+            self.out.keep("url", canonical, **{**fields, "reason": join([note, fields.get("reason")])})
+            return
+        self.out.add("url", value, where=where, **fields)
 
     def indicator_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
         types = {str(t).lower() for t in [*(obj.get("indicator_types") or []), *(obj.get("labels") or [])]}
@@ -307,6 +334,8 @@ class _Bundle:
         for kind, value in _observable_values(obj):
             if kind == "ip" and "/" in value:
                 self.out.add_network(value, where=where, **fields)
+            elif kind == "url":
+                self.add_url(value, where, fields)
             else:
                 self.out.add(kind, value, where=where, **fields)
 

@@ -39,21 +39,37 @@ def test_every_event_parses_into_records_from_its_org(path: Path) -> None:
     assert all(r.source.endswith("(MISP)") for r in result.records)
     assert all(r.reason.startswith("MISP event '") and r.first_seen and r.last_seen for r in result.records)
     assert all(r.verdict in ("malicious", "suspicious") for r in result.records)
-    # Nothing marked "not for detection" became a record.
+    # What MISP marks "not for detection" is context: never malicious, and the reason says why.
     event = json.loads(path.read_text("utf-8"))["Event"]
-    context = {a["value"] for a in event["Attribute"] if not a.get("to_ids")}
-    assert not {r.value for r in result.records} & context
+    attributes = [*event.get("Attribute", []), *(a for o in event.get("Object", []) for a in o["Attribute"])]
+    for_detection = {a["uuid"]: bool(a.get("to_ids")) for a in attributes}
+    for record in result.records:
+        if for_detection[(record.reference or "").removeprefix("misp:")]:
+            assert "to_ids false" not in record.reason, record
+        else:
+            assert record.verdict == "suspicious" and "; to_ids false: context" in record.reason, record
 
 
-def test_cerber_lists_payment_site_and_sample_but_not_the_geo_lookup_services() -> None:
+def test_cerber_convicts_payment_site_and_sample_but_only_notes_the_geo_lookup_services() -> None:
     records = load_feed(FIXTURES / "misp" / "cerber-ransomware-event.json")
 
-    assert {(r.type, r.value) for r in records} == {
+    assert {(r.type, r.value) for r in records if r.verdict == "malicious"} == {
         ("domain", "decrypttozxybarc.onion"),  # a "url" attribute without a scheme is a host
         ("md5", "2f7059d7b1dda3080e391d99788fff18"),
         ("sha1", "0af6bde11eaa699604aa92cce9a6210dfce70f42"),
         ("sha256", "a5ff5f861bbb1ac7c6fd44f303f735fac01273ce2ae43a8acb683076192fcfcc"),
     }
+    # The services the sample asks for its location (to_ids false) are known, never convicted.
+    geo = {r.value: r for r in records if r.verdict == "suspicious"}
+    assert set(geo) == {
+        "http://ipinfo.io/json",
+        "http://freegeoip.net/json/",
+        "http://ip-api.com/json",
+        "http://maxcdn.bootstrapcdn.com/bootstrap/3.3.5/css/bootstrap.min.css",
+    }
+    assert geo["http://ipinfo.io/json"].reason.startswith(
+        "MISP event 'Cerber Ransomware'; to_ids false: context the event gives, not for detection"
+    )
     sample = next(r for r in records if r.type == "md5")
     assert sample.verdict == "malicious" and sample.source == "CIRCL (MISP)"
     assert sample.reason == (
@@ -61,7 +77,47 @@ def test_cerber_lists_payment_site_and_sample_but_not_the_geo_lookup_services() 
         "file a5ff5f.exe; incident-classification malware; malware-category Ransomware; threat level low"
     )
     assert sample.first_seen == "2016-03-10"
-    assert not any("ipinfo.io" in r.value or "bootstrapcdn" in r.value for r in records)
+
+
+def test_an_eset_event_with_no_detection_attribute_still_says_what_it_knows() -> None:
+    """ESET publishes its MISP events with every to_ids false: they used to give nothing at all."""
+    result = parse_feed(FIXTURES / "misp" / "eset-sshdoor-kessel-event.json")
+
+    assert {(r.type, r.value, r.verdict) for r in result.records} == {
+        ("domain", "dc0.cc", "suspicious"),
+        ("sha1", "f5ac779c8fd506e7d4b72b70331623042a807a6b", "suspicious"),
+        ("sha1", "3e0c142d6b656c490c28e0910628db5886dfc143", "suspicious"),
+    }
+    domain = next(r for r in result.records if r.type == "domain")
+    assert domain.source == "ESET (MISP)"
+    assert domain.reason == (
+        "MISP event 'SSHDoor : Kessel'; to_ids false: context the event gives, not for detection; "
+        "SSHDoor; threat level undefined; event not published"
+    )
+    assert domain.reference == "misp:5bbe5f8d-8d10-4d91-89ff-79240a016219"
+    # The detection name, ports and the dropped path are no intel indicators.
+    assert sorted(s.reason for s in result.skipped) == [
+        "MISP type 'filename' is not a network or file indicator",
+        *["MISP type 'port' is not a network or file indicator"] * 3,
+        "MISP type 'text' is not a network or file indicator",
+    ]
+
+
+def test_to_ids_false_is_context_even_in_a_high_threat_event(tmp_path: Path) -> None:
+    attributes = [
+        _attr("ip-dst", "45.83.66.9"),
+        _attr("domain", "api.ipify.org", to_ids=False, comment="the sample asks for its public address"),
+        _attr("ip-dst", "45.83.66.10", to_ids="0"),
+    ]
+
+    records = {r.value: r for r in load_feed(_event(tmp_path, attributes, threat_level_id="1"))}
+
+    assert records["45.83.66.9"].verdict == "malicious" and "to_ids" not in records["45.83.66.9"].reason
+    assert records["api.ipify.org"].verdict == records["45.83.66.10"].verdict == "suspicious"
+    assert records["api.ipify.org"].reason == (
+        "MISP event 'Test event'; to_ids false: context the event gives, not for detection; "
+        "the sample asks for its public address; threat level high"
+    )
 
 
 def test_qakbot_objects_give_their_ips_with_ports_and_galaxies() -> None:

@@ -301,3 +301,88 @@ def _json(tmp_path: Path, name: str, doc: Any) -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
+
+
+def test_a_url_without_its_scheme_is_kept_as_http(tmp_path: Path) -> None:
+    objects = [
+        _indicator("[url:value = 'evil.example/path/gate.php?id=1']", id="indicator--url", name="Gate"),
+        _indicator("[url:value = 'EVIL.example']", id="indicator--host"),
+        _indicator("[url:value = 'hxxps://evil.example/x']", id="indicator--defanged"),
+        _indicator("[url:value = '/wp-content/x.php']", id="indicator--path"),
+        {"type": "malware", "id": "malware--1", "name": "DUOBEAN loader", "is_family": True},
+        {"type": "url", "id": "url--1", "value": "drop.example.net/a.bin"},
+        {"type": "relationship", "id": "relationship--1", "relationship_type": "downloads",
+         "source_ref": "malware--1", "target_ref": "url--1"},
+    ]  # fmt: skip
+
+    result = parse_feed(_write(tmp_path, objects))
+
+    got = {r.value: r for r in result.records}
+    assert set(got) == {
+        "http://evil.example/path/gate.php?id=1",
+        "http://evil.example",
+        "https://evil.example/x",
+        "http://drop.example.net/a.bin",
+    }
+    gate = got["http://evil.example/path/gate.php?id=1"]
+    assert gate.type == "url" and gate.verdict == "malicious"
+    assert gate.reason == (
+        "URL given without a scheme, matched as http://evil.example/path/gate.php?id=1; Gate"
+    )
+    assert got["http://evil.example"].reason == "URL given without a scheme, matched as http://evil.example"
+    assert "without a scheme" not in got["https://evil.example/x"].reason
+    assert got["http://drop.example.net/a.bin"].reason == (
+        "URL given without a scheme, matched as http://drop.example.net/a.bin; "
+        "downloaded by malware DUOBEAN loader"
+    )
+    assert {s.where.split("#")[1] for s in result.skipped} == {"indicator--path"}
+
+
+def test_comparisons_garrison_cannot_use_are_passed_over(tmp_path: Path) -> None:
+    sha256 = "ef537f25c895bfa782526529a9b63d97aa631564d5d789c2b765448c8635fb6c"
+    objects = [
+        _indicator("[ipv4-addr:value = '198.51.100.20' AND true = true]", id="indicator--filler"),
+        _indicator("[true = true AND domain-name:value = 'c2.example.org']", id="indicator--first"),
+        _indicator(f"[file:hashes.'SHA-256' = '{sha256}' AND file:x_packed = false]", id="indicator--bool"),
+        _indicator("[file:size = 1024 AND file:hashes.MD5 = 'D41D8CD98F00B204E9800998ECF8427E']",
+                   id="indicator--num"),
+        _indicator("[domain-name:value = 'b.example.org'] AND [1 = 1]", id="indicator--observation"),
+        _indicator("[true = true]", id="indicator--only"),
+        _indicator("[ipv4-addr:value = true]", id="indicator--nonsense"),
+        _indicator("[ipv4-addr:value = '198.51.100.21' 'junk']", id="indicator--junk"),
+    ]  # fmt: skip
+
+    result = parse_feed(_write(tmp_path, objects))
+
+    assert {(r.type, r.value) for r in result.records} == {
+        ("ipv4", "198.51.100.20"),
+        ("domain", "c2.example.org"),
+        ("sha256", sha256),
+        ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("domain", "b.example.org"),
+    }
+    skipped = {s.where.split("#")[1]: s.reason for s in result.skipped}
+    assert skipped["indicator--only"] == (
+        "no observable Garrison matches by value (constant comparison true = true)"
+    )
+    assert skipped["indicator--nonsense"] == "no observable Garrison matches by value (ipv4-addr:value =)"
+    assert skipped["indicator--junk"].startswith("pattern cannot be read: not a STIX pattern (")
+    assert set(skipped) == {"indicator--only", "indicator--nonsense", "indicator--junk"}
+
+
+def test_the_pattern_library_reads_paths_sets_and_typed_literals() -> None:
+    [quoted] = comparisons("[windows-registry-key:values[*].'data name' = 'run me']")
+
+    assert (quoted.object_type, quoted.path, quoted.values) == (
+        "windows-registry-key",
+        "values[*].data name",
+        ("run me",),
+    )
+    assert [c.values for c in comparisons("[ipv4-addr:value IN ('198.51.100.1', '198.51.100.2')]")] == [
+        ("198.51.100.1", "198.51.100.2")
+    ]
+    # Numbers, timestamps and booleans list no value; a hex literal is the hash it spells.
+    typed = "[file:size > 5 AND file:created = t'2016-01-01T00:00:00Z' AND file:hashes.MD5 = h'd41d8c']"
+    assert [c.values for c in comparisons(typed)] == [(), (), ("d41d8c",)]
+    [negated] = comparisons("[domain-name:value NOT = 'x.example.org']")
+    assert (negated.negated, negated.operator, negated.text) == (True, "=", "domain-name:value NOT =")

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from flows.normalize import Format, NormalizeError, TenantMismatch, normalize
+from flows.settings import get_settings
 from flows.store import (
     LAST_MS,
     Accepted,
@@ -32,7 +33,7 @@ from flows.store import (
     event_row,
     remember_signature,
 )
-from flows.tenants import Tenant
+from flows.tenants import Tenant, tenants_from
 from flows.winlog import Unreadable
 
 _log = logging.getLogger("garrison.intake")
@@ -206,10 +207,13 @@ class Intake:
         """Normalize each (line, document) and store the valid ones in one transaction."""
         report = BatchReport()
         mapping = tenant.sources.get(source) if source else None
+        # An alert may carry its source's own tenant (an AWS organisation, an Okta org): kept as such. One
+        # naming another of Garrison's tenants is refused: a tenant writes only its own alerts.
+        others = {other.id for other in tenants_from(get_settings().tenants_file)} - {tenant.id}
         incoming: list[tuple[int, IncomingAlert]] = []
         for line, document in documents:
             try:
-                normalized = normalize(document, tenant.id, fmt, mapping)
+                normalized = normalize(document, tenant.id, fmt, mapping, other_tenants=others)
             except NormalizeError as error:
                 report.rejected.append(Rejection(line, error.field, error.message))
                 continue

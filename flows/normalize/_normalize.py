@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -63,8 +64,13 @@ def normalize(
     tenant: str,
     fmt: Format = Format.AUTO,
     mapping: FieldMapping | None = None,
+    *,
+    other_tenants: Collection[str] | None = None,
 ) -> Normalized:
-    """Normalize one alert for ``tenant``. Raises NormalizeError (with a field path) or TenantMismatch.
+    """Normalize one alert for ``tenant`` (who authenticated). Raises NormalizeError (with a field path) or
+    TenantMismatch when the alert's ``metadata.tenant_uid`` names another Garrison tenant — one of
+    ``other_tenants``, or any other value when they are not given. A value that names no Garrison tenant is
+    the source's own tenant and is kept as ``metadata.source_tenant_uid``.
 
     Generic JSON needs ``mapping`` (the tenant's per-source field mapping).
     """
@@ -90,9 +96,10 @@ def normalize(
         first = error.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "(body)"
         raise NormalizeError(field, first["msg"]) from None
-    if alert.tenant != tenant:
+    named = (document.get("metadata") or {}).get("source_tenant_uid")
+    if alert.tenant != tenant or (named is not None and (other_tenants is None or named in other_tenants)):
         raise TenantMismatch(
-            f"metadata.tenant_uid names tenant {alert.tenant!r}; a tenant writes only its own alerts"
+            f"metadata.tenant_uid names tenant {named or alert.tenant!r}; a tenant writes only its own alerts"
         )
     return Normalized(alert=alert, format=chosen, document=document, raw=raw)
 

@@ -43,8 +43,13 @@ def to_detection_finding(raw: dict[str, Any], tenant: str) -> dict[str, Any]:
             f"Garrison reads OCSF Detection Finding (2004) and Security Finding (2001), not {class_uid!r}",
         )
     metadata = document.get("metadata")
-    if isinstance(metadata, dict) and "tenant_uid" not in metadata:
-        document["metadata"] = {**metadata, "tenant_uid": tenant}
+    if isinstance(metadata, dict):
+        # The tenant is who authenticated, never what the payload says: a source's own tenant (an AWS
+        # organisation, an Okta org) is kept as ``source_tenant_uid`` (normalize refuses one that names
+        # another Garrison tenant).
+        claimed = metadata.get("tenant_uid")
+        source = {"source_tenant_uid": claimed} if claimed not in (None, tenant) else {}
+        document["metadata"] = {**metadata, **source, "tenant_uid": tenant}
     if "time" in document or "time_dt" in document:
         document["time"] = ocsf_time(document.get("time"), document.get("time_dt"))
     if isinstance(document.get("observables"), list):

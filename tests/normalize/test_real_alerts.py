@@ -372,19 +372,27 @@ def test_real_ocsf_findings_are_accepted_with_their_evidence(name: str, line: in
     _check(sample(f"ocsf/{name}", line), expected, Format.OCSF)
 
 
-@pytest.mark.xfail(
-    reason="metadata.tenant_uid is the source's tenant (an AWS organisation ARN); Garrison's tenant from "
-    "authentication is issue 16's intake slice",
-    raises=AssertionError,
-)
 def test_a_finding_naming_the_sources_own_tenant_is_accepted() -> None:
+    # Prowler writes the AWS organisation in metadata.tenant_uid: the source's tenant, not a Garrison one.
+    normalized = normalize(sample("ocsf/prowler-1.3.0.json"), "demo", other_tenants={"acme"})
+
+    assert normalized.alert.tenant == "demo"
+    source_tenant = normalized.document["metadata"]["source_tenant_uid"]
+    assert source_tenant == sample("ocsf/prowler-1.3.0.json")["metadata"]["tenant_uid"]
+    assert normalized.alert.time == 1728049742000
+
+
+def test_a_finding_naming_another_garrison_tenant_is_refused() -> None:
     from flows.normalize import TenantMismatch
 
-    try:
-        alert = normalize(sample("ocsf/prowler-1.3.0.json"), "demo").alert
-    except TenantMismatch as error:
-        raise AssertionError(str(error)) from None
-    assert alert.time == 1728049742000
+    document = {**sample("ocsf/prowler-1.3.0.json")}
+    document["metadata"] = {**document["metadata"], "tenant_uid": "acme"}
+
+    with pytest.raises(TenantMismatch, match="names tenant 'acme'"):
+        normalize(document, "demo", other_tenants={"acme"})
+    # Not told which tenants exist, normalize refuses any other tenant.
+    with pytest.raises(TenantMismatch):
+        normalize(sample("ocsf/prowler-1.3.0.json"), "demo")
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from . import (
     _lab,
     _metrics,
     _playbook,
+    _recheck,
     _response,
     _rules,
     _standing,
@@ -39,6 +40,7 @@ app.command("demo")(_demo.demo)
 app.command("ingest")(_ingest.ingest)
 app.command("dead-letters")(_dead_letters.dead_letters)
 app.command("triage")(_triage.triage_command)
+app.command("recheck")(_recheck.recheck)
 app.command("metrics")(_metrics.metrics)
 app.add_typer(_incidents.app, name="incidents")
 app.add_typer(_lab.app, name="lab")

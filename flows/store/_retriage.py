@@ -301,3 +301,33 @@ def _listed(label: str, items: list[str]) -> list[str]:
 def _most_specific(uids: list[str]) -> list[str]:
     """T1059.001 says T1059 already (``Alert.techniques`` names a sub-technique's parent too)."""
     return sorted(uid for uid in uids if not any(other.startswith(uid + ".") for other in uids))
+
+
+def reopen_closed(
+    engine: Engine,
+    incident_id: str,
+    reason: str,
+    *,
+    step: str,
+    data: dict[str, Any] | None = None,
+    actor: str = "garrison",
+) -> int | None:
+    """A closed incident starts a new response round with no alert behind it (the re-check found its
+    persistence back, a block lost): REOPENED, round + 1 (new ledger keys: the same value can be removed
+    again), no flow run (the sweeper dispatches it). Returns the round, or None if it is not closed."""
+    with Session(engine) as session, session.begin():
+        row = session.get(IncidentRow, incident_id, with_for_update=True)
+        if row is None or row.status != IncidentStatus.CLOSED:
+            return None
+        check_transition(incident_id, row.status, IncidentStatus.REOPENED)
+        row.status, row.round = IncidentStatus.REOPENED, (row.round or 1) + 1
+        row.flow_run_id = row.closed_at = row.retriage_reason = row.decided_verdict = None
+        note(
+            session,
+            incident_id,
+            step,
+            f"{reason} (new response round {row.round})",
+            **{**(data or {}), "round": row.round, "status": IncidentStatus.REOPENED.value},
+        )
+        append_audit(session, actor, "incident.reopened", incident_id, {"reason": reason[:500]})
+        return row.round

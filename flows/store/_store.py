@@ -372,6 +372,18 @@ class Store:
 
     # -- re-triage -------------------------------------------------------------------------------------
 
+    def reopen(
+        self,
+        incident_id: str,
+        reason: str,
+        *,
+        step: str = "recheck",
+        data: dict[str, Any] | None = None,
+        actor: str = "garrison",
+    ) -> int | None:
+        """Start the next response round of a closed incident (``_retriage.reopen_closed``)."""
+        return _retriage.reopen_closed(self.engine, incident_id, reason, step=step, data=data, actor=actor)
+
     def end_run(self, incident_id: str) -> str | None:
         """The respond run ends: mark it, and start the new response round the intake asked for while the
         run was in flight; returns why (None when nothing was asked). From here on the intake starts a new

@@ -103,16 +103,17 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     tenant = tenants_from(get_settings().tenants_file).get(incident.tenant)
     if tenant is None:
         raise LookupError(f"incident {incident.id} names unknown tenant {incident.tenant!r}")
+    # A round an analyst started with a decision (`garrison decide` while no run waited) acts on it.
+    verdict = store.decided_verdict(incident.id)
+    # A playbook that cannot run is refused before the incident is claimed: it stays with the sweeper.
+    playbook = playbook_for(store, incident, tenant, request.playbook, verdict=verdict)
+    _runnable(playbook)
     run_id = str(flow_run.id or "local")
     if not store.claim(incident.id, run_id):
         logger.warning(
             "incident %s is already handled by flow run %s; nothing to do", incident.id, incident.flow_run_id
         )
         return {"incident_id": incident.id, "status": incident.status, "skipped": True}
-
-    # A round an analyst started with a decision (`garrison decide` while no run waited) acts on it.
-    verdict = store.decided_verdict(incident.id)
-    playbook = playbook_for(store, incident, tenant, request.playbook, verdict=verdict)
     run = _Run(
         store,
         incident.id,
@@ -170,14 +171,18 @@ def respond(request: RespondRequest) -> dict[str, Any]:
     }
 
 
-def _begin(run: _Run, why: str) -> None:
-    """Check the playbook can run (every step kind has a runner, every named action exists) and record
-    on the incident which playbook runs, and why."""
-    missing = sorted({step.kind for step in run.playbook.steps} - RUNNERS.keys())
+def _runnable(playbook: Playbook) -> None:
+    """Every step kind has a runner and every action the playbook names exists, or PlaybookError."""
+    missing = sorted({step.kind for step in playbook.steps} - RUNNERS.keys())
     if missing:
-        raise PlaybookError(f"playbook {run.playbook.id}: no runner for step kind {', '.join(missing)}")
-    for key in run.playbook.action_keys():
+        raise PlaybookError(f"playbook {playbook.id}: no runner for step kind {', '.join(missing)}")
+    for key in playbook.action_keys():
         registry.get(key)  # fail before acting at all if the playbook names an unknown action
+
+
+def _begin(run: _Run, why: str) -> None:
+    """Check the playbook can run and record on the incident which playbook runs, and why."""
+    _runnable(run.playbook)
     run.dry_run = run.dry_run or run.playbook.dry_run
     run.store.add_timeline(
         run.incident_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -133,6 +134,9 @@ class Registry:
     # Scripts an adapter runs on hosts that the MDR uploads once per tenant (file name → source).
     scripts: dict[str, dict[str, str]] = field(default_factory=dict)
     _plugins_loaded: bool = False
+    _loading: bool = False
+    # Flow runs execute in threads of one runner: another thread waits, never sees half the plugins.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def add(self, spec: ActionSpec) -> None:
         existing = self.actions.get(spec.key)
@@ -227,13 +231,21 @@ class Registry:
         """Import every ``garrison.actions`` entry point once; a broken plugin is reported, not fatal."""
         if self._plugins_loaded:
             return
-        self._plugins_loaded = True
-        for entry in entry_points(group=ENTRY_POINT_GROUP):
+        with self._lock:
+            # A plugin's import may ask the registry again (same thread): it gets what is there so far.
+            if self._plugins_loaded or self._loading:
+                return
+            self._loading = True
             try:
-                entry.load()
-            except Exception as error:  # noqa: BLE001 - any plugin failure must stay contained
-                self.plugin_errors[entry.name] = f"{type(error).__name__}: {error}"
-                _log.error("action plugin %r failed to load: %s", entry.name, error)
+                for entry in entry_points(group=ENTRY_POINT_GROUP):
+                    try:
+                        entry.load()
+                    except Exception as error:  # noqa: BLE001 - any plugin failure must stay contained
+                        self.plugin_errors[entry.name] = f"{type(error).__name__}: {error}"
+                        _log.error("action plugin %r failed to load: %s", entry.name, error)
+            finally:
+                self._loading = False
+                self._plugins_loaded = True
 
     def problems(self) -> dict[str, list[str]]:
         """Contract breaches by action key (STYLE.md): empty when every action keeps the contract."""

@@ -6,6 +6,7 @@ is the slowest test (about a minute) and the one that proves the README's quick 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -135,6 +136,23 @@ def test_up_alert_incident_lab_demo_and_clean_stop(env: dict[str, str]) -> None:
         demo = _cli(env, "demo", "--json")  # uses the running Garrison
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert json.loads(demo.stdout)["ok"] is True
+
+        # The daily re-check of closed incidents is a deployment with its cron schedule.
+        auth = (Path(env["GARRISON_HOME"]) / "secrets" / "PREFECT_API_AUTH_STRING").read_text().strip()
+        token = base64.b64encode(auth.encode()).decode()
+        found = httpx.post(
+            f"{ui}/api/deployments/filter",
+            json={"deployments": {"name": {"any_": ["recheck"]}}},
+            headers={"Authorization": f"Basic {token}"},
+            timeout=10,
+        )
+        assert found.status_code == 200, found.text
+        [recheck] = found.json()
+        crons = [s["schedule"].get("cron") for s in recheck["schedules"]]
+        assert crons == ["17 3 * * *"] and "recheck" in recheck["tags"]
+        # And by hand: the demo's incident is not closed (contained), so nothing is due yet.
+        checked = _cli(env, "recheck", "--now", "--json")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     finally:
         up.send_signal(signal.SIGTERM)
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.bench import run_intake_benchmark, run_triage_benchmark
+from flows.bench import run_intake_benchmark, run_respond_benchmark, run_triage_benchmark
 
 from ._output import console, emit_json, err_console
 
@@ -64,3 +64,41 @@ def bench_triage(
     table.add_row("in memory ÷ baseline", f"{result.memory_vs_baseline:.1f}")
     table.add_row("verdict", result.verdict)
     console.print(table)
+
+
+@app.command("respond")
+def bench_respond(
+    incidents: Annotated[int, typer.Option(min=1, max=5_000, help="Incidents posted in one batch.")] = 100,
+    timeout: Annotated[
+        float, typer.Option(min=10, help="Seconds to wait for every incident to be handled.")
+    ] = 900.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Incidents/s and alert→first action / alert→terminal (p50, p95) through a real `garrison up`, the
+    Prefect server's `database is locked` lines, and the same steps as plain functions as the baseline."""
+    with err_console.status("benchmarking the respond runs …", spinner="dots") as status:
+        result = run_respond_benchmark(incidents, timeout, say=lambda line: status.update(line))
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    table = Table("measure", "value", title=f"Respond benchmark ({result.incidents} incidents, one batch)")
+    table.add_row("handled (terminal, run ended)", f"{result.handled} / {result.incidents}")
+    table.add_row("incidents/s", f"{result.incidents_per_second:.2f} ({result.seconds:.1f} s)")
+    table.add_row(
+        "alert → first action p50 / p95",
+        f"{result.first_action_p50_s:.1f} s / {result.first_action_p95_s:.1f} s",
+    )
+    table.add_row(
+        "alert → terminal p50 / p95", f"{result.terminal_p50_s:.1f} s / {result.terminal_p95_s:.1f} s"
+    )
+    table.add_row("statuses", ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items())))
+    table.add_row("flow runs", ", ".join(f"{k} {v}" for k, v in sorted(result.runs.items())))
+    table.add_row("`database is locked` in the Prefect server log", str(result.database_locked))
+    table.add_row(
+        "baseline: same steps as plain functions",
+        f"{result.baseline_per_second:.1f} incidents/s ({result.baseline_per_incident_ms:.0f} ms each)",
+    )
+    table.add_row("orchestrated ÷ baseline (time per incident)", f"{result.overhead_ratio:.1f}")
+    console.print(table)
+    if result.handled < result.incidents:
+        raise typer.Exit(1)

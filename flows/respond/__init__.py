@@ -1,5 +1,6 @@
 """The respond flow and its steps."""
 
+from ._act import act_on_incident, settle
 from ._approvals import approval_link, approve, current_action_hash
 from ._choice import foresee, playbook_for
 from ._escalation import chain_state, waiting_since, walk_escalations
@@ -10,6 +11,8 @@ from ._reconcile import reconcile
 from ._rollback import rollback_incident, rollback_steps
 
 __all__ = [
+    "act_on_incident",
+    "settle",
     "AnalystDecision",
     "RespondRequest",
     "approval_link",

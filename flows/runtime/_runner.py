@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Any
 
-from prefect import serve
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import (
     DeploymentFilter,
@@ -16,13 +17,24 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State, StateType
 from prefect.deployments.runner import RunnerDeployment
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, TerminationSignal
+from prefect.runner import Runner
 from prefect.states import Cancelled, Crashed
 from prefect.types.entrypoint import EntrypointType
 
+from actions import registry
+from flows.recheck import RecheckRequest, recheck_flow
 from flows.respond import respond
+from flows.settings import get_settings
+from flows.store import Store
 
-RESPOND_CONCURRENCY = 4
+from ._inprocess import InProcessRunner
+
+CONCURRENCY_ENV = "GARRISON_RESPOND_CONCURRENCY"
+# In-process runs cost a thread, not a process, so more fit on the same cores; the GIL and the Prefect
+# server's SQLite are what bound them (see `garrison bench respond`).
+DEFAULT_CONCURRENCY = 8
+INPROCESS_ENV = "GARRISON_INPROCESS_RUNS"
 DEPLOYMENT = "respond/respond"
 _log = logging.getLogger("garrison.runner")
 
@@ -33,23 +45,87 @@ def serve_deployments() -> None:
         settled = settle_orphaned_runs(client)
     if settled:
         _log.warning("marked %d respond run(s) of a previous runner as crashed", settled)
-    deployment = respond.to_deployment(
-        name="respond",
-        description="Respond to one incident (one run per incident, started by the intake).",
-        tags=["garrison"],
-        entrypoint_type=EntrypointType.MODULE_PATH,
-    )
-    assert isinstance(deployment, RunnerDeployment)  # called from sync code: not a coroutine
-    serve(deployment, limit=RESPOND_CONCURRENCY, print_starting_message=False)
+    description = "Respond to one incident (one run per incident, started by the intake)."
+    module = EntrypointType.MODULE_PATH
+    if inprocess_runs():
+        warm_up()
+        # add_flow hands the Runner the flow object itself: InProcessRunner runs it in a thread.
+        runner: Runner = InProcessRunner(limit=respond_concurrency())
+        runner.add_flow(
+            respond, "respond", description=description, tags=["garrison"], entrypoint_type=module
+        )
+        cron = recheck_cron()
+        if cron:
+            runner.add_flow(recheck_flow, "recheck", cron=cron, **_RECHECK, entrypoint_type=module)
+    else:
+        # Prefect's standard `serve`: each run loads the flow in a new `python -m prefect.engine`.
+        runner = Runner(limit=respond_concurrency())
+        deployment = respond.to_deployment(
+            "respond", description=description, tags=["garrison"], entrypoint_type=module
+        )
+        assert isinstance(deployment, RunnerDeployment)  # called from sync code: not a coroutine
+        runner.add_deployment(deployment)
+        cron = recheck_cron()
+        if cron:
+            scheduled = recheck_flow.to_deployment("recheck", cron=cron, **_RECHECK, entrypoint_type=module)
+            assert isinstance(scheduled, RunnerDeployment)
+            runner.add_deployment(scheduled)
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as stopped:
+        _log.info("runner stopping (%s)", type(stopped).__name__)
+
+
+RECHECK_CRON_ENV = "GARRISON_RECHECK_CRON"
+# Daily, at an hour off the hour (UTC): closed incidents are looked at again (``flows.recheck``).
+DEFAULT_RECHECK_CRON = "17 3 * * *"
+_RECHECK: dict[str, Any] = {
+    "description": "Re-check closed incidents: fresh intel, triage again, remediation still in place.",
+    "tags": ["garrison", "recheck"],
+    "parameters": {"request": RecheckRequest().model_dump()},
+}
+
+
+def recheck_cron() -> str | None:
+    """The re-check's schedule (``GARRISON_RECHECK_CRON``, a cron line; ``off`` serves none)."""
+    raw = os.environ.get(RECHECK_CRON_ENV, "").strip()
+    if raw.lower() in ("off", "0", "false", "no"):
+        return None
+    return raw or DEFAULT_RECHECK_CRON
+
+
+def warm_up() -> None:
+    """Do once, before runs share this process, what each run's process used to do for itself on first
+    use: load the action plugins (loading is not safe for two threads at once: one sees the registry
+    half-filled) and open the store (its schema is created on first use)."""
+    registry.load_plugins()
+    Store.open(get_settings().database_url)
+
+
+def respond_concurrency() -> int:
+    """How many respond runs at once (``GARRISON_RESPOND_CONCURRENCY``, default 8)."""
+    raw = os.environ.get(CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise ValueError(f"{CONCURRENCY_ENV}={raw!r}: must be a whole number from 1 to 256")
+    return int(raw)
+
+
+def inprocess_runs() -> bool:
+    """Runs in threads of the runner (the default), or each in its own process (``GARRISON_INPROCESS_RUNS=0``,
+    Prefect's standard)."""
+    return os.environ.get(INPROCESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def settle_orphaned_runs(client: SyncPrefectClient, deployment: str = DEPLOYMENT) -> int:
     """Mark the deployment's PENDING, RUNNING and PAUSED runs Crashed (CANCELLING ones Cancelled); returns
     how many.
 
-    ``garrison up`` runs exactly one runner and kills what a dead one spawned before starting the next,
-    so when this runner starts, a run still PENDING or RUNNING has no process behind it and never will:
-    Prefect leaves it so forever. Crashed, the intake's sweeper retries it once or escalates it.
+    ``garrison up`` runs exactly one runner and kills what a dead one spawned before starting the next
+    (runs in its threads died with it), so when this runner starts, a run still PENDING or RUNNING has
+    nothing behind it and never will: Prefect leaves it so forever. Crashed, the intake's sweeper
+    retries it once or escalates it.
     """
     try:
         deployment_id = client.read_deployment_by_name(deployment).id

@@ -47,8 +47,17 @@ def child_env(settings: Settings, auth_string: str | None = None) -> dict[str, s
             "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_UI_API_URL": settings.prefect_api_url,
-            # Served deployments poll every 10 s by default; an alert should not wait that long.
-            "PREFECT_RUNNER_POLL_FREQUENCY": os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2"),
+            # Served deployments poll every 10 s by default; an alert should not wait that long, and
+            # with runs started in-process (no process to spawn) the poll is most of an idle alert's
+            # wait. One query per second is nothing to the server.
+            "PREFECT_RUNNER_POLL_FREQUENCY": os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "1"),
+            # The server marks a run Late 15 s after its start time, one state write per run every 5 s;
+            # in a burst those writes race the runs' own on SQLite ("database is locked", then 503s the
+            # clients retry with backoff). A run the runner has not taken after 5 min is still shown
+            # Late; the intake's sweeper recovers stuck runs on its own bounds either way.
+            "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": os.environ.get(
+                "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS", "300"
+            ),
         }
     )
     auth_string = auth_string or settings.prefect_auth_string()

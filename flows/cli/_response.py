@@ -96,6 +96,9 @@ def plan(
     )
     for column in ("step", "action", "target", "verdict", "why", "vendor says"):
         table.add_column(column, overflow="fold")
+    # On a narrow terminal the vendor requests are listed under the table: in a column they make every
+    # row tall. Alert data inside stays inert either way.
+    wide = console.width >= 140
     for item in items:
         step = item.step + (f" (if {'/'.join(item.when)})" if item.when else "")
         table.add_row(
@@ -106,11 +109,16 @@ def plan(
             shown(item.reason or "-"),
             Text.assemble(
                 shown(item.vendor + (f" [ledger: {item.ledger}]" if item.ledger else "")),
-                # The request it would send, on its own line (alert data inside stays inert).
-                *([Text("\n→ "), shown(item.call, style="dim")] if item.call != "-" else []),
+                *([Text("\n→ "), shown(item.call, style="dim")] if wide and item.call != "-" else []),
             ),
         )
     console.print(table if items else "The playbook has no actions.")
+    requests = [item for item in items if item.call != "-"]
+    if requests and not wide:
+        console.print("The request each action would send:")
+        for item in requests:
+            console.print(shown(f"  {item.action} {item.target}"))
+            console.print(shown(f"    → {item.call}", style="dim"))
     for step, _action, error in errors:
         console.print(shown(f"error in step {step}: {error}", style="bold red"))
 

@@ -101,6 +101,10 @@ def test_plan_shows_every_action_per_target_with_its_verdict_and_changes_nothing
     assert rows[("lab.isolate_host", DEMO_HOST)]["call"] == f"{lab}: isolate_host host {DEMO_HOST}"
     assert rows[("lab.block_domain", "js.mykings.top")]["call"] == f"{lab}: block_domain js.mykings.top"
     assert plan["playbook"] == {"id": "default", "version": "2"}
+    # At 80 columns the requests are listed under the table, each under its action and target.
+    narrow = runner.invoke(app, ["plan", incident_id, "--playbook", "default"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0 and "The request each action would send:" in narrow.stdout
+    assert f"  lab.isolate_host {DEMO_HOST}\n    → lab fleet" in narrow.stdout
     assert rows[("lab.block_domain", "js.mykings.top")]["verdict"] == "allowed"
     assert rows[("lab.block_ip", "8.8.8.8")]["verdict"] == "refused"
     assert "public DNS resolver" in rows[("lab.block_ip", "8.8.8.8")]["reason"]

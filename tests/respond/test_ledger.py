@@ -235,7 +235,10 @@ def test_two_workers_racing_on_one_key_send_once(store: Store) -> None:
 
     async def race() -> list[Any]:
         target = Target("WS-1", {"hostname": "WS-1"})
-        return await asyncio.gather(*(execute(spec, target, ctx, store, timing=FAST) for _ in range(2)))
+        # A lease long enough that a loaded CI machine cannot outlast it: the loser waits for the winner's
+        # result (with FAST's 0.4 s lease the loser gave up as "pending" when a slow run stretched the call).
+        patient = Timing(lease=10.0, heartbeat=0.1, attempts=3, backoff=0.01, backoff_max=0.05)
+        return await asyncio.gather(*(execute(spec, target, ctx, store, timing=patient) for _ in range(2)))
 
     first, second = asyncio.run(race())
 

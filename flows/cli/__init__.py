@@ -12,6 +12,7 @@ from . import (
     _actions,
     _audit,
     _bench,
+    _campaigns,
     _dead_letters,
     _decisions,
     _demo,
@@ -42,6 +43,7 @@ app.command("dead-letters")(_dead_letters.dead_letters)
 app.command("triage")(_triage.triage_command)
 app.command("recheck")(_recheck.recheck)
 app.command("metrics")(_metrics.metrics)
+app.command("campaigns")(_campaigns.campaigns_command)
 app.add_typer(_incidents.app, name="incidents")
 app.add_typer(_lab.app, name="lab")
 app.add_typer(_bench.app, name="bench")

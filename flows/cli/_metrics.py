@@ -15,18 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from flows.settings import get_settings
-from flows.store import Metrics, Spread, Store, TenantMetrics, incident_metrics
+from flows.store import FIGURES, Metrics, Spread, Store, TenantMetrics, duration, incident_metrics
 
 from ._output import console, emit_json, fail, shown
 
 _RELATIVE = re.compile(r"(\d{1,5})([dh])")
-_FIGURES = (
-    ("mttd", "MTTD: evidence → alert received"),
-    ("mtta", "MTTA: received → first decision"),
-    ("mttr", "MTTR: received → contained"),
-    ("waited_for_analyst", "waited for an analyst"),
-    ("awaiting_approval", "in awaiting_approval"),
-)
 
 
 def metrics(
@@ -80,23 +73,6 @@ def metrics_json(found: Metrics) -> dict[str, Any]:
     }
 
 
-def duration(seconds: float | None) -> str:
-    """A span as people read it at a glance: ``45s``, ``12m 30s``, ``2h 05m``, ``3d 04h``."""
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
 def _nothing(found: Metrics) -> str:
     where = f" for tenant {found.tenant}" if found.tenant is not None else ""
     when = f" since {found.since.isoformat(timespec='minutes')}" if found.since else ""
@@ -110,7 +86,7 @@ def _table(figures: TenantMetrics) -> Table:
     table = Table("figure", title=title, title_justify="left")
     for heading in ("incidents", "p50", "p90"):
         table.add_column(heading, justify="right")
-    for name, label in _FIGURES:
+    for name, label in FIGURES:
         spread: Spread = getattr(figures, name)
         table.add_row(label, str(spread.count), duration(spread.p50), duration(spread.p90))
     return table

@@ -6,6 +6,7 @@ POST /v1/alerts:batch    NDJSON, one alert per line, per-line results
 POST /v1/events          NDJSON OCSF activity telemetry (context for triage)
 GET|POST /v1/decisions/T an analyst decides a waiting incident from an escalation's link
 GET  /v1/incidents/{id}  the tenant's own incident
+GET  /metrics            response figures for Prometheus (operator-only: loopback or GARRISON_METRICS_ALLOW)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from fastapi import BackgroundTasks, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from flows.normalize import Format
@@ -31,6 +32,7 @@ from flows.tenants import TenantConfigError, tenants_from
 from ._auth import AuthError, Caller, Unverified, check_headers
 from ._decision_routes import add_decision_routes
 from ._dispatch import Dispatcher, PrefectDispatcher
+from ._prometheus import CONTENT_TYPE, collector_from_env, exposition, may_scrape
 from ._service import BatchReport, Intake, Rejection, parse_json, split_lines
 
 _log = logging.getLogger("garrison.intake")
@@ -262,6 +264,17 @@ def create_app(
         return JSONResponse(content=view.model_dump(mode="json"))
 
     add_decision_routes(app, settings, store)  # before the catch-all below: routes match in order
+    figures, scrapers = collector_from_env(store)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        # Every tenant's figures: the operator's, never a tenant's (no API key opens this, only the network).
+        if not may_scrape(request.client.host if request.client else None, scrapers):
+            return _problem(
+                403,
+                "metrics are for the operator: scrape from loopback or a network in GARRISON_METRICS_ALLOW",
+            )
+        return Response(await run_in_threadpool(exposition, figures), media_type=CONTENT_TYPE)
 
     @app.api_route(
         "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False

@@ -7,7 +7,7 @@ artifact: the counts, and each incident reopened with its reason.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.notify import escape_markdown
 from flows.settings import get_settings
-from flows.store import Store
+from flows.store import Store, incident_metrics
 from flows.tenants import TenantDirectory, tenants_from
 
 from ._check import check_batch, due
+from ._figures import metrics_markdown
 from ._findings import Finding, Outcome
 from ._intel import FreshIntel, fresh_intel
 
@@ -87,6 +88,15 @@ def recheck_flow(request: RecheckRequest) -> dict[str, Any]:
         key="recheck",
         markdown=report_markdown(findings, summary),
         description=f"Re-check of {len(findings)} closed incident(s)",
+    )
+    # The figures after this run's reopens: what the MDR's lead reads beside the run (``garrison metrics``).
+    figures = incident_metrics(
+        store.engine, tenant=request.tenant, since=now - timedelta(days=request.horizon_days)
+    )
+    create_markdown_artifact(
+        key="response-metrics",
+        markdown=metrics_markdown(figures),
+        description="MTTD, MTTA, MTTR (p50, p90) per tenant",
     )
     logger.info(
         "re-checked %d closed incident(s): %d reopened, %d still fine",

@@ -36,8 +36,10 @@ from playbooks import (
 )
 
 from ._act import settle
+from ._campaigns import find_campaigns
 from ._choice import incident_facts, playbook_for
 from ._gate import wait_for_decision
+from ._links import link_earlier
 from ._steps import (
     act,
     classify_incident,
@@ -207,6 +209,10 @@ def _classify(run: _Run, step: Any) -> None:
     task = classify_incident.with_options(task_run_name=step.id, **_limit(step))
     run.verdict = task(run.incident_id, run.tenant)
     run.resume_at, run.triaged = run.position, True
+    link_earlier(run.store, run.incident_id, run.tenant, run.verdict)
+    find_campaigns(
+        run.store, run.incident_id, run.tenant, tenants_from(get_settings().tenants_file), run.verdict
+    )
     _choose_again(run)
 
 

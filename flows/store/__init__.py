@@ -2,12 +2,14 @@
 
 from ._approvals import ApprovalNeed, ApprovalRefused, ApprovalView, action_hash
 from ._audit import AuditCheck
+from ._campaigns import CampaignView, Sighted, campaigns, record_sightings, sighting_keys
 from ._engine import engine_for
 from ._event_row import EVENT_CLASSES, LAST_MS, EventError, event_row
 from ._ingest import Accepted, GroupingRules, IncomingAlert, Outcome, correlation_keys
 from ._ledger import IsolationCap, Ledger, LedgerEntry, LedgerRow, idempotency_key, undo_key
 from ._lifecycle import ALLOWED_TRANSITIONS, IllegalTransition, may_become
-from ._metrics import Metrics, Spread, TenantMetrics, incident_metrics
+from ._links import Link, earlier_incidents, stored_indicators
+from ._metrics import FIGURES, Metrics, Spread, TenantMetrics, duration, incident_metrics
 from ._replay import Replay, remember_signature
 from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
@@ -26,9 +28,19 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "IllegalTransition",
     "may_become",
+    "CampaignView",
+    "Sighted",
+    "campaigns",
+    "record_sightings",
+    "sighting_keys",
+    "stored_indicators",
+    "Link",
+    "earlier_incidents",
+    "FIGURES",
     "Metrics",
     "Spread",
     "TenantMetrics",
+    "duration",
     "incident_metrics",
     "ApprovalNeed",
     "AuditCheck",

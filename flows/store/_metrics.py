@@ -50,6 +50,16 @@ _REOPENED, _TRIAGING = IncidentStatus.REOPENED.value, IncidentStatus.TRIAGING.va
 _UNIX_JULIAN_DAY = 2_440_587.5  # 1970-01-01T00:00Z as a Julian day number
 
 
+# Each span's name as people read it (the CLI's rows, the re-check run's artifact).
+FIGURES = (
+    ("mttd", "MTTD: evidence → alert received"),
+    ("mtta", "MTTA: received → first decision"),
+    ("mttr", "MTTR: received → contained"),
+    ("waited_for_analyst", "waited for an analyst"),
+    ("awaiting_approval", "in awaiting_approval"),
+)
+
+
 @dataclass(frozen=True)
 class Spread:
     """One figure over a tenant's incidents: how many had the span, and its p50 and p90 in seconds (None
@@ -321,3 +331,20 @@ def _tenant(name: str, incidents: list[_Incident]) -> TenantMetrics:
 
 def _most_first(counts: Counter[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def duration(seconds: float | None) -> str:
+    """A span as people read it at a glance: ``45s``, ``12m 30s``, ``2h 05m``, ``3d 04h``."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -364,3 +364,31 @@ def _upgrade_tables(metadata: Any, connection: Any, **_: Any) -> None:
                 connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN{guard} {column.name} {kind}")
         for index in table.indexes:
             connection.execute(CreateIndex(index, if_not_exists=True))
+
+
+class CampaignSightingRow(Base):
+    """A value an incident that was not benign shares with any campaign (``_campaigns``): a hash, a
+    certificate, a global network indicator, or a malicious rule-and-technique pattern. Operator-only."""
+
+    __tablename__ = "campaign_sightings"
+    __table_args__ = (Index("ix_campaign_sightings_key_seen", "key", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512))
+    tenant: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[str] = mapped_column(String(36), index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CampaignRow(Base):
+    """What two or more tenants saw within a window: the shared values, each tenant's (latest) incident,
+    and the tenants already warned. Names tenants: operators only (``garrison campaigns``)."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    values: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tenant_incidents: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warned: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -260,6 +260,17 @@ class Store:
             if audit is not None:
                 append_audit(session, "garrison", audit, incident_id, data)
 
+    def relate(self, incident_id: str, earlier_id: str) -> bool:
+        """Name ``earlier_id`` as the incident's related one, unless it names one already (the intake's
+        link, made when the alert arrived, is kept); True when set."""
+        with Session(self.engine) as session, session.begin():
+            done = session.execute(
+                update(IncidentRow)
+                .where(IncidentRow.id == incident_id, IncidentRow.related_incident_id.is_(None))
+                .values(related_incident_id=earlier_id)
+            )
+            return bool(cast("CursorResult[Any]", done).rowcount)
+
     # -- the action ledger -----------------------------------------------------------------------------
 
     @property

@@ -13,9 +13,9 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.cli._metrics import duration, parse_since
+from flows.cli._metrics import parse_since
 from flows.settings import Settings
-from flows.store import Store
+from flows.store import Store, duration
 from flows.store._schema import IncidentRow
 from tests.store.test_metrics import Clock, _history
 

@@ -16,8 +16,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -26,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from actions import ActionSpec, Binding, Capability, SecretRef, registry
 from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
+from flows.sigma import RuleChoice
 from playbooks import PlaybookError, load_playbook
 from templates import languages
 
@@ -189,6 +193,14 @@ class Policy(BaseModel):
         description="The escalation chain (tier 1 → tier 2 → on-call); empty: the MDR's analyst channels.",
     )
 
+    # The tenant's rule choice (``Tenant.rules``), carried to triage with the policy it already receives.
+    _rules: RuleChoice | None = PrivateAttr(default=None)
+
+    @property
+    def rule_choice(self) -> RuleChoice | None:
+        """The SigmaHQ rules this tenant disabled and its own rule folders; None: the corpus as is."""
+        return self._rules
+
     @model_validator(mode="after")
     def _ordered(self) -> Policy:
         if self.suspicious_threshold >= self.malicious_threshold:
@@ -281,6 +293,44 @@ class Grouping(BaseModel):
     )
 
 
+_RULE_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _rule_id(value: str) -> str:
+    # SigmaHQ's ids are UUIDs: a typo or a rule's title given here would otherwise disable nothing, silently.
+    if not _RULE_ID.fullmatch(value.strip()):
+        said = f"{value[:80]!r} is not a Sigma rule id (a UUID)"
+        raise PydanticCustomError("rule_id", "{said}", {"said": said})
+    return value.strip().lower()
+
+
+def _rule_folder(value: Path, info: ValidationInfo) -> Path:
+    tenants_file = (info.context or {}).get("tenants_file")
+    base = Path(tenants_file).parent if tenants_file else Path.cwd()
+    path = value.expanduser()
+    path = path if path.is_absolute() else base / path
+    if not (path.is_dir() or (path.is_file() and path.suffix == ".yml")):
+        said = f"no folder of Sigma rules (nor .yml file) at {path}"
+        raise PydanticCustomError("rule_folder", "{said}", {"said": said})
+    return path.resolve()
+
+
+class TenantRules(BaseModel):
+    """A tenant's changes to the Sigma rules triage runs for it: SigmaHQ rules it disables, by id, and
+    folders of its own rules, run beside the corpus and told as the tenant's (never SigmaHQ's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disable: list[Annotated[str, AfterValidator(_rule_id)]] = Field(
+        default_factory=list, description="SigmaHQ rule ids (UUIDs) not to run for this tenant."
+    )
+    folders: list[Annotated[Path, AfterValidator(_rule_folder)]] = Field(
+        default_factory=list,
+        description="Folders (or .yml files) of the tenant's own Sigma rules; a relative path is read "
+        "from the tenants file's folder.",
+    )
+
+
 class Tenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -316,6 +366,29 @@ class Tenant(BaseModel):
         description="The tenant's own playbooks (built-in ids or YAML paths), chosen before the built-in "
         "ones when their match holds.",
     )
+    rules: TenantRules = Field(
+        default_factory=TenantRules,
+        description="Sigma rules: SigmaHQ rule ids to disable, folders of the tenant's own rules.",
+    )
+
+    @field_validator("rules", mode="wrap")
+    @classmethod
+    def _rules_named(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        # The message names the tenant and the field (``tenant acme: rules.folders.0: …``).
+        try:
+            return handler(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(["rules", *(str(part) for part in first["loc"])])
+            said = f"tenant {info.data.get('id', '?')}: {where}: {first['msg']}"
+            raise PydanticCustomError("tenant_rules", "{said}", {"said": said}) from None
+
+    @model_validator(mode="after")
+    def _rules_to_triage(self) -> Tenant:
+        if self.rules.disable or self.rules.folders:
+            self.policy = self.policy.model_copy()  # a policy object shared with another tenant stays theirs
+            self.policy._rules = RuleChoice.of(self.id, self.rules.disable, self.rules.folders)
+        return self
 
     @field_validator("playbooks")
     @classmethod
@@ -444,7 +517,8 @@ def load_tenants(path: Path) -> TenantDirectory:
     except yaml.YAMLError as error:
         raise TenantConfigError(f"{path}: not valid YAML: {error}") from None
     try:
-        parsed = TenantsFile.model_validate(data)
+        # The file's own path: relative paths in it (rule folders) are read from its folder.
+        parsed = TenantsFile.model_validate(data, context={"tenants_file": path})
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"

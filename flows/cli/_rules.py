@@ -1,7 +1,9 @@
 """``garrison rules list | test | stats``: the SigmaHQ rules triage runs, which events a rule matches, and
-what could not be converted (with the reason).
+what could not be converted (with the reason). ``--tenant T``: the rules that run for that tenant (SigmaHQ's
+less those it disabled, plus its own folders', ``rules:`` in the tenants file).
 
-Rules are SigmaHQ's, under the Detection Rule License 1.1: every match shown names the rule's author.
+Rules are SigmaHQ's, under the Detection Rule License 1.1: every match shown names the rule's author. A
+tenant's own rules are shown as the tenant's.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from flows.sigma import CREDIT, LEVELS, Rule, RuleSet, load_rules
+from flows.settings import get_settings
+from flows.sigma import CREDIT, LEVELS, Rule, RuleChoice, RuleSet, load_rules, rules_for
+from flows.tenants import TenantConfigError, tenants_from
 from flows.winlog import EventFile, SigmaView, Unreadable, WindowsEventError, sigma_view, windows_to_ocsf
 
 from ._output import console, emit_json, exit_with, fail, shown
@@ -42,19 +46,38 @@ _KEY_FIELDS = (
 RulesOption = Annotated[
     list[Path] | None, typer.Option("--rules", help="Rule files or folders (default: the SigmaHQ corpus).")
 ]
+TenantOption = Annotated[
+    str | None,
+    typer.Option("--tenant", help="The rules that run for this tenant (its disabled ids, its own folders)."),
+]
 
 
-def _rule_set(paths: list[Path] | None) -> RuleSet:
+def _rule_set(paths: list[Path] | None, tenant: str | None = None) -> RuleSet:
+    if tenant is not None:
+        if paths:
+            fail("give --rules or --tenant, not both")
+        return _tenant_rule_set(tenant)
     for path in paths or []:
         if not path.exists():
             fail(f"{path}: no such rule file or folder")
     return load_rules(paths or None)
 
 
+def _tenant_rule_set(tenant: str) -> RuleSet:
+    try:
+        found = tenants_from(get_settings().tenants_file).get(tenant)
+    except TenantConfigError as error:
+        fail(str(error))
+    if found is None:
+        fail(f"unknown tenant {tenant!r}")
+    return rules_for(found.policy.rule_choice or RuleChoice(tenant))
+
+
 @app.command("list")
 def list_rules(
     level: Annotated[str | None, typer.Option("--level", help="Only rules of this level or above.")] = None,
     rules: RulesOption = None,
+    tenant: TenantOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """The rules that run, most severe first: level, title, id, log source, ATT&CK techniques."""
@@ -62,7 +85,8 @@ def list_rules(
         fail(f"--level must be one of {', '.join(LEVELS)}")
     floor = LEVELS.index(level) if level else 0
     chosen = sorted(
-        (r for r in _rule_set(rules).rules if r.rank >= floor), key=lambda r: (-r.rank, r.title.lower())
+        (r for r in _rule_set(rules, tenant).rules if r.rank >= floor),
+        key=lambda r: (-r.rank, r.title.lower()),
     )
     if as_json:
         emit_json([_listed(r) for r in chosen])
@@ -71,7 +95,7 @@ def list_rules(
     for rule in chosen:
         table.add_row(
             shown(rule.level, _LEVEL_STYLE.get(rule.level, "")),
-            shown(rule.title),
+            shown(f"{rule.title} [tenant {rule.owner}'s own]" if rule.owner else rule.title),
             shown(rule.id),
             shown(_source(rule)),
             shown(", ".join(rule.techniques)),
@@ -93,6 +117,7 @@ def _listed(rule: Rule) -> dict[str, Any]:
         "author": rule.author,
         "references": list(rule.references),
         "path": rule.path,
+        "owner": rule.owner or "SigmaHQ",
     }
 
 
@@ -188,10 +213,12 @@ def _print_test(report: list[dict[str, Any]], count: int, skipped: Counter[str],
 @app.command("stats")
 def stats(
     rules: RulesOption = None,
+    tenant: TenantOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Rules loaded, converted and failed (with the reason), by level and by log source."""
-    figures = _rule_set(rules).stats()
+    """Rules loaded, converted and failed (with the reason), by level and by log source; with --tenant,
+    the tenant's own rules (converted, failed with the reason) and the SigmaHQ rules it disabled."""
+    figures = _rule_set(rules, tenant).stats()
     if as_json:
         emit_json(figures)
         return
@@ -209,5 +236,22 @@ def stats(
         sources.add_row(shown(source), str(count))
     console.print(sources)
     for failure in figures["failures"]:
-        console.print(shown(f"not converted: {failure['path']}: {failure['reason']}", "red"))
+        whose = f"tenant {failure['owner']}'s rule " if failure.get("owner") else ""
+        console.print(shown(f"not converted: {whose}{failure['path']}: {failure['reason']}", "red"))
+    if tenant is not None:
+        _print_tenant(tenant, figures.get("tenant"))
     console.print(Text(f"Rules: {CREDIT}.", style="dim"))
+
+
+def _print_tenant(tenant: str, figures: dict[str, Any] | None) -> None:
+    if figures is None:
+        console.print(shown(f"tenant {tenant}: runs the SigmaHQ rules as they are (no rules: in its entry)"))
+        return
+    console.print(
+        shown(
+            f"tenant {tenant}: {figures['own_rules']} own rule(s) converted, {figures['own_failed']} failed; "
+            f"{figures['disabled']} SigmaHQ rule(s) disabled"
+        )
+    )
+    for rule_id in figures["unknown_disabled"]:
+        console.print(shown(f"tenant {tenant}: disables {rule_id}, which no rule has", "yellow"))

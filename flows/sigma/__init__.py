@@ -15,13 +15,17 @@ names the rule's title, id, author and references (``credit``).
 
 from ._rule import LEVELS, Rule, Unconverted
 from ._ruleset import CORPUS, Event, Match, RuleSet, load_rules
+from ._tenant import RuleChoice, rules_for
 
 CREDIT = "SigmaHQ (https://github.com/SigmaHQ/sigma), Detection Rule License 1.1"
 
 
 def credit(rule: Rule) -> str:
-    """The attribution a shown match carries (DRL 1.1: the rule's author; the rule set and its licence)."""
+    """The attribution a shown match carries (DRL 1.1: the rule's author; the rule set and its licence).
+    A tenant's own rule is the tenant's: SigmaHQ is not credited for it."""
     author = f" by {rule.author}" if rule.author else ""
+    if rule.owner:
+        return f"Sigma rule {rule.id}{author}; a rule of tenant {rule.owner}"
     return f"Sigma rule {rule.id}{author}; {CREDIT}"
 
 
@@ -32,8 +36,10 @@ __all__ = [
     "Event",
     "Match",
     "Rule",
+    "RuleChoice",
     "RuleSet",
     "Unconverted",
     "credit",
     "load_rules",
+    "rules_for",
 ]

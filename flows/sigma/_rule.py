@@ -39,6 +39,7 @@ class Rule:
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     falsepositives: tuple[str, ...] = ()
+    owner: str = ""  # "": SigmaHQ's (the vendored corpus); else the tenant whose own rule it is
 
     @property
     def techniques(self) -> list[str]:
@@ -67,6 +68,7 @@ class Unconverted:
     reason: str
     id: str = ""
     title: str = ""
+    owner: str = ""  # as ``Rule.owner``
 
 
 @dataclass

@@ -27,15 +27,27 @@ class Match:
 
 
 class RuleSet:
-    """Converted Sigma rules, ready to match. ``key`` is the rule-set hash (cache key)."""
+    """Converted Sigma rules, ready to match. ``key`` is the rule-set hash (cache key). A tenant's set
+    (``rules_for``) says whose it is (``owner``) and which SigmaHQ rules it disabled."""
 
     def __init__(
-        self, rules: Sequence[Rule], failed: Sequence[Unconverted] = (), skipped: int = 0, key: str = ""
+        self,
+        rules: Sequence[Rule],
+        failed: Sequence[Unconverted] = (),
+        skipped: int = 0,
+        key: str = "",
+        *,
+        owner: str = "",
+        disabled: Sequence[str] = (),
+        unknown_disabled: Sequence[str] = (),
     ) -> None:
         self.rules = list(rules)
         self.failed = list(failed)
         self.skipped = skipped
         self.key = key
+        self.owner = owner
+        self.disabled = list(disabled)  # ids of rules taken out
+        self.unknown_disabled = list(unknown_disabled)  # ids asked to disable that no rule has (typos)
         self._by_source: dict[str, list[Rule]] = {}
         for rule in self.rules:
             self._by_source.setdefault(_primary(rule.requires), []).append(rule)
@@ -72,7 +84,7 @@ class RuleSet:
     def stats(self) -> dict[str, Any]:
         levels = Counter(rule.level for rule in self.rules)
         sources = Counter(_primary(rule.requires) for rule in self.rules)
-        return {
+        figures: dict[str, Any] = {
             "key": self.key,
             "loaded": len(self.rules) + len(self.failed),
             "converted": len(self.rules),
@@ -82,6 +94,17 @@ class RuleSet:
             "log_sources": dict(sources.most_common()),
             "failures": [f.__dict__ for f in self.failed],
         }
+        if self.owner:
+            own = [rule for rule in self.rules if rule.owner == self.owner]
+            figures["tenant"] = {
+                "id": self.owner,
+                "own_rules": len(own),
+                "own_failed": sum(1 for f in self.failed if f.owner == self.owner),
+                "disabled": len(self.disabled),
+                "disabled_ids": self.disabled,
+                "unknown_disabled": self.unknown_disabled,
+            }
+        return figures
 
 
 def _primary(requires: Sequence[str]) -> str:
@@ -95,8 +118,9 @@ def _primary(requires: Sequence[str]) -> str:
 def default_cache_dir() -> Path:
     """Where converted rule sets are cached: ``$GARRISON_SIGMA_CACHE``, else the user's cache folder
     (``$XDG_CACHE_HOME/garrison/sigma``, default ``~/.cache/garrison/sigma``). Shared by every Garrison
-    home of the user: it holds only the public rules in converted form (no customer data), and a second
-    home, a test run or a new flow-run process then reads it instead of converting again (seconds each)."""
+    home of the user: it holds rules in converted form only (the public corpus, and tenants' own rule
+    folders, each under the hash of its files; never telemetry), and a second home, a test run or a new
+    flow-run process then reads it instead of converting again (seconds each)."""
     given = os.environ.get("GARRISON_SIGMA_CACHE", "").strip()
     if given:
         return Path(given)

@@ -8,15 +8,16 @@ from typing import Any
 
 from flows.models import host_of
 from flows.normalize import get, text
-from flows.winlog import WindowsEventError, windows_to_ocsf
+from flows.winlog import WindowsEventError, host_key, windows_to_ocsf
 
 # Network 4001, HTTP 4002, DNS 4003, process 1007, file 1001, module 1005, scheduled job 1006,
 # Windows registry key/value 201001/201002, Windows service 201004, authentication 3002; and what Windows
 # events map to besides (flows/winlog/MAPPING.md): event log 1008, script 1009, account change 3001,
-# group management 3006, device configuration state change 5019.
+# group management 3006, device configuration state change 5019, kernel extension (driver) 1002, and the
+# base event 0 (Sysmon's WMI events: OCSF has no WMI class).
 EVENT_CLASSES = {
     *(4001, 4002, 4003, 1007, 1001, 1005, 1006, 201001, 201002, 201004, 3002),
-    *(1008, 1009, 3001, 3006, 5019),
+    *(1008, 1009, 3001, 3006, 5019, 1002, 0),
 }
 LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: later times are no datetime (and were a crash)
 
@@ -50,7 +51,8 @@ def event_row(document: Any, tenant: str) -> dict[str, Any]:
         "tenant": tenant,
         "class_uid": class_uid,
         "time": datetime.fromtimestamp(stamp / 1000, UTC),
-        "hostname": _cap(text(document, "device.hostname", "src_endpoint.hostname"), 255),
+        "hostname": (hostname := _cap(text(document, "device.hostname", "src_endpoint.hostname"), 255)),
+        "host_key": host_key(hostname) if hostname else None,
         "dst": _cap(_destination_name(document) or _lower(text(document, "dst_endpoint.ip")), 2048),
         "dst_ip": _cap(_lower(text(document, "dst_endpoint.ip")), 64),
         "dst_port": _int(get(document, "dst_endpoint.port")),

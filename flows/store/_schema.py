@@ -324,6 +324,7 @@ class EventRow(Base):
         Index("ix_events_tenant_dst", "tenant", "dst"),
         Index("ix_events_tenant_dst_ip", "tenant", "dst_ip"),
         Index("ix_events_tenant_host_time", "tenant", "hostname", "time"),
+        Index("ix_events_tenant_host_key_time", "tenant", "host_key", "time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -331,6 +332,11 @@ class EventRow(Base):
     class_uid: Mapped[int] = mapped_column(Integer, index=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The host's short name, lower-case (``event_row``'s ``host_key``): telemetry naming a host by its FQDN
+    # and an alert naming it short (or the reverse) meet. Rows stored before: NULL, found by hostname.
+    host_key: Mapped[str | None] = mapped_column(
+        String(255), nullable=True, doc="Short host name, lower-case (first label; an IP as is)."
+    )
     dst: Mapped[str | None] = mapped_column(
         String(2048), nullable=True, doc="Remote name (DNS query, URL host, SNI, domain), else its IP."
     )

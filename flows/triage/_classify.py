@@ -90,7 +90,7 @@ def triage(
     _severity(answers, alerts)
     _everyday_system_traffic(answers)
     clearing_answers(answers, alerts, fleet_rows)
-    sigma_answers(answers, alerts, host_rows, now)
+    sigma_answers(answers, alerts, host_rows, now, choice=policy.rule_choice)
     standing_answers(answers, alerts, standing, now)
     return TriageResult(
         verdict=decide(answers, policy), indicators=list(indicators), features=answers.features

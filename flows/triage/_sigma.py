@@ -11,6 +11,11 @@ foresee (administrators and backup agents do what attackers do). A match on anyt
 
 Every reason names the rule as published (title, id, level, author, ATT&CK ids, references): the Detection
 Rule License asks that what is shown of a match credit the rule's author.
+
+A tenant may disable SigmaHQ rules and add its own (``rules:`` in the tenants file, ``sigma.rules_for``).
+A match on a tenant's own rule weighs as any other and is told as that tenant's rule, never as SigmaHQ's.
+Its rules can only add to what the corpus sees: a folder that cannot be read costs those rules (said in the
+features), never the verdict.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flows.models import Alert, defang_text
-from flows.sigma import CREDIT, Match, RuleSet, load_rules
+from flows.sigma import CREDIT, Match, Rule, RuleChoice, RuleSet, rules_for
 from flows.winlog import sigma_view
 
 from ._alert_evidence import processes_in
@@ -59,9 +64,14 @@ def sigma_answers(
     host_rows: Sequence[dict[str, Any]],
     now: datetime,
     rules: RuleSet | None = None,
+    choice: RuleChoice | None = None,
 ) -> None:
+    """Run the rules (``rules``, else the tenant's set for ``choice``, else the corpus) and add a finding
+    per match."""
+    problem = ""
     try:
-        rules = rules if rules is not None else load_rules()
+        if rules is None:
+            rules, problem = _tenant_rules(choice)
     except (OSError, ImportError, ValueError) as error:  # triage goes on without the corpus, and says so
         _log.warning("the Sigma rule set could not be loaded: %s", error)
         answers.features["sigma"] = {"error": str(error)[:300]}
@@ -75,6 +85,15 @@ def sigma_answers(
         "events": len(events),
         "matched": [_summary(m, seen) for m in matches][:50],
     }
+    if rules.owner:
+        answers.features["sigma"]["tenant"] = {
+            "id": rules.owner,
+            "disabled": len(rules.disabled),
+            "own_rules": sum(1 for rule in rules.rules if rule.owner),
+            "own_failed": sum(1 for failure in rules.failed if failure.owner),
+        }
+    if problem:
+        answers.features["sigma"]["tenant_rules_error"] = problem
     budget = EFFECTS["critical"] if any(m.rule.level == "critical" for m in matches) else CAP
     for match in matches[:MAX_FINDINGS]:
         finding = _finding(match, seen, routine, budget)
@@ -83,16 +102,30 @@ def sigma_answers(
     rest = matches[MAX_FINDINGS:]
     if rest:
         ids = [m.rule.id for m in rest][:20]
+        owners = sorted({m.rule.owner for m in rest if m.rule.owner})
+        whose = "SigmaHQ" if not owners else f"Sigma ({', '.join(['SigmaHQ', *owners])})"
         answers.add(
             Finding(
                 TECHNIQUE,
-                f"{len(rest)} more SigmaHQ rules matched: {', '.join(ids)}",
+                f"{len(rest)} more {whose} rules matched: {', '.join(ids)}",
                 0,
-                code="sigma_more",
-                params={"count": len(rest), "rules": ids},
-                sources=[CREDIT],
+                code="sigma_more" if not owners else "tenant_rule_more",
+                params={"count": len(rest), "rules": ids, **({"tenant": owners[0]} if owners else {})},
+                sources=[CREDIT] if any(not m.rule.owner for m in rest) else [],
             )
         )
+
+
+def _tenant_rules(choice: RuleChoice | None) -> tuple[RuleSet, str]:
+    """The rule set for the tenant's choice, and what went wrong with its own folders ("" if nothing)."""
+    if choice is None or not choice.folders:
+        return rules_for(choice), ""
+    try:
+        return rules_for(choice), ""
+    except Exception as error:  # noqa: BLE001 — the tenant's files must never cost the verdict
+        said = f"tenant {choice.owner}: its rule folders could not be read: {error}"[:300]
+        _log.warning("%s", said)
+        return rules_for(RuleChoice(choice.owner, choice.disable)), said
 
 
 def _events(
@@ -176,7 +209,7 @@ def _finding(match: Match, seen: Sequence[_Seen], routine: set[str], budget: int
     techniques = rule.techniques
     where = "the alert's evidence" if all(seen[i].where == "alert" for i in match.events) else "telemetry"
     text = (
-        f'SigmaHQ rule "{rule.title}" ({rule.level}, {rule.id}, by {rule.author or "?"}) matched '
+        f'{_whose(rule)} "{rule.title}" ({rule.level}, {rule.id}, by {rule.author or "?"}) matched '
         f"{len(match.events)} event(s) in {where} on {host}, first at {when}: {detail}"
     )
     if techniques:
@@ -188,8 +221,9 @@ def _finding(match: Match, seen: Sequence[_Seen], routine: set[str], budget: int
         text,
         effect,
         host_evidence=rule.level != "informational" and not explained,
-        code="sigma_routine" if explained else "sigma",
+        code=("tenant_rule" if rule.owner else "sigma") + ("_routine" if explained else ""),
         params={
+            **({"tenant": rule.owner} if rule.owner else {}),
             "title": rule.title,
             "rule": rule.id,
             "level": rule.level,
@@ -201,8 +235,19 @@ def _finding(match: Match, seen: Sequence[_Seen], routine: set[str], budget: int
             "techniques": techniques,
         },
         risky=rule.level in ("critical", "high") and not explained,
-        sources=[*techniques, f"sigma:{rule.id}", *rule.references[:4], CREDIT],
+        sources=[*techniques, *_credited(rule)],
     )
+
+
+def _whose(rule: Rule) -> str:
+    return f"Tenant {rule.owner}'s own rule" if rule.owner else "SigmaHQ rule"
+
+
+def _credited(rule: Rule) -> list[str]:
+    # A tenant's rule is the tenant's: it is named under the tenant, and SigmaHQ is not credited for it.
+    if rule.owner:
+        return [f"tenant-rule:{rule.owner}:{rule.id}", *rule.references[:4]]
+    return [f"sigma:{rule.id}", *rule.references[:4], CREDIT]
 
 
 def _detail(fields: dict[str, Any]) -> str:
@@ -224,6 +269,7 @@ def _summary(match: Match, seen: Sequence[_Seen]) -> dict[str, Any]:
         "title": match.rule.title,
         "level": match.rule.level,
         "author": match.rule.author,
+        "owner": match.rule.owner or "SigmaHQ",
         "techniques": match.rule.techniques,
         "events": len(match.events),
         "first": first.time.isoformat() if first.time else None,

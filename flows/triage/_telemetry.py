@@ -16,6 +16,7 @@ from sqlalchemy import String, Text, or_, select, type_coerce
 from sqlalchemy.engine import Engine
 
 from flows.store import EventRow
+from flows.winlog import host_key, same_host
 
 Row = dict[str, Any]
 NETWORK_CLASSES = (4001, 4002, 4003)
@@ -32,7 +33,9 @@ class Telemetry(Protocol):
         ...
 
     def on_hosts(self, tenant: str, hostnames: Sequence[str]) -> list[Row]:
-        """Every event of ``tenant`` on these hosts (process, file, module, registry, service, task, auth)."""
+        """Every event of ``tenant`` on these hosts (process, file, module, registry, service, task, auth).
+        A host is found under either of its names: ``WS-7`` finds ``ws-7.corp.example.com`` and the reverse
+        (``flows.winlog.same_host``); ``WS-7`` never finds ``WS-70``."""
         ...
 
     def launched_by(self, tenant: str, parents: Sequence[str]) -> list[Row]:
@@ -59,8 +62,11 @@ class MemoryTelemetry:
         return _as_named(found, destinations)
 
     def on_hosts(self, tenant: str, hostnames: Sequence[str]) -> list[Row]:
-        wanted = {h.lower() for h in hostnames}
-        return [r for r in self.rows if r["tenant"] == tenant and (r.get("hostname") or "").lower() in wanted]
+        return [
+            r
+            for r in self.rows
+            if r["tenant"] == tenant and r.get("hostname") and _one_of(hostnames, r["hostname"])
+        ]
 
     def launched_by(self, tenant: str, parents: Sequence[str]) -> list[Row]:
         wanted = {p.lower() for p in parents}
@@ -135,7 +141,14 @@ class StoreTelemetry:
     def on_hosts(self, tenant: str, hostnames: Sequence[str]) -> list[Row]:
         if not hostnames:
             return []
-        return self._rows(EventRow.tenant == tenant, or_(*(EventRow.hostname == h for h in hostnames)))
+        # Candidates by short name (``host_key``, indexed); rows stored before that column by the names as
+        # asked. Then only the names that are the same host: ``ws-1.a.example`` is not ``ws-1.b.example``.
+        keys = sorted({host_key(h) for h in hostnames})
+        asked = sorted({*hostnames, *(h.lower() for h in hostnames), *(h.upper() for h in hostnames)})
+        found = self._rows(
+            EventRow.tenant == tenant, or_(EventRow.host_key.in_(keys), EventRow.hostname.in_(asked))
+        )
+        return [row for row in found if row.get("hostname") and _one_of(hostnames, row["hostname"])]
 
     def launched_by(self, tenant: str, parents: Sequence[str]) -> list[Row]:
         if not parents:
@@ -147,6 +160,10 @@ class StoreTelemetry:
             EventRow.class_uid == 1007,
             or_(EventRow.process_path.in_(asked), EventRow.parent_path.in_(asked)),
         )
+
+
+def _one_of(hostnames: Sequence[str], stored: str) -> bool:
+    return any(same_host(asked, stored) for asked in hostnames)
 
 
 def _as_named(rows: list[Row], destinations: Sequence[str]) -> list[Row]:

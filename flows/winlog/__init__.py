@@ -16,6 +16,7 @@ documents) as the OCSF activity events Garrison stores, by one mapping table (``
 from typing import Any
 
 from ._document import mapping_markdown
+from ._hosts import host_key, same_host
 from ._mapping import TABLE, Mapping, known_events, mapping_for, source_of
 from ._ocsf import SigmaView, sigma_view, to_ocsf
 from ._read import EventFile, Unreadable
@@ -37,10 +38,12 @@ __all__ = [
     "Unreadable",
     "WindowsEvent",
     "WindowsEventError",
+    "host_key",
     "known_events",
     "mapping_for",
     "mapping_markdown",
     "read_windows",
+    "same_host",
     "shape_of",
     "sigma_view",
     "source_of",

@@ -70,6 +70,11 @@ _TASK: Pairs = (
 )
 _REGISTRY_KEY: Pairs = (("TargetObject", "reg_key.path"), ("EventType", "unmapped.event_type"), *_ACTOR)
 _FILE: Pairs = (("TargetFilename", "file.path"), *_ACTOR)
+_WMI: Pairs = (
+    ("Operation", "unmapped.wmi.operation"),
+    ("User", "unmapped.wmi.user"),
+    ("Name", "unmapped.wmi.name"),
+)
 
 TABLE: tuple[Mapping, ...] = (
     Mapping(
@@ -114,6 +119,18 @@ TABLE: tuple[Mapping, ...] = (
             ("TargetProcessId", "process.pid"),
         ),
     ),
+    # Sysmon 25: the process whose image was replaced or locked (hollowing, herpaderping); what was done is
+    # its ``Type``, which OCSF keeps as the activity's name (activity "Other").
+    Mapping(
+        "sysmon", (25,), "process tampered with", 1007, 99, ("process_tampering",),
+        (
+            ("Image", "process.file.path"),
+            ("ProcessId", "process.pid"),
+            ("ProcessGuid", "process.uid"),
+            ("User", "process.user.name"),
+            ("Type", "activity_name"),
+        ),
+    ),
     Mapping(
         "sysmon", (3,), "network connection", 4001, 1, ("network_connection",),
         (
@@ -141,6 +158,19 @@ TABLE: tuple[Mapping, ...] = (
             ("SignatureStatus", "module.file.signature.state"),
             *_ACTOR,
         ),
+    ),
+    Mapping(
+        "sysmon", (6,), "driver loaded", 1002, 1, ("driver_load",),
+        (
+            ("ImageLoaded", "driver.file.path"),
+            ("Signature", "driver.file.signature.certificate.subject"),
+            ("SignatureStatus", "driver.file.signature.state"),
+        ),
+    ),
+    # A raw read of a disk or volume (\Device\HarddiskVolume2): a read of a block device (file type 4).
+    Mapping(
+        "sysmon", (9,), "raw disk read", 1001, 2, ("raw_access_thread",),
+        (("Device", "file.path"), *_ACTOR), constants=(("file.type_id", 4),),
     ),
     # Named pipes are files of OCSF type 6; they come before plain files so that reading back finds them.
     Mapping(
@@ -184,6 +214,26 @@ TABLE: tuple[Mapping, ...] = (
     Mapping(
         "sysmon", (14,), "registry key or value renamed", 201001, 5, ("registry_rename", "registry_event"),
         (*_REGISTRY_KEY, ("NewName", "unmapped.new_name")),
+    ),
+    # WMI event filters, consumers and their bindings (the WMI persistence of T1546.003): OCSF has no class
+    # for WMI, so they are Base Events ("Other"), every field kept under ``unmapped.wmi``; the rules read the
+    # native names all the same.
+    Mapping(
+        "sysmon", (19,), "WMI event filter registered", 0, 99, ("wmi_event",),
+        (*_WMI, ("EventNamespace", "unmapped.wmi.event_namespace"), ("Query", "unmapped.wmi.query")),
+    ),
+    Mapping(
+        "sysmon", (20,), "WMI event consumer registered", 0, 99, ("wmi_event",),
+        (*_WMI, ("Type", "unmapped.wmi.type"), ("Destination", "unmapped.wmi.destination")),
+    ),
+    Mapping(
+        "sysmon", (21,), "WMI consumer bound to a filter", 0, 99, ("wmi_event",),
+        (
+            ("Operation", "unmapped.wmi.operation"),
+            ("User", "unmapped.wmi.user"),
+            ("Consumer", "unmapped.wmi.consumer"),
+            ("Filter", "unmapped.wmi.filter"),
+        ),
     ),
     Mapping(
         "sysmon", (4, 16), "Sysmon state or configuration changed", 5019, 99, ("sysmon_status",),

@@ -18,6 +18,7 @@ _INTEGERS = re.compile(r"(^|\.)(pid|port)$|_id$")
 _TASK_COMMAND = re.compile(r"<Command>([^<]{1,4096})</Command>")
 _TASK_ARGUMENTS = re.compile(r"<Arguments>([^<]{1,8192})</Arguments>")
 _SIGNATURE_STATES = {"valid": 1, "expired": 2, "revoked": 3}
+_LOADED = {1005: "module", 1002: "driver"}  # what a module or driver load names its file under
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,13 @@ def _put_split(document: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _derived(document: dict[str, Any], found: Mapping, data: dict[str, Any]) -> None:
-    """Fields that are no copy of one Windows field: a module's signature, a task's command."""
-    if found.class_uid == 1005:
+    """Fields that are no copy of one Windows field: a module's or driver's signature, a task's command."""
+    if found.class_uid in _LOADED:
+        holder = _LOADED[found.class_uid]
         signed = str(data.get("Signed", "")).lower()
-        signature = get(document, "module.file.signature")
+        signature = get(document, f"{holder}.file.signature")
         if signed == "false":
-            document.get("module", {}).get("file", {}).pop("signature", None)
+            document.get(holder, {}).get("file", {}).pop("signature", None)
         elif isinstance(signature, dict):
             state = str(signature.get("state", "")).lower()
             signature["state_id"] = _SIGNATURE_STATES.get(state, 99)

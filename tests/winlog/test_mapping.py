@@ -144,7 +144,10 @@ def test_the_mapping_document_is_the_table() -> None:
 def test_the_brief_s_events_are_all_mapped() -> None:
     mapped = {(m.source, i) for m in TABLE for i in m.event_ids}
 
-    wanted = {("sysmon", i) for i in (1, 3, 5, 7, 8, 10, 11, 12, 13, 14, 15, 17, 18, 22, 23, 26)}
+    wanted = {
+        ("sysmon", i)
+        for i in (1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21, 22, 23, 25, 26)
+    }
     wanted |= {
         ("security", i)
         for i in (4624, 4625, 4648, 4688, 4697, 4698, 4699, 4700, 4701, 4702, 4720, 4732, 1102)

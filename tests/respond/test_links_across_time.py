@@ -23,7 +23,9 @@ from flows.tenants import Tenant, tenants_from
 from tests.recheck._build import SEPARATE, closed_incident
 
 
-def attack_tool(account: str = "CORP\\jdoe", host: str = "WS-FINANCE-07", tenant: str = "demo") -> dict[str, Any]:
+def attack_tool(
+    account: str = "CORP\\jdoe", host: str = "WS-FINANCE-07", tenant: str = "demo"
+) -> dict[str, Any]:
     """An EDR detection of an attack tool saved by ``account`` (the ransomware case's precursor)."""
     return {
         "class_uid": 2004,

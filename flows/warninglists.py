@@ -20,6 +20,7 @@ from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import Path
 
+from publicsuffixlist import PublicSuffixList
 from pymispwarninglists.api import WarningLists
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "is_public_resolver",
     "major_domain",
     "misp_warninglist",
+    "registrable_domain",
     "unwrapped",
 ]
 
@@ -174,6 +176,27 @@ def major_domain(name: str) -> str | None:
         if parent in MAJOR_DOMAINS:
             return parent
     return None
+
+
+def registrable_domain(name: str) -> str | None:
+    """The domain its owner registered (the Public Suffix List's "eTLD+1"), or None when ``name`` is a public
+    suffix itself or its TLD is unknown.
+
+    The list's private section counts: dynamic-DNS and hosting services (``duckdns.org``, ``github.io``,
+    ``blogspot.com``) hand out names to strangers, so each name under them is its own owner.
+
+    >>> registrable_domain("a.evil-c2.com"), registrable_domain("x.duckdns.org")
+    ('evil-c2.com', 'x.duckdns.org')
+    >>> registrable_domain("duckdns.org") is None
+    True
+    """
+    return _public_suffixes().privatesuffix(name.strip().lower().rstrip("."))
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the package (offline); an unknown TLD names no owner.
+    return PublicSuffixList(accept_unknown=False)
 
 
 def is_public_resolver(address: IPv4Address | IPv6Address) -> bool:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from typing import Any
 
 from flows.models import MAX_ATTACKS, IndicatorType
 
 from ._ocsf_build import (
+    ENTERPRISE_TACTICS,
     FindingBuilder,
     attack_object,
     attacks_unpaired,
@@ -31,9 +33,15 @@ from ._ocsf_build import (
     paired,
 )
 from ._paths import get, text
-from ._windows import file_hashes
+from ._windows import account, event_ip, file_hashes
 
 _SEVERITY = {"low": 2, "medium": 3, "high": 4, "critical": 5}
+# Sigma's ATT&CK tags (``attack.t1558``, ``attack.credential_access``), which rules converted from Sigma and
+# many custom rules carry instead of a ``threat`` block.
+_TAG_TECHNIQUE = re.compile(r"\battack\.(t\d{4}(?:\.\d{3})?)\b", re.IGNORECASE)
+_TAG_TACTIC = re.compile(r"\battack\.([a-z]+(?:_[a-z]+)*)\b", re.IGNORECASE)
+_TACTICS = {name.casefold(): uid for uid, name in ENTERPRISE_TACTICS.items()}
+_ENRICHMENTS = 32
 
 
 def looks_like(document: dict[str, Any]) -> bool:
@@ -78,7 +86,7 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         "finding_info.types",
         [str(get(t, "tactic.name")) for t in tactics if isinstance(t, dict) and get(t, "tactic.name")][:64],
     )
-    finding.attacks(_attacks(document))
+    finding.attacks(_attacks(document) or _tagged_attacks(document))
     risk = _score(get(document, "kibana.alert.risk_score"))
     finding.set(
         "risk_score",
@@ -100,7 +108,10 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     executable = text(
         document, "process.executable", "winlog.event_data.Image", "winlog.event_data.NewProcessName"
     )
-    source_ip = text(document, "source.ip", "winlog.event_data.IpAddress")
+    source_ip = event_ip(text(document, "source.ip", "winlog.event_data.IpAddress"))
+    # Logon and Kerberos events (4624, 4625, 4768…) name the account in TargetUserName, not in ECS user.*.
+    target_name = _named(text(document, "winlog.event_data.TargetUserName"))
+    target_domain = _named(text(document, "winlog.event_data.TargetDomainName"))
     process_hashes = _hashes(document, "process.hash") or file_hashes(
         text(document, "winlog.event_data.Hashes")
     )
@@ -126,14 +137,17 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
             "src_endpoint": {
                 "ip": source_ip,
                 "port": get(document, "source.port"),
-                "hostname": text(document, "source.domain", "winlog.event_data.WorkstationName"),
+                "hostname": _named(text(document, "source.domain", "winlog.event_data.WorkstationName")),
             },
             "dst_endpoint": {
                 "ip": text(document, "destination.ip"),
                 "port": get(document, "destination.port"),
                 "hostname": text(document, "destination.domain", "dns.question.name"),
             },
-            "user": {"name": text(document, "user.name"), "domain": text(document, "user.domain")},
+            "user": {
+                "name": text(document, "user.name") or target_name,
+                "domain": text(document, "user.domain") or target_domain,
+            },
             "file": {"path": file_path, "hashes": _hashes(document, "file.hash")},
             "url": {"url_string": text(document, "url.full", "url.original")},
             "reg_value": _registry_value(document),
@@ -152,11 +166,68 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
     for digest in process_hashes:
         finding.observe_value(digest["value"], "process.hash")
     finding.observe_value(text(document, "user.name"), "user.name", IndicatorType.ACCOUNT)
+    finding.observe_value(
+        account(target_name, target_domain), "winlog.event_data.TargetUserName", IndicatorType.ACCOUNT
+    )
     finding.observe_value(executable, "process.executable", IndicatorType.FILE_PATH)
     finding.observe_value(file_path, "file.path", IndicatorType.FILE_PATH)
     finding.observe_text(command, "process.command_line")
     finding.set("message", text(document, "kibana.alert.reason", "signal.reason"))
+    finding.set("enrichments", _enrichments(document))
     return finding.build()
+
+
+def _named(value: str | None) -> str | None:
+    return None if value is None or value.strip() in ("-", "") else value
+
+
+def _enrichments(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """OCSF ``enrichments`` from what an indicator-match rule found: the event's field and value that matched
+    and the intel it matched (``threat.enrichments[]``, or ``threat.indicator[]`` of 7.x CTI signals).
+
+    Context for the analyst, never indicators: the matched value may be the alert's own host name.
+    """
+    entries = listed(get(document, "threat.enrichments")) or listed(get(document, "threat.indicator"))
+    found: list[dict[str, Any]] = []
+    for entry in entries[:_ENRICHMENTS]:
+        if not isinstance(entry, dict):
+            continue
+        nested = entry.get("indicator")
+        indicator: dict[str, Any] = nested if isinstance(nested, dict) else entry
+        name, value = text(entry, "matched.field"), text(entry, "matched.atomic")
+        if not name or not value:
+            continue
+        intel = {
+            key: item
+            for key, item in indicator.items()
+            if key not in ("matched", "event") and item not in (None, "", {}, [])
+        }
+        reference = text(indicator, "reference", "event.reference")
+        found.append(
+            {
+                "name": name,
+                "value": value,
+                "type": text(indicator, "type"),
+                "provider": text(indicator, "provider", "feed.name") or text(entry, "feed.name"),
+                "data": {**intel, **({"reference": reference} if reference else {})} or None,
+            }
+        )
+    return [{key: item for key, item in e.items() if item is not None} for e in found]
+
+
+def _tagged_attacks(document: dict[str, Any]) -> list[dict[str, Any]]:
+    tags = " ".join(
+        str(tag)
+        for tag in listed(get(document, "kibana.alert.rule.tags") or get(document, "signal.rule.tags"))[:64]
+        if isinstance(tag, str)
+    )[:4096]
+    techniques = [(uid.upper(), None) for uid in _TAG_TECHNIQUE.findall(tags)]
+    tactics = [
+        (_TACTICS[key], None)
+        for key in (name.replace("_", " ").casefold() for name in _TAG_TACTIC.findall(tags))
+        if key in _TACTICS
+    ]
+    return attacks_unpaired(techniques, tactics) if techniques or tactics else []
 
 
 def _host_address(value: Any) -> str | None:

@@ -14,10 +14,7 @@ from flows.models import IndicatorType
 
 from ._ocsf_build import FindingBuilder, attacks_unpaired, epoch_ms, is_internal, listed, paired
 from ._paths import get, text
-from ._windows import file_hashes, registry_value, undoubled, windows_path
-
-# Accounts every Windows host has: evidence, but never an indicator to hunt for.
-_BUILTIN_ACCOUNTS = {"system", "local service", "network service", "anonymous logon", "-", ""}
+from ._windows import account, event_ip, file_hashes, registry_value, undoubled, windows_path
 
 
 def looks_like(document: dict[str, Any]) -> bool:
@@ -75,8 +72,8 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
         if ip and not is_internal(ip):
             finding.observe_value(ip, name)
     finding.observe_value(text(data, "srcuser", "dstuser"), "data.user", IndicatorType.ACCOUNT)
-    account = _account(get(windows, "user.name"), get(windows, "user.domain"))
-    finding.observe_value(account, "win.eventdata.targetUserName", IndicatorType.ACCOUNT)
+    target = account(get(windows, "user.name"), get(windows, "user.domain"))
+    finding.observe_value(target, "win.eventdata.targetUserName", IndicatorType.ACCOUNT)
     finding.observe_value(
         get(windows, "dst_endpoint.hostname"), "win.eventdata.destinationHostname", IndicatorType.DOMAIN
     )
@@ -120,7 +117,8 @@ def _windows_event(data: dict[str, Any]) -> dict[str, Any]:
             "domain": text(event, "targetDomainName", "TargetDomainName"),
         },
         "src_endpoint": {
-            "ip": text(event, "ipAddress", "IpAddress", "sourceIp", "SourceIp") or text(data, "srcip"),
+            "ip": event_ip(text(event, "ipAddress", "IpAddress", "sourceIp", "SourceIp"))
+            or text(data, "srcip"),
             "hostname": text(event, "workstationName", "WorkstationName"),
         },
         "dst_endpoint": {
@@ -141,15 +139,3 @@ def _windows_event(data: dict[str, Any]) -> dict[str, Any]:
             text(event, "targetObject", "TargetObject"), text(event, "details", "Details")
         ),
     }
-
-
-def _account(name: Any, domain: Any) -> str | None:
-    if not isinstance(name, str) or name.strip().casefold() in _BUILTIN_ACCOUNTS or name.endswith("$"):
-        return None
-    if (
-        isinstance(domain, str)
-        and domain.strip() not in ("", "-", ".")
-        and domain.casefold() != "nt authority"
-    ):
-        return f"{domain}\\{name}"
-    return name

@@ -3,6 +3,7 @@ Wazuh's doubled backslashes. Shared by the Wazuh normalizer and generic (Sysmon)
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -62,6 +63,38 @@ def registry_value(target: Any, data: Any = None) -> dict[str, Any] | None:
     key, _, name = target.rpartition("\\")
     found = {"path": key, "name": name, "data": data if isinstance(data, str) and data else None}
     return {k: v for k, v in found.items() if v is not None}
+
+
+# Accounts that name no person: the logon of the system itself, or nobody ("-").
+_BUILTIN_ACCOUNTS = {"system", "local service", "network service", "anonymous logon", "-", ""}
+
+
+def account(name: Any, domain: Any) -> str | None:
+    r"""``DOMAIN\name`` of a logon's target account, or None for built-in and machine (``…$``) accounts,
+    which name no person an analyst could disable."""
+    if not isinstance(name, str) or name.strip().casefold() in _BUILTIN_ACCOUNTS or name.endswith("$"):
+        return None
+    if (
+        isinstance(domain, str)
+        and domain.strip() not in ("", "-", ".")
+        and domain.casefold() != "nt authority"
+    ):
+        return f"{domain}\\{name}"
+    return name
+
+
+def event_ip(value: Any) -> str | None:
+    """An address as Windows logs it (``IpAddress`` of 4624/4625/4768): ``-`` is none, and an IPv4 address
+    written IPv4-mapped (``::ffff:192.0.2.7``, as Kerberos events do) is the IPv4 address — else the same
+    attacker would be two indicators, and the IPv6 form is never on a blocklist."""
+    if not isinstance(value, str) or value.strip() in ("", "-"):
+        return None
+    try:
+        address = ipaddress.ip_address(value.strip().split("%")[0])
+    except ValueError:
+        return value.strip()
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def windows_path(value: Any) -> str | None:

@@ -14,6 +14,11 @@ naming www.google.com open, a malicious alert on another host whose command line
   (``ping www.google.com``, an update server, a share), not what the detection is about. The detection's
   own observables and evidence fields (a destination endpoint, a URL object, a file hash) are strong.
   ``_ingest`` joins an incident on one strong key, or on two weak ones.
+- **A registrable domain is one weak key** (``d:evil-c2.com`` from ``a.evil-c2.com`` and ``b.evil-c2.com``):
+  the same owner is a hint, never enough alone, and every name under one owner counts as that one shared
+  value. The owner is the Public Suffix List's, private section included, so ``x.duckdns.org`` and
+  ``y.duckdns.org`` (two strangers' dynamic-DNS names) relate nothing; a registrable domain that the
+  lists above exclude (a major or the tenant's own domain) is no key either.
 """
 
 from __future__ import annotations
@@ -25,7 +30,13 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from flows.models import Alert, Indicator, IndicatorType, host_of
-from flows.warninglists import EMPTY_FILE_HASHES, is_public_resolver, major_domain, unwrapped
+from flows.warninglists import (
+    EMPTY_FILE_HASHES,
+    is_public_resolver,
+    major_domain,
+    registrable_domain,
+    unwrapped,
+)
 
 KEY_TYPES = (
     IndicatorType.IPV4,
@@ -128,13 +139,25 @@ def weighted_keys(alert: Alert, indicators: Sequence[Indicator], keep: KeyFilter
         value = f"i:{indicator.type}:{indicator.value}"[:512]
         strong = not from_text(indicator.field)
         url_host = host_of(indicator.value) if indicator.type is IndicatorType.URL else None
-        anchor = url_host or indicator.value
+        name = url_host or indicator.value
+        owner = _owner(name, keep) if indicator.type in (IndicatorType.DOMAIN, IndicatorType.URL) else None
+        anchor = (owner or name).lower()
         if value not in keys or strong:
-            keys[value] = Key(value, strong, anchor.lower())
+            keys[value] = Key(value, strong, anchor)
+        if owner:
+            domain_key = f"d:{owner}"[:512]
+            keys.setdefault(domain_key, Key(domain_key, False, anchor))
     if not keys:  # no host, no indicator: the same rule from the same product
         value = f"s:{alert.source}|r:{alert.rule}"[:512]
         keys[value] = Key(value, True, value)
     return list(keys.values())
+
+
+def _owner(name: str, keep: KeyFilter) -> str | None:
+    if _ip(name):
+        return None
+    owner = registrable_domain(name)
+    return None if owner is None or keep._name_excluded(owner) else owner
 
 
 def _ip(text: str) -> IPv4Address | IPv6Address | None:

@@ -244,6 +244,79 @@ ELASTIC: list[tuple[str, int, dict[str, Any]]] = [
     ),
     ("elastic-awk-breakout.json", 1, {"time": 1671791803160, "process.name": ["bash"]}),
     (
+        "elastic/kibana-threat-match-7.17.0-8.0.0-hits.ndjson",  # 7.17 signal, `_type` in the hit
+        1,
+        {
+            "time": 1647637824403,
+            "host": "security-linux-3",
+            "ip": "11.200.0.196",
+            "uid": "7a6b11bce332d72f2c9183f2e6ce7c7c0b315d0c2b9bdd7be3da3baf7e07cdd6",
+        },
+    ),
+    (
+        "elastic/kibana-threat-match-7.17.0-8.0.0-hits.ndjson",  # 8.0 alert: what the indicator match matched
+        2,
+        {"time": 1647635659858, "host": "security-linux-2", "ip": "11.200.0.195", "severity": 2},
+    ),
+    *(
+        (
+            "elastic/kibana-legacy-cti-signals-hits.ndjson",  # 7.14 CTI signal on Auditbeat process data
+            n,
+            {
+                "time": 1628050493490,
+                "host": "elastic.local",
+                "ip": "192.168.1.43",  # ten link-local IPv6 addresses are listed around it
+                "indicators": {
+                    ("account", "ryland"),
+                    ("sha1", "5f3233fd75c14b315731684d59b632df36a731a6"),
+                },
+                "process.pid": [pid],
+                "process.file.path": [
+                    "/System/Library/Frameworks/CoreServices.framework/Frameworks/Metadata.framework"
+                    "/Versions/A/Support/mdworker_shared"
+                ],
+            },
+        )
+        for n, pid in ((1, 32162), (2, 32306))
+    ),
+    (
+        "elastic/osherjacobs-labwork-winlogbeat-hits.ndjson",  # Sysmon 1 via Winlogbeat
+        1,
+        {
+            "time": 1774278339309,
+            "host": "DC01.lab2019.local",
+            "severity": 4,
+            "process.file.path": [r"C:\Windows\SysWOW64\ipconfig.exe"],
+            "process.parent_process.file.path": [r"C:\Windows\Tasks\CLMBypassa.exe"],
+            "process.user.name": [r"LAB2019\Administrator"],
+            "indicators": {
+                ("md5", "b8cb2dfca7379908b0605331a759af4c"),
+                ("sha256", "b0832dec07a4cb6228b7b392d6abafb79e9bf7327605ae3e86e1e617de7495a5"),
+            },
+        },
+    ),
+    (
+        "elastic/osherjacobs-labwork-winlogbeat-hits.ndjson",  # 4768 PKINIT TGT for Administrator
+        2,
+        {
+            "time": 1774944451757,
+            "src_endpoint.ip": ["192.168.1.218"],  # logged IPv4-mapped, ::ffff:192.168.1.218
+            "user.name": ["Administrator"],
+            "indicators": {("account", r"LAB2019.LOCAL\Administrator")},
+            "techniques": ["T1558", "T1550"],  # from the rule's Sigma-style tags
+        },
+    ),
+    (
+        "elastic/osherjacobs-labwork-winlogbeat-hits.ndjson",  # 4624 delegation logon of the DC account
+        3,
+        {
+            "time": 1774944486320,
+            "src_endpoint.ip": ["fe80::addd:81e2:2d02:4091"],
+            "src_endpoint.hostname": [],  # WorkstationName "-"
+            "user.name": ["DC01$"],
+        },
+    ),
+    (
         "elastic/constructed-winlogbeat-hits.ndjson",  # Winlogbeat fields; link-local IPv6 listed first
         1,
         {

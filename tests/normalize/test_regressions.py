@@ -218,6 +218,56 @@ def test_a_link_local_ipv6_never_becomes_the_device_address() -> None:
     assert normalize(only_link_local, "demo").alert.device.ip is None  # type: ignore[union-attr]
 
 
+def test_a_logon_alert_on_winlogbeat_data_keeps_the_target_account_and_its_ipv4_address() -> None:
+    # 4768 as Winlogbeat ships it: no ECS user.*, the account in TargetUserName, the client IPv4-mapped.
+    raw = sample("elastic/osherjacobs-labwork-winlogbeat-hits.ndjson", 2)
+    assert raw["_source"]["winlog"]["event_data"]["IpAddress"] == "::ffff:192.168.1.218"
+
+    alert = normalize(raw, "demo").alert
+
+    assert evidence(alert, "src_endpoint.ip") == ["192.168.1.218"]
+    assert ("account", r"LAB2019.LOCAL\Administrator") in indicators(alert)
+
+
+def test_a_machine_account_and_a_dash_are_evidence_not_indicators() -> None:
+    alert = normalize(sample("elastic/osherjacobs-labwork-winlogbeat-hits.ndjson", 3), "demo").alert
+
+    assert evidence(alert, "user.name") == ["DC01$"]
+    assert not [i for i in indicators(alert) if i[0] == "account"]
+    assert evidence(alert, "src_endpoint.hostname") == []  # WorkstationName "-" names no host
+
+
+def test_sigma_style_attack_tags_give_the_techniques_when_the_rule_has_no_threat() -> None:
+    raw = sample("elastic/osherjacobs-labwork-winlogbeat-hits.ndjson", 2)
+    assert raw["_source"]["kibana.alert.rule.threat"] == []
+
+    alert = normalize(raw, "demo").alert
+
+    assert alert.techniques() == ["T1558", "T1550"]
+    tactics = {a["tactic"]["uid"] for a in alert.finding_info.model_dump()["attacks"] if "tactic" in a}
+    assert tactics == {"TA0006", "TA0008"}  # credential_access, lateral_movement
+    # A rule's own threat block wins over its tags.
+    raw["_source"]["kibana.alert.rule.threat"] = [
+        {"framework": "MITRE ATT&CK", "technique": [{"id": "T1110", "name": "Brute Force"}]}
+    ]
+    assert normalize(raw, "demo").alert.techniques() == ["T1110"]
+
+
+def test_what_an_indicator_match_rule_matched_is_kept_as_enrichment_never_as_indicator() -> None:
+    raw = sample("elastic/kibana-legacy-cti-signals-hits.ndjson", 1)
+
+    normalized = normalize(raw, "demo")
+
+    [enrichment] = normalized.document["enrichments"]
+    assert (enrichment["name"], enrichment["value"]) == ("host.name", "elastic.local")
+    assert enrichment["provider"] == "Cryptolaemus1"
+    assert enrichment["data"]["reference"] == "https://urlhaus.abuse.ch/url/1503372/"
+    assert enrichment["data"]["url"]["full"].startswith("http://feedproxy.google.com/")
+    # The intel's URL and the matched host name are context: blocking them would block the wrong thing.
+    values = {value for _, value in indicators(normalized.alert)}
+    assert "elastic.local" not in values and not any("feedproxy" in value for value in values)
+
+
 # -- Generic (Sysmon) mapping ---------------------------------------------------------------------------
 
 

@@ -305,6 +305,14 @@ def _evidence_indicators(evidence: dict[str, Any], where: str, add: Any) -> None
     if isinstance(url, dict):
         add(url.get("url_string"), f"{where}.url.url_string", IndicatorType.URL)
         add(url.get("hostname"), f"{where}.url.hostname")
+    # OCSF's DNS and web activity evidence: the name asked for, the URL requested.
+    query = evidence.get("query")
+    if isinstance(query, dict):
+        add(query.get("hostname"), f"{where}.query.hostname", IndicatorType.DOMAIN)
+    request = evidence.get("http_request")
+    if isinstance(request, dict) and isinstance(request.get("url"), dict):
+        add(request["url"].get("url_string"), f"{where}.http_request.url.url_string", IndicatorType.URL)
+        add(request["url"].get("hostname"), f"{where}.http_request.url.hostname")
     for side in ("dst_endpoint", "src_endpoint"):
         endpoint = evidence.get(side)
         if isinstance(endpoint, dict):

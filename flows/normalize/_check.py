@@ -20,8 +20,10 @@ from ._ocsf import EVIDENCE_PARTS
 from ._ocsf_build import epoch_ms
 from ._windows import undoubled
 
-# Fields whose value Garrison translates rather than copies (severity scales).
+# Fields whose value Garrison translates rather than copies (severity scales), or reads to place others
+# (Suricata's ``direction`` tells which end is the client).
 _TRANSLATED = {
+    "direction",
     "rule.level",
     "alert.severity",
     "kibana.alert.severity",

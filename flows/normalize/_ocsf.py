@@ -56,7 +56,28 @@ def to_detection_finding(raw: dict[str, Any], tenant: str) -> dict[str, Any]:
         document["observables"] = [_observable(item) for item in document["observables"]]
     if class_uid == SECURITY_FINDING:
         _as_detection_finding(document)
+    _alert_uid(document)
     return document
+
+
+def _alert_uid(document: dict[str, Any]) -> None:
+    """A finding whose uid is its rule's uid (Tenzir's Suricata mapping writes the signature id) names
+    the rule, not the alert: every alert of that rule would be one duplicate. Such a finding is keyed on
+    the rule, the event it came from and its time, and the uid as sent is kept as ``uid_alt``."""
+    info = document.get("finding_info")
+    analytic = info.get("analytic") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not isinstance(analytic, dict):
+        return
+    uid = info.get("uid")
+    if not isinstance(uid, str) or not uid or uid != analytic.get("uid"):
+        return
+    held = document.get("metadata")
+    metadata: dict[str, Any] = held if isinstance(held, dict) else {}
+    # The emitter's ids of the event (packet, log line) the alert came from, the most specific first.
+    given = (metadata.get(key) for key in ("original_event_uid", "correlation_uid", "uid"))
+    event = next((str(value) for value in given if value), "-")
+    kept = {"uid_alt": uid} if "uid_alt" not in info else {}
+    document["finding_info"] = {**info, **kept, "uid": f"{uid}:{event}:{document.get('time')}"[:4096]}
 
 
 def ocsf_time(value: Any, text: Any = None) -> int | None:

@@ -77,10 +77,22 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
                 "port": server[1],
                 "hostname": http.get("hostname") or tls.get("sni"),
             },
-            "connection_info": {"protocol_name": str(document.get("proto", "")).lower() or None},
+            # The Community ID finds the same flow in Zeek, firewall and EDR records.
+            "connection_info": {
+                "protocol_name": str(document.get("proto", "")).lower() or None,
+                "community_uid": document.get("community_id"),
+            },
             "http_request": {
                 "http_method": http.get("http_method"),
                 "user_agent": http.get("http_user_agent"),
+                "referrer": http.get("http_refer"),
+                "version": http.get("protocol"),
+            },
+            # Whether the server answered (200 with a body, 304, 404) tells a fetched payload from a try.
+            "http_response": {
+                "code": http.get("status"),
+                "content_type": http.get("http_content_type"),
+                "length": http.get("length"),
             },
             # OCSF Network Traffic, seen from the client: what it sent out and what came back.
             "traffic": {
@@ -90,7 +102,7 @@ def normalize(document: dict[str, Any], tenant: str) -> dict[str, Any]:
                 "packets_in": flow.get("pkts_toclient"),
             },
             "url": {"url_string": url} if url else None,
-            "query": {"hostname": _queried(dns)[0]} if _queried(dns) else None,
+            "query": _query(dns),
             "file": {"hashes": hashes} if hashes else None,
         }
     )
@@ -145,6 +157,18 @@ def _queried(dns: dict[str, Any]) -> list[str]:
     for key in ("queries", "query"):
         names += [q.get("rrname") for q in listed(dns.get(key)) if isinstance(q, dict)]
     return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))[:16]
+
+
+def _query(dns: dict[str, Any]) -> dict[str, Any] | None:
+    names = _queried(dns)
+    if not names:
+        return None
+    # The record type asked for (A, TXT, …) tells a lookup from DNS tunnelling or a C2 TXT channel.
+    types = [dns.get("rrtype")] + [
+        q.get("rrtype") for key in ("queries", "query") for q in listed(dns.get(key)) if isinstance(q, dict)
+    ]
+    kind = next((t for t in types if isinstance(t, str) and t), None)
+    return {"hostname": names[0], "type": kind}
 
 
 def _file_hashes(document: dict[str, Any]) -> list[dict[str, Any]]:

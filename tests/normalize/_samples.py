@@ -22,6 +22,7 @@ SYSMON = FieldMapping(
     command_line="Event.EventData.CommandLine",
     process_path="Event.EventData.Image",
     parent_process_path="Event.EventData.ParentImage",
+    parent_command_line="Event.EventData.ParentCommandLine",
     user="Event.EventData.User",
     hashes="Event.EventData.Hashes",
     file_path=["Event.EventData.TargetFilename", "Event.EventData.ImageLoaded"],

@@ -42,6 +42,13 @@ def test_an_ocsf_findings_unread_top_level_fields_are_listed() -> None:
     assert {"finding", "malware", "process", "metadata"} <= set(report.understood)
 
 
+def test_suricatas_direction_is_understood_it_places_client_and_server() -> None:
+    report = conformance(sample("suricata/suricata-docs-lefthook-to-client.json"), "demo")
+
+    assert report.format == "suricata" and report.error is None
+    assert "direction" in report.understood and "direction" not in report.ignored
+
+
 def test_a_generic_source_is_checked_through_its_mapping() -> None:
     report = conformance(sample("sysmon/sigmahq-regression.ndjson", 1), "demo", mapping=SYSMON)
 

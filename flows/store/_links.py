@@ -11,7 +11,6 @@ files' digests), nor do built-in Windows accounts, which every incident on a Win
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from flows.models import Indicator, IndicatorType
+from flows.winlog import host_key, same_host
 
 from ._keys import KeyFilter
 from ._rows import aware
@@ -98,7 +98,8 @@ def earlier_incidents(
     for indicator in indicators:
         if linkable(indicator, keep):
             values.setdefault((indicator.type.value, _folded(indicator.value)), indicator)
-    wanted_hosts = {_host(h) for h in hosts if h and h.strip()}
+    wanted_hosts = [h for h in hosts if h and h.strip()]
+    wanted_keys = {host_key(h) for h in wanted_hosts}
     closed = (
         (IncidentRow.tenant == tenant)
         & (IncidentRow.status == IncidentStatus.CLOSED)
@@ -141,7 +142,9 @@ def earlier_incidents(
                 row.incident_id, row.title, str(row.type), row.value, aware(row.closed_at)
             )
     for row in candidates:
-        same = next((h for h in row.hosts or [] if isinstance(h, str) and _host(h) in wanted_hosts), None)
+        same = next(
+            (h for h in row.hosts or [] if isinstance(h, str) and _one_of(h, wanted_keys, wanted_hosts)), None
+        )
         if same is not None and row.id not in found:
             found[row.id] = Link(row.id, row.title, "host", same, aware(row.closed_at))
     links = sorted(found.values(), key=lambda link: link.closed_at or since, reverse=True)
@@ -174,16 +177,7 @@ def _account(name: str) -> str:
     return bare.split("@", 1)[0] if "@" in bare else bare
 
 
-def _host(name: str) -> str:
-    """A host as alerts name it: case-insensitive, and the short name of an FQDN (``ws-7.corp.example``
-    and ``WS-7`` are one machine within a tenant); an address stays whole.
-
-    >>> [_host(n) for n in ("WS-7.corp.example", "ws-7", "10.1.2.3")]
-    ['ws-7', 'ws-7', '10.1.2.3']
-    """
-    folded = name.strip().lower()
-    try:
-        ipaddress.ip_address(folded.strip("[]"))
-    except ValueError:
-        return folded.split(".", 1)[0]
-    return folded
+def _one_of(stored: str, keys: set[str], wanted: list[str]) -> bool:
+    """Whether a host an earlier incident named is one of ``wanted`` (``WS-7`` and ``ws-7.corp.example``
+    are one machine within a tenant; two different FQDNs are not)."""
+    return host_key(stored) in keys and any(same_host(name, stored) for name in wanted)

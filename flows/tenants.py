@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from datetime import datetime
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from cronsim import CronSim, CronSimError
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -293,6 +295,37 @@ class Grouping(BaseModel):
     )
 
 
+def _cron_line(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    line = " ".join(value.split())
+    try:
+        CronSim(line, datetime(2026, 1, 1))  # parsing is the check: a line cronsim reads, Prefect reads
+    except CronSimError as error:
+        said = f"{line!r} is not a cron line: {error}"
+        raise PydanticCustomError("cron", "{said}", {"said": said}) from None
+    if len(line.split()) != 5:  # cronsim also takes a sixth (seconds) field, which Prefect's cron does not
+        raise PydanticCustomError("cron", "{said}", {"said": f"{line!r}: a cron line has 5 fields"})
+    return line
+
+
+class RecheckPolicy(BaseModel):
+    """How this tenant's closed incidents are looked at again (``flows.recheck``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: Annotated[str | None, AfterValidator(_cron_line)] = Field(
+        default=None,
+        description="Its own re-check schedule (a cron line, UTC), e.g. '0 */6 * * *' for a customer "
+        "under attack; none: the default schedule (GARRISON_RECHECK_CRON).",
+    )
+    read_host_state: bool = Field(
+        default=True,
+        description="Read back remediation only a script on the host can see (CrowdStrike RTR, Defender "
+        "Live Response); false: no host session on a schedule, those effects are reported 'cannot verify'.",
+    )
+
+
 _RULE_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -345,6 +378,7 @@ class Tenant(BaseModel):
     policy: Policy = Field(default_factory=Policy)
     auth: TenantAuth = Field(default_factory=TenantAuth)
     grouping: Grouping = Field(default_factory=Grouping)
+    recheck: RecheckPolicy = Field(default_factory=RecheckPolicy)
     sources: dict[str, FieldMapping] = Field(
         default_factory=dict, description="Generic JSON sources by name, with their field mapping."
     )

@@ -41,9 +41,11 @@ def due(
     horizon_days: int = 365,
     tenant: str | None = None,
     incident_id: str | None = None,
+    skip_own_schedules: bool = False,
 ) -> list[IncidentView]:
-    """The closed incidents to check: closed within ``horizon_days`` of ``now``, of ``tenant`` (or all),
-    or the one ``incident_id`` names (which must be closed, within the horizon). Oldest closure first."""
+    """The closed incidents to check: closed within ``horizon_days`` of ``now``, of ``tenant`` (or all, but
+    for the tenants with a schedule of their own when ``skip_own_schedules``), or the one ``incident_id``
+    names (which must be closed, within the horizon). Oldest closure first."""
     if now.tzinfo is None:
         raise RecheckError("now must say its time zone (a naive datetime is ambiguous)")
     if horizon_days < 1:
@@ -68,7 +70,12 @@ def due(
         return [incident]
     closed = store.incidents(tenant=tenant, status=IncidentStatus.CLOSED, limit=MAX_CLOSED)
     views = [view for summary in closed if (view := store.incident(summary.id)) is not None]
-    within = [v for v in views if v.status == IncidentStatus.CLOSED and v.closed_at and v.closed_at >= since]
+    own = {t.id for t in tenants if t.recheck.cron} if skip_own_schedules and tenant is None else set()
+    within = [
+        v
+        for v in views
+        if v.status == IncidentStatus.CLOSED and v.closed_at and v.closed_at >= since and v.tenant not in own
+    ]
     return sorted(within, key=lambda v: (v.closed_at, v.id))
 
 
@@ -110,6 +117,7 @@ def recheck(
     horizon_days: int = 365,
     tenant: str | None = None,
     incident_id: str | None = None,
+    skip_own_schedules: bool = False,
     dry_run: bool = False,
     feeds: Sequence[Path] | None = None,
     batch_size: int = 50,
@@ -125,7 +133,13 @@ def recheck(
     ['Run-key value start is back on WS-FINANCE-07']
     """
     incidents = due(
-        store, tenants, now=now, horizon_days=horizon_days, tenant=tenant, incident_id=incident_id
+        store,
+        tenants,
+        now=now,
+        horizon_days=horizon_days,
+        tenant=tenant,
+        incident_id=incident_id,
+        skip_own_schedules=skip_own_schedules,
     )
     intel = fresh_intel(incidents, _by_id(tenants), get_settings().intel_feeds if feeds is None else feeds)
     on_start(len(incidents), intel)

@@ -63,6 +63,8 @@ async def _check(row: LedgerRow, tenant: Tenant | None, store: Store) -> EffectC
         return unverifiable(f"action {row.action} is not installed")
     if not spec.can_read_state:
         return unverifiable(f"{spec.key} cannot read the target's state")
+    if spec.read_sends and not tenant.recheck.read_host_state:
+        return unverifiable(f"reading it runs a script on the host, which tenant {tenant.id} turned off")
     try:
         ctx = await _context(store, tenant, row.incident_id, spec)
         state = await spec.read_state(row.inputs, ctx)

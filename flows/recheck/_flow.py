@@ -41,6 +41,11 @@ class RecheckRequest(BaseModel):
         default=365, ge=1, le=3650, description="Closed incidents closed within this many days."
     )
     dry_run: bool = Field(default=False, description="Report what would reopen; change nothing, tell nobody.")
+    skip_own_schedules: bool = Field(
+        default=False,
+        description="Leave out tenants with their own re-check schedule (recheck.cron): the default "
+        "schedule's runs, so no tenant is checked twice.",
+    )
 
 
 @task(name="recheck-intel", cache_policy=NONE)
@@ -73,6 +78,7 @@ def recheck_flow(request: RecheckRequest) -> dict[str, Any]:
         horizon_days=request.horizon_days,
         tenant=request.tenant,
         incident_id=request.incident,
+        skip_own_schedules=request.skip_own_schedules,
     )
     ids = [i.id for i in incidents]
     intel = _intel(ids)

@@ -23,6 +23,7 @@ from ._tokens import (
     read_token,
 )
 from ._views import ActionView, IncidentSummary, IncidentView, IndicatorView, NotificationView, TimelineEntry
+from .migrations import SchemaTooNew
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -73,6 +74,7 @@ __all__ = [
     "IndicatorView",
     "LedgerEntry",
     "NotificationView",
+    "SchemaTooNew",
     "Store",
     "TokenClaims",
     "TokenError",

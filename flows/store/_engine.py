@@ -11,12 +11,28 @@ from sqlalchemy.engine import Engine, make_url
 
 from flows.settings import owner_only
 
-from ._schema import Base
+from .migrations import lock_schema, upgrade_store
 
 
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> Engine:
-    """One engine per URL per process; the schema is created on first use."""
+    """One engine per URL per process; on first use the store's schema is brought to the newest revision
+    (created if new, migrated with its data if older: ``flows.store.migrations``).
+
+    Processes starting together on one store take turns: the first upgrades, the others find it done."""
+    engine = new_engine(url)
+    try:
+        with engine.begin() as connection:
+            lock_schema(connection)
+            upgrade_store(connection)
+    except BaseException:
+        engine.dispose()  # not cached: a caller that retries must not pile up pools
+        raise
+    return engine
+
+
+def new_engine(url: str) -> Engine:
+    """An engine configured as the store needs it (SQLite pragmas and locking), with no schema work."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
@@ -26,7 +42,6 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "begin", _begin_immediate)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
     return engine
 
 

@@ -17,11 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
-    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.schema import CreateIndex
 
 
 def utcnow() -> datetime:
@@ -349,27 +346,6 @@ class EventRow(Base):
     parent_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     document: Mapped[dict[str, Any]] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _upgrade_tables(metadata: Any, connection: Any, **_: Any) -> None:
-    """``create_all`` makes missing tables, not the columns or indexes added since to tables that exist:
-    give a store created by an older Garrison those (ledger claims, ``events.dst_ip``…), so upgrading keeps
-    its history. A column is added as a table with rows can take it: nullable, with no server default."""
-    inspector = inspect(connection)
-    # Two processes may start on one old store at once: SQLite serialises them (BEGIN IMMEDIATE), PostgreSQL
-    # does not, so the DDL there says IF NOT EXISTS (SQLite has no such clause for ADD COLUMN).
-    guard = " IF NOT EXISTS" if connection.dialect.name == "postgresql" else ""
-    for table in metadata.sorted_tables:
-        if not inspector.has_table(table.name):  # create_all was asked for other tables only
-            continue
-        have = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in have and not column.primary_key:
-                kind = column.type.compile(dialect=connection.dialect)
-                connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN{guard} {column.name} {kind}")
-        for index in table.indexes:
-            connection.execute(CreateIndex(index, if_not_exists=True))
 
 
 class CampaignSightingRow(Base):

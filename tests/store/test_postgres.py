@@ -11,10 +11,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from actions import ActionContext, registry
 from actions.lab import LabFleet
@@ -73,6 +75,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_database(postgres_url: str, prefix: str) -> str:
+    """A new, empty database on the server of ``postgres_url``: for tests that need a store of their own
+    (the module's database is shared by its tests)."""
+    import psycopg
+
+    url = make_url(postgres_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    host, port = str(url.query["host"]), int(str(url.query["port"]))
+    admin = psycopg.connect(host=host, port=port, user=url.username, dbname="postgres", autocommit=True)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def test_an_incident_lives_its_whole_life_on_postgres(postgres_url: str) -> None:

@@ -10,10 +10,13 @@ came as in ``garrison_converted_from``.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from flows.models import MAX_ATTACKS
+
 from ._errors import NormalizeError
-from ._ocsf_build import epoch_ms
+from ._ocsf_build import attack_object, epoch_ms
 
 DETECTION_FINDING = 2004
 SECURITY_FINDING = 2001
@@ -31,6 +34,14 @@ EVIDENCE_PARTS = (
     "actor",
     "api",
 )
+# Security Hub's finding types (ASFF) name an ATT&CK tactic after "TTPs/" ("TTPs/Command and
+# Control/Trojan:Runtime-DGADomainRequest.C!DNS"); Security Lake's OCSF mapping copies the types and writes
+# no attacks, so the tactic would be lost.
+_TTPS = "TTPs/"
+# Security Lake's mapping of GuardDuty Runtime Monitoring leaves the process's hash in ``unmapped`` (keyed
+# by the flattened ASFF path), not in the evidence's process.
+_UNMAPPED_SHA256 = "ProductFields.aws/guardduty/service/runtimeDetails/process/executableSha256"
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def to_detection_finding(raw: dict[str, Any], tenant: str) -> dict[str, Any]:
@@ -56,6 +67,8 @@ def to_detection_finding(raw: dict[str, Any], tenant: str) -> dict[str, Any]:
         document["observables"] = [_observable(item) for item in document["observables"]]
     if class_uid == SECURITY_FINDING:
         _as_detection_finding(document)
+    _tactics_from_types(document)
+    _unmapped_hash(document)
     _alert_uid(document)
     return document
 
@@ -78,6 +91,47 @@ def _alert_uid(document: dict[str, Any]) -> None:
     event = next((str(value) for value in given if value), "-")
     kept = {"uid_alt": uid} if "uid_alt" not in info else {}
     document["finding_info"] = {**info, **kept, "uid": f"{uid}:{event}:{document.get('time')}"[:4096]}
+
+
+def _tactics_from_types(document: dict[str, Any]) -> None:
+    info = document.get("finding_info")
+    if not isinstance(info, dict) or info.get("attacks") or document.get("attacks"):
+        return
+    types = info.get("types")
+    attacks: list[dict[str, Any]] = []
+    for kind in types[:64] if isinstance(types, list) else []:
+        if isinstance(kind, str) and kind.startswith(_TTPS):
+            attack = attack_object(tactic_name=kind.split("/")[1])
+            # Only ATT&CK's own tactics: ASFF's other TTP words are no tactic.
+            if attack and attack["tactic"].get("uid") and attack not in attacks:
+                attacks.append(attack)
+    if attacks:
+        document["finding_info"] = {**info, "attacks": attacks[:MAX_ATTACKS]}
+
+
+def _unmapped_hash(document: dict[str, Any]) -> None:
+    unmapped, evidences = document.get("unmapped"), document.get("evidences")
+    digest = unmapped.get(_UNMAPPED_SHA256) if isinstance(unmapped, dict) else None
+    # GuardDuty's sample findings write "GeneratedFindingHash": only a digest is a hash.
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest) or not isinstance(evidences, list):
+        return
+    # The finding's one process: the first evidence naming one, unless the sender gave its hashes.
+    index, item = next(
+        (
+            (n, e)
+            for n, e in enumerate(evidences)
+            if isinstance(e, dict) and isinstance(e.get("process"), dict)
+        ),
+        (-1, {}),
+    )
+    process: dict[str, Any] = item.get("process") or {}
+    held: dict[str, Any] = process["file"] if isinstance(process.get("file"), dict) else {}
+    if index < 0 or held.get("hashes"):
+        return
+    file = {**held, "hashes": [{"algorithm_id": 3, "algorithm": "SHA-256", "value": digest.lower()}]}
+    # A copy: the sender's evidences are left as they came.
+    changed = {**item, "process": {**process, "file": file}}
+    document["evidences"] = [*evidences[:index], changed, *evidences[index + 1 :]]
 
 
 def ocsf_time(value: Any, text: Any = None) -> int | None:

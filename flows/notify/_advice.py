@@ -59,13 +59,14 @@ def mitigations(situation: Situation) -> list[Advice]:
         return advice
     if "isolate_host" in done:
         advice.append(Advice("isolated", values=done["isolate_host"]))
-    left = [
-        s.params["name"]
+    # An autostart the alerts and the telemetry both show is one autostart (two keys' "start" are two).
+    left = {
+        f"{s.params.get('key', '')}\\{s.params['name']}".casefold(): s.params["name"]
         for s in situation.chain
         if _REMOVED_BY.get(s.kind.removesuffix("_plain")) not in (None, *done)
-    ]
+    }
     if left:
-        advice.append(Advice("persistence_left", values=left))
+        advice.append(Advice("persistence_left", values=list(left.values())))
     if verdict == "malicious" or situation.hacktool:
         advice.append(Advice("credentials", values=list(incident.hosts)))
     blocked = [target for verb in ("block_domain", "block_ip", "block_url") for target in done.get(verb, [])]
@@ -95,14 +96,14 @@ def mitigations(situation: Situation) -> list[Advice]:
 
 
 def _succeeded(incident: IncidentView) -> dict[str, list[str]]:
-    """Targets of succeeded actions by verb (``lab.isolate_host`` → ``isolate_host``)."""
-    done: dict[str, list[str]] = {}
+    """Targets of succeeded actions by verb (``lab.isolate_host`` → ``isolate_host``), each once."""
+    done: dict[str, dict[str, None]] = {}
     for action in incident.actions:
         if action.status == "succeeded":
             verb = action.key.rsplit(".", 1)[-1]
             target = action.target.split(":", 1)[-1] if verb == "delete_registry_value" else action.target
-            done.setdefault(verb, []).append(target)
-    return done
+            done.setdefault(verb, {})[target] = None  # each target once, in the order first done
+    return {verb: list(targets) for verb, targets in done.items()}
 
 
 def _listed(provenance: Iterable[dict[str, object]]) -> bool:

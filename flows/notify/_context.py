@@ -15,14 +15,16 @@ from typing import Any
 
 from flows.models import Alert
 from flows.settings import get_settings
-from flows.store import IncidentView
+from flows.store import ActionView, IncidentView
 from flows.tenants import Tenant
 
 from ._advice import Situation, mitigations
 from ._evidence import STAGES, first_evidence, infection_chain
 from ._i18n import TEMPLATES_DIR, Catalog, catalog, resolve_language
-from ._story import hacktool_in, milestones, reasons, summary
-from ._text import defanged, indicator_text, inert, when
+from ._rounds import Round, distinct, rounds
+from ._sequence import TelemetryStep, advice_steps, covered, telemetry_steps
+from ._story import done_phrases, hacktool_in, milestones, reasons, summary
+from ._text import defanged, indicator_text, inert, when, when_exact
 
 _TARGET_IS_INDICATOR = (".block_", ".unblock_")
 
@@ -64,11 +66,18 @@ def incident_context(
     detected = incident.detected_at or incident.created_at
     first = _first_evidence(incident, alerts, detected)
     dwell = detected - first if first and first < detected else None
-    chain = infection_chain(alerts)
+    # A reopened incident's ledger holds a row per round for the same host or value: what was done is
+    # told once per object (its latest status), and each round apart (``_rounds``).
+    in_rounds = rounds(incident)
+    acted = incident.model_copy(update={"actions": distinct(incident.actions)})
+    sequence, untold = telemetry_steps(incident)
+    evidence_chain = infection_chain(alerts)
+    chain = covered(evidence_chain, sequence)  # what the telemetry tells is not told again
     titles = " ".join(a.finding_info.title + " " + " ".join(a.finding_info.types) for a in alerts)
     intel = " ".join(str(p.get("reason", "")) for i in incident.indicators for p in i.provenance)
     hacktool = hacktool_in(incident, alerts)
-    situation = Situation(incident, chain, hacktool, f"{incident.title} {titles} {intel}".lower(), dwell)
+    text = f"{incident.title} {titles} {intel}".lower()
+    situation = Situation(acted, [*evidence_chain, *advice_steps(sequence)], hacktool, text, dwell)
     verdict = incident.verdict or "undecided"
     advice = mitigations(situation)
     return {
@@ -99,10 +108,11 @@ def incident_context(
             if incident.flow_run_id
             else "",
         },
-        "summary": summary(t, incident, alerts, dwell, first),
+        "summary": summary(t, acted, alerts, dwell, first, reopened=len(in_rounds) - 1),
         "reasons": reasons(t, incident),
         "indicators": _indicators(t, incident),
-        "actions": _actions(t, incident),
+        "actions": _actions(t, acted.actions),
+        "rounds": _rounds(t, in_rounds) if len(in_rounds) > 1 else [],
         # Which playbook handled it (our own id and version, never alert data).
         "playbook": incident.playbook or "",
         "dwell": {
@@ -112,17 +122,30 @@ def incident_context(
             if incident.contained_at
             else "",
         },
-        "milestones": milestones(t, incident, alerts, first),
+        "milestones": milestones(t, incident, alerts, first, in_rounds),
+        "sequence": [_sequence_step(t, step) for step in sequence],
+        "sequence_more": untold,
         "chain": [
             {"stage": stage, "label": t(f"stage.{stage}"), "steps": steps}
             for stage in STAGES
             if (steps := [_chain_text(t, s.kind, s.params) for s in chain if s.stage == stage])
         ],
-        "entry_known": any(s.stage == "entry" for s in chain),
+        "entry_known": any(s.stage == "entry" for s in evidence_chain)
+        or any(s.stage == "entry" for s in sequence),
         "mitigations": [_advice_text(t, a.code, a.values) for a in advice],
         "mitigation_codes": [a.code for a in advice],
         "timeline": [
             {"at": when(e.at), "step": e.step, "message": inert(e.message)} for e in incident.timeline
+        ],
+        "activity": [
+            {
+                "title": _round_title(t, r) if len(in_rounds) > 1 else "",
+                "entries": [
+                    {"at": when(e.at), "step": e.step, "message": inert(e.message)} for e in r.timeline
+                ],
+            }
+            for r in in_rounds
+            if r.timeline
         ],
         "event": _event(t, details),
     }
@@ -162,9 +185,9 @@ def _indicators(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: not row["listed"])
 
 
-def _actions(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
+def _actions(t: Catalog, actions: Sequence[ActionView]) -> list[dict[str, Any]]:
     rows = []
-    for action in incident.actions:
+    for action in actions:
         verb = action.key.rsplit(".", 1)[-1]
         indicator = any(marker in action.key for marker in _TARGET_IS_INDICATOR)
         rows.append(
@@ -181,6 +204,79 @@ def _actions(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _rounds(t: Catalog, in_rounds: Sequence[Round]) -> list[dict[str, Any]]:
+    """Each response round once, in order: what started it, what it found, what it did (and what it did
+    again: a value removed in an earlier round and removed once more is counted once in each)."""
+    told = []
+    done_before: set[tuple[str, str]] = set()
+    for r in in_rounds:
+        succeeded = [a for a in r.actions if a.status == "succeeded"]
+        again = [a for a in succeeded if (_verb(a.key), a.target) in done_before]
+        new = [a for a in succeeded if (_verb(a.key), a.target) not in done_before]
+        done_before.update((_verb(a.key), a.target) for a in succeeded)
+        story = [t("round.found", verdict=t(f"verdict.{r.verdict}"))] if t.has(f"verdict.{r.verdict}") else []
+        if new and (phrases := done_phrases(t, new)):
+            story.append(t("round.done", actions=t.clauses(phrases)))
+        if again and (phrases := done_phrases(t, again)):
+            story.append(t("round.done_again", actions=t.clauses(phrases)))
+        failed = {(a.key, a.target) for a in r.actions if a.status == "failed"}
+        if failed:
+            story.append(t.plural("summary.failed", len(failed)))
+        if not r.actions:
+            story.append(t("round.nothing_done"))
+        told.append(
+            {
+                "number": r.number,
+                "title": _round_title(t, r),
+                "why": _round_why(t, r),
+                "story": t.raw("template.sentence_joiner").join(story),
+                "actions": _actions(t, distinct(r.actions)),
+            }
+        )
+    return told
+
+
+def _round_title(t: Catalog, r: Round) -> str:
+    return t("round.title_first" if r.number == 1 else "round.title", n=r.number, at=when(r.started_at))
+
+
+def _round_why(t: Catalog, r: Round) -> str:
+    if r.number == 1 or not r.why:
+        return ""
+    said = {name: str(r.said.get(name) or "") for name in ("analyst", "verdict", "comment")}
+    if r.step == "decision" and said["analyst"] and t.has(f"verdict.{said['verdict']}"):
+        # The analyst's decision, told as the verdict's reasons tell it; their own words quoted as written.
+        key = "finding.analyst_decision" if said["comment"] else "finding.analyst_decision_plain"
+        values = {name: inert(value) for name, value in said.items()}
+        return t(key, **{**values, "verdict": t(f"verdict.{said['verdict']}")})
+    why = t.join([inert(item) for item in r.why if item])
+    return t(f"round.start.{r.step}" if t.has(f"round.start.{r.step}") else "round.start.other", why=why)
+
+
+def _verb(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def _sequence_step(t: Catalog, step: TelemetryStep) -> dict[str, Any]:
+    values = {
+        name: (defanged(value) if name in ("host", "ip") else inert(value))
+        for name, value in step.params.items()
+    }
+    what = t(f"sequence.{step.kind}", **values)
+    if step.count > 1:
+        what += t("sequence.events", n=step.count)
+    rules = [t("sequence.rule", title=inert(r.title), rule=inert(r.id)) for r in step.rules]
+    return {
+        "at": when_exact(step.at) if step.at else t("sequence.undated"),
+        "host": inert(step.host) if step.host else t("none_named"),
+        "stage": step.stage,
+        "stage_label": t(f"stage.{step.stage}"),
+        "what": what,
+        "credit": t.plural("sequence.credit", len(rules), rules=t.join(rules)),
+        "rules": [r.id for r in step.rules],
+    }
 
 
 def _chain_text(t: Catalog, kind: str, params: dict[str, str]) -> str:

@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flows.models import Alert
-from flows.store import IncidentView
+from flows.store import ActionView, IncidentView, TimelineEntry
 
 from ._i18n import Catalog
+from ._rounds import Round
 from ._text import defanged, inert, when
 
 _HACKTOOL_WORDS = ("hacktool", "hack tool", "attack tool", "mimikatz", "cobalt strike")
@@ -227,7 +228,10 @@ def summary(
     alerts: Sequence[Alert],
     dwell: timedelta | None,
     first: datetime | None,
+    reopened: int = 0,
 ) -> list[str]:
+    """The summary's sentences. ``incident.actions`` holds one row per action and target (``_rounds``);
+    ``reopened``: how many response rounds followed the first."""
     hosts = t.join([inert(h) for h in incident.hosts]) if incident.hosts else t("none_named")
     sources = t.join(sorted({inert(a.source) for a in alerts}))
     detected = when(incident.detected_at or incident.created_at)
@@ -241,7 +245,9 @@ def summary(
         sentences.append(t("summary.dwell", first=when(first), dwell=t.duration(dwell)))
     verdict = incident.verdict or "undecided"
     sentences.append(t(f"summary.verdict.{verdict}", score=incident.score or 0))
-    done = _done_phrases(t, incident)
+    if reopened:
+        sentences.append(t.plural("summary.reopened", reopened))
+    done = done_phrases(t, [a for a in incident.actions if a.status == "succeeded"])
     failed = [a for a in incident.actions if a.status == "failed"]
     if done:
         sentences.append(t("summary.done", actions=t.clauses(done)))
@@ -254,13 +260,15 @@ def summary(
     return sentences
 
 
-def _done_phrases(t: Catalog, incident: IncidentView) -> list[str]:
-    by_verb: dict[str, list[str]] = {}
-    for action in incident.actions:
-        if action.status == "succeeded":
-            by_verb.setdefault(action.key.rsplit(".", 1)[-1], []).append(action.target)
+def done_phrases(t: Catalog, actions: Sequence[ActionView]) -> list[str]:
+    """``isolated WS-1 from the network``, ``removed 3 autorun registry values``: one phrase per verb,
+    counting each target once (two vendors' isolate_host on one host is one host isolated)."""
+    by_verb: dict[str, dict[str, None]] = {}
+    for action in actions:
+        by_verb.setdefault(action.key.rsplit(".", 1)[-1], {})[action.target] = None
     phrases = []
-    for verb, targets in by_verb.items():
+    for verb, named in by_verb.items():
+        targets = list(named)
         if not t.has(f"done.{verb}"):
             continue
         shown = [defanged(x) if verb.startswith(("block_", "unblock_")) else inert(x) for x in targets]
@@ -269,8 +277,14 @@ def _done_phrases(t: Catalog, incident: IncidentView) -> list[str]:
 
 
 def milestones(
-    t: Catalog, incident: IncidentView, alerts: Sequence[Alert], first: datetime | None
+    t: Catalog,
+    incident: IncidentView,
+    alerts: Sequence[Alert],
+    first: datetime | None,
+    in_rounds: Sequence[Round] = (),
 ) -> list[dict[str, str]]:
+    """The moments that matter, in time order. A reopened incident's rounds each tell their own verdict
+    and containment once, marked with the round (a status set twice in one round is one moment)."""
     events: list[tuple[datetime, str]] = []
     dates: list[tuple[date, str]] = []  # day-precise events (intel dates) are shown without a time
     if first is not None:
@@ -285,22 +299,44 @@ def milestones(
         (detected, t("milestone.detected", source=sources) if sources else t("milestone.detected_plain"))
     )
     events.append((incident.created_at, t("milestone.received")))
-    for entry in incident.timeline:
-        status = str(entry.data.get("status", "")) if isinstance(entry.data, dict) else ""
-        if entry.step == "classify" and entry.data.get("verdict"):
-            verdict = str(entry.data["verdict"])
-            label = t(f"verdict.{verdict}") if t.has(f"verdict.{verdict}") else inert(verdict)
-            events.append((entry.at, t("milestone.verdict", verdict=label)))
-        elif status in ("awaiting_approval", "responding", "reopened"):
-            events.append((entry.at, t(f"milestone.{status}")))
-    if incident.contained_at:
-        events.append((incident.contained_at, t("milestone.contained")))
-    if incident.closed_at:
-        events.append((incident.closed_at, t("milestone.closed")))
+    rounds_told = list(in_rounds) or [Round(1, incident.created_at, timeline=list(incident.timeline))]
+    for told in rounds_told:
+        labels: set[str] = set()
+        # An earlier round's containment and closing are its own (the incident's fields hold the last).
+        ended = told.number != rounds_told[-1].number
+        for index, entry in enumerate(told.timeline):
+            # A round starts reopened whoever started it (the intake and a decision say so by the round).
+            label = t("milestone.reopened") if index == 0 and told.number > 1 else _milestone(t, entry, ended)
+            if label is None or label in labels:
+                continue
+            labels.add(label)
+            if len(rounds_told) > 1 and told.number > 1:
+                label = t("milestone.in_round", what=label, n=told.number)
+            events.append((entry.at, label))
+    last = rounds_told[-1].number if len(rounds_told) > 1 else 1
+    for moment, key in (
+        (incident.contained_at, "milestone.contained"),
+        (incident.closed_at, "milestone.closed"),
+    ):
+        if moment:
+            events.append((moment, t(key) if last == 1 else t("milestone.in_round", what=t(key), n=last)))
     shown = [(moment, when(moment), label) for moment, label in events]
     shown += [(datetime(d.year, d.month, d.day, tzinfo=UTC), when(d), label) for d, label in dates]
     shown.sort(key=lambda event: event[0])
     return [{"at": at, "label": label} for _, at, label in shown]
+
+
+def _milestone(t: Catalog, entry: TimelineEntry, ended: bool) -> str | None:
+    status = str(entry.data.get("status", "")) if isinstance(entry.data, dict) else ""
+    if entry.step == "classify" and entry.data.get("verdict"):
+        verdict = str(entry.data["verdict"])
+        label = t(f"verdict.{verdict}") if t.has(f"verdict.{verdict}") else inert(verdict)
+        return t("milestone.verdict", verdict=label)
+    if status in ("awaiting_approval", "responding", "reopened") or (
+        ended and status in ("contained", "closed")
+    ):
+        return t(f"milestone.{status}")
+    return None
 
 
 def _earliest_intel(incident: IncidentView) -> tuple[date, str, str] | None:

@@ -52,3 +52,9 @@ def when(moment: datetime | date | None) -> str:
         aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return moment.isoformat()
+
+
+def when_exact(moment: datetime) -> str:
+    """``2026-11-10 08:13:41 UTC``: events seconds apart (a shortcut, the script it ran) keep their order."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -326,6 +326,18 @@ class RecheckPolicy(BaseModel):
     )
 
 
+class CampaignPolicy(BaseModel):
+    """What this tenant gets from campaigns other customers are hit by (``flows.respond`` campaigns)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receive_blocks: bool = Field(
+        default=False,
+        description="A campaign at other customers opens an incident here with its indicators, for the "
+        "usual triage, approvals and guardrails to block them (never the other customers' names or hosts).",
+    )
+
+
 _RULE_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -379,6 +391,7 @@ class Tenant(BaseModel):
     auth: TenantAuth = Field(default_factory=TenantAuth)
     grouping: Grouping = Field(default_factory=Grouping)
     recheck: RecheckPolicy = Field(default_factory=RecheckPolicy)
+    campaigns: CampaignPolicy = Field(default_factory=CampaignPolicy)
     sources: dict[str, FieldMapping] = Field(
         default_factory=dict, description="Generic JSON sources by name, with their field mapping."
     )

@@ -34,6 +34,7 @@ tenants:
   - id: initech
     name: Initech Bank
     notify: [{url: 'outbox://initech'}]
+    campaigns: {receive_blocks: true}
 """
 
 
@@ -107,6 +108,36 @@ def test_the_same_c2_at_two_tenants_is_one_campaign_and_both_are_warned_once(
     [again] = find_campaigns.fn(store, third, tenants.get("acme"), tenants, "malicious")
     assert again.id == campaign.id
     assert (len(outbox(settings, "acme")), len(outbox(settings, "globex"))) == (1, 1)
+
+
+def test_an_opted_in_tenant_not_hit_gets_the_indicators_as_an_incident_of_its_own(
+    settings: Settings, store: Store, tenants: TenantDirectory
+) -> None:
+    for tenant, host in (("acme", "ACME-FIN-07"), ("globex", "GLOBEX-POS-12")):
+        find_campaigns.fn(
+            store, incident(store, beacon(tenant, host)), tenants.get(tenant), tenants, "malicious"
+        )
+
+    [offered] = store.incidents(tenant="initech")
+    incident_view = store.incident(offered.id)
+    assert incident_view is not None and incident_view.status == "new"  # the sweeper starts its usual run
+    assert [(i.type, i.value) for i in incident_view.indicators] == [("domain", C2)]
+    assert incident_view.title.startswith("Campaign CP-") and "2 other customers" in incident_view.title
+    told = json.dumps([store.alert_documents(offered.id), incident_view.model_dump(mode="json")])
+    for secret in ("acme", "ACME", "globex", "GLOBEX", "POS-12", "FIN-07"):
+        assert secret not in told
+    # Told again (a third incident at acme), the same offer is a duplicate: one incident at initech.
+    find_campaigns.fn(
+        store, incident(store, beacon("acme", "ACME-FIN-09")), tenants.get("acme"), tenants, "malicious"
+    )
+    assert len(store.incidents(tenant="initech")) == 1
+    # A tenant that did not opt in (and was hit) gets no offer; the warned ones got no incident either.
+    assert {s.tenant for s in store.incidents()} == {"acme", "globex", "initech"}
+    assert len(store.incidents(tenant="globex")) == 1
+    # The offer's own triage (gray, or malicious once an analyst says so) is no sighting at initech.
+    assert find_campaigns.fn(store, offered.id, tenants.get("initech"), tenants, "malicious") == []
+    [campaign] = campaigns(store.engine)
+    assert campaign.tenants == ["acme", "globex"]
 
 
 def test_a_third_tenant_joins_the_campaign_and_only_it_is_warned_now(

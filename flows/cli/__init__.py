@@ -38,6 +38,7 @@ app = typer.Typer(
 )
 app.command("up")(_demo.up)
 app.command("demo")(_demo.demo)
+app.command("worker")(_demo.worker)
 app.command("ingest")(_ingest.ingest)
 app.command("dead-letters")(_dead_letters.dead_letters)
 app.command("triage")(_triage.triage_command)

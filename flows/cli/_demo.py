@@ -1,7 +1,9 @@
-"""``garrison demo`` and ``garrison up``: run Garrison, and prove it works on the MyKings case."""
+"""``garrison demo``, ``garrison up`` and ``garrison worker``: run Garrison, prove it works on the MyKings
+case, and add runners on more machines."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,21 +13,31 @@ from rich.text import Text
 
 from flows.demo import DemoReport, run_demo
 from flows.models import defang
-from flows.runtime import Runtime, StartupError, answers, run_until_signalled
+from flows.runtime import DatabaseError, Runtime, StartupError, answers, postgres_env, run_until_signalled
 from flows.settings import Settings, get_settings
 
 from ._output import console, emit_json, err_console, exit_with, fail
+
+_POSTGRES_HELP = (
+    "One PostgreSQL URL (postgresql://user:password@host:5432/db) for Garrison's store and Prefect's "
+    "server; Prefect's tables go in the schema 'prefect'. Sets GARRISON_DATABASE_URL and "
+    "PREFECT_SERVER_DATABASE_CONNECTION_URL (each with its driver) for everything started."
+)
+PostgresOption = Annotated[
+    str | None, typer.Option("--postgres", metavar="URL", envvar="GARRISON_POSTGRES_URL", help=_POSTGRES_HELP)
+]
 
 
 def up(
     demo: Annotated[
         bool, typer.Option("--demo", help="Also run the MyKings demo once everything is up.")
     ] = False,
+    postgres: PostgresOption = None,
 ) -> None:
     """Start Garrison: Prefect server + UI, the respond deployment, and the intake API. Ctrl-C stops all.
 
     A child that dies is restarted (and said so); only one that keeps dying stops everything."""
-    settings = get_settings()
+    settings = _use_postgres(postgres)
     runtime = _start(settings, quiet=False)
     console.print(
         f"[bold green]Garrison is up.[/] UI {settings.prefect_ui_url}   intake {settings.api_url}/v1/alerts"
@@ -37,6 +49,64 @@ def up(
         print_report(report, settings)
     console.print("Press Ctrl-C to stop.")
     exit_with(run_until_signalled(runtime, say=lambda line: console.print(line)))
+
+
+def worker(
+    prefect_api: Annotated[
+        str | None,
+        typer.Option(
+            "--prefect-api",
+            metavar="URL",
+            envvar="PREFECT_API_URL",
+            help="The Prefect API of the machine running `garrison up` (http://host:4200/api).",
+        ),
+    ] = None,
+    postgres: PostgresOption = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            envvar="GARRISON_WORKER_NAME",
+            help="This worker's name, unique among the runners (default: <hostname>-worker).",
+        ),
+    ] = None,
+) -> None:
+    """Serve Garrison's respond and recheck deployments from this machine, beside `garrison up`'s runner.
+
+    Needs the Prefect API's auth string (PREFECT_API_AUTH_STRING, or the secrets folder copied from the
+    `garrison up` machine, which also holds the decision key and the tenants' secrets) and the shared
+    store (--postgres or GARRISON_DATABASE_URL). Ctrl-C stops it; its running flow runs end Crashed and
+    the intake's sweeper retries them."""
+    settings = _use_postgres(postgres)
+    if name:
+        os.environ["GARRISON_WORKER_NAME"] = name
+    if settings.database_url_override is None:
+        err_console.print(
+            Text(
+                f"note: the store is SQLite in {settings.home}; only runners on this machine share it "
+                "(--postgres for workers on other machines)",
+                style="yellow",
+            )
+        )
+    say = lambda line: err_console.print(Text(line, style="dim"))  # noqa: E731
+    try:
+        runtime = Runtime.start_worker(settings, prefect_api or settings.prefect_api_url, say=say)
+    except StartupError as error:
+        fail(str(error))
+    console.print(f"[bold green]Garrison worker is up.[/] logs {settings.home / 'logs' / 'worker.log'}")
+    console.print("Press Ctrl-C to stop.")
+    exit_with(run_until_signalled(runtime, say=lambda line: console.print(line)))
+
+
+def _use_postgres(url: str | None) -> Settings:
+    """The settings, with ``--postgres URL`` applied to this process and everything it starts."""
+    if url:
+        try:
+            os.environ.update(postgres_env(url))
+        except DatabaseError as error:
+            fail(str(error))
+        get_settings.cache_clear()
+    return get_settings()
 
 
 def demo(

@@ -35,6 +35,7 @@ CHILD_ENV = "GARRISON_CHILD"
 UMASK = 0o077
 REAPER_GRACE_SECONDS = 3.0
 _REAPER = str(Path(__file__).with_name("_reaper.py"))
+READY_MARK = b"garrison runner ready:"  # a runner prints it once it polls for runs
 
 
 @dataclass

@@ -14,6 +14,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import State, StateType
 from prefect.deployments.runner import RunnerDeployment
@@ -28,7 +29,8 @@ from flows.respond import respond
 from flows.settings import get_settings
 from flows.store import Store
 
-from ._inprocess import InProcessRunner
+from ._processes import READY_MARK
+from ._workers import claim_message, make_runner, serve_registered, worker_name, worker_tag
 
 CONCURRENCY_ENV = "GARRISON_RESPOND_CONCURRENCY"
 # In-process runs cost a thread, not a process, so more fit on the same cores; the GIL and the Prefect
@@ -36,44 +38,71 @@ CONCURRENCY_ENV = "GARRISON_RESPOND_CONCURRENCY"
 DEFAULT_CONCURRENCY = 8
 INPROCESS_ENV = "GARRISON_INPROCESS_RUNS"
 DEPLOYMENT = "respond/respond"
+RECHECK_DEPLOYMENT = "recheck/recheck"
 _log = logging.getLogger("garrison.runner")
 
 
-def serve_deployments() -> None:
-    """Block, executing flow runs of the ``respond`` deployment as Prefect schedules them."""
+def serve_deployments(role: str = "up") -> None:
+    """Block, executing flow runs of the ``respond`` (and ``recheck``) deployments as Prefect schedules them.
+
+    ``role="up"``: ``garrison up``'s runner, which registers both deployments (and the re-check's cron);
+    ``role="worker"``: ``garrison worker``, which serves the deployments ``garrison up`` registered."""
+    name = worker_name(role)
+    inprocess = inprocess_runs()
+    runner = make_runner(name, respond_concurrency(), inprocess)
     with get_client(sync_client=True) as client:
-        settled = settle_orphaned_runs(client)
-    if settled:
-        _log.warning("marked %d respond run(s) of a previous runner as crashed", settled)
-    description = "Respond to one incident (one run per incident, started by the intake)."
-    module = EntrypointType.MODULE_PATH
-    if inprocess_runs():
-        warm_up()
-        # add_flow hands the Runner the flow object itself: InProcessRunner runs it in a thread.
-        runner: Runner = InProcessRunner(limit=respond_concurrency())
-        runner.add_flow(
-            respond, "respond", description=description, tags=["garrison"], entrypoint_type=module
-        )
-        cron = recheck_cron()
-        if cron:
-            runner.add_flow(recheck_flow, "recheck", cron=cron, **_RECHECK, entrypoint_type=module)
-    else:
-        # Prefect's standard `serve`: each run loads the flow in a new `python -m prefect.engine`.
-        runner = Runner(limit=respond_concurrency())
-        deployment = respond.to_deployment(
-            "respond", description=description, tags=["garrison"], entrypoint_type=module
-        )
-        assert isinstance(deployment, RunnerDeployment)  # called from sync code: not a coroutine
-        runner.add_deployment(deployment)
-        cron = recheck_cron()
-        if cron:
-            scheduled = recheck_flow.to_deployment("recheck", cron=cron, **_RECHECK, entrypoint_type=module)
-            assert isinstance(scheduled, RunnerDeployment)
-            runner.add_deployment(scheduled)
+        settled = settle_orphaned_runs(client, worker=name)
+        if settled:
+            _log.warning("marked %d respond run(s) of this runner's previous life as crashed", settled)
+        if inprocess:
+            warm_up()
+        if role == "worker":
+            served = serve_registered(
+                runner, client, {DEPLOYMENT: respond, RECHECK_DEPLOYMENT: recheck_flow}, required=DEPLOYMENT
+            )
+        else:
+            served = _register(runner, inprocess)
+    # What `garrison worker` waits for in this process's log before it says the worker is up.
+    print(f"{READY_MARK.decode()} {name} serves {', '.join(served)}", flush=True)
     try:
         asyncio.run(runner.start())
     except (KeyboardInterrupt, TerminationSignal) as stopped:
         _log.info("runner stopping (%s)", type(stopped).__name__)
+
+
+def _register(runner: Runner, inprocess: bool) -> list[str]:
+    description = "Respond to one incident (one run per incident, started by the intake)."
+    module = EntrypointType.MODULE_PATH
+    cron = recheck_cron()
+    # paused=False: a deployment an older Garrison paused at shutdown is served again.
+    if inprocess:
+        # add_flow hands the Runner the flow object itself: InProcessRunner runs it in a thread.
+        runner.add_flow(
+            respond,
+            "respond",
+            description=description,
+            tags=["garrison"],
+            entrypoint_type=module,
+            paused=False,
+        )
+        if cron:
+            runner.add_flow(
+                recheck_flow, "recheck", cron=cron, **_RECHECK, entrypoint_type=module, paused=False
+            )
+        return [DEPLOYMENT, RECHECK_DEPLOYMENT] if cron else [DEPLOYMENT]
+    # Prefect's standard `serve`: each run loads the flow in a new `python -m prefect.engine`.
+    deployment = respond.to_deployment(
+        "respond", description=description, tags=["garrison"], entrypoint_type=module, paused=False
+    )
+    assert isinstance(deployment, RunnerDeployment)  # called from sync code: not a coroutine
+    runner.add_deployment(deployment)
+    if cron:
+        scheduled = recheck_flow.to_deployment(
+            "recheck", cron=cron, **_RECHECK, entrypoint_type=module, paused=False
+        )
+        assert isinstance(scheduled, RunnerDeployment)
+        runner.add_deployment(scheduled)
+    return [DEPLOYMENT, RECHECK_DEPLOYMENT] if cron else [DEPLOYMENT]
 
 
 RECHECK_CRON_ENV = "GARRISON_RECHECK_CRON"
@@ -118,14 +147,16 @@ def inprocess_runs() -> bool:
     return os.environ.get(INPROCESS_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def settle_orphaned_runs(client: SyncPrefectClient, deployment: str = DEPLOYMENT) -> int:
+def settle_orphaned_runs(
+    client: SyncPrefectClient, deployment: str = DEPLOYMENT, *, worker: str | None = None
+) -> int:
     """Mark the deployment's PENDING, RUNNING and PAUSED runs Crashed (CANCELLING ones Cancelled); returns
-    how many.
+    how many. ``worker``: only the runs that runner took (tagged ``garrison-worker:<name>``); None: all.
 
-    ``garrison up`` runs exactly one runner and kills what a dead one spawned before starting the next
-    (runs in its threads died with it), so when this runner starts, a run still PENDING or RUNNING has
-    nothing behind it and never will: Prefect leaves it so forever. Crashed, the intake's sweeper
-    retries it once or escalates it.
+    ``garrison up`` kills what a dead runner spawned before starting it again (runs in its threads died
+    with it), so when a runner starts, a run its previous life still holds PENDING or RUNNING has nothing
+    behind it and never will: Prefect leaves it so forever. Crashed, the intake's sweeper retries it once
+    or escalates it. Runs other runners took (``garrison worker`` on other machines) are theirs: left.
     """
     try:
         deployment_id = client.read_deployment_by_name(deployment).id
@@ -142,12 +173,28 @@ def settle_orphaned_runs(client: SyncPrefectClient, deployment: str = DEPLOYMENT
             for run in client.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
                 flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states))
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=states)),
+                    tags=FlowRunFilterTags(all_=[worker_tag(worker)]) if worker else None,
                 ),
                 limit=200,
             )
             if str(run.id) not in settled
         ]
+        if worker:  # and what it claimed but died before tagging: its name is in the Pending state
+            runs += [
+                run
+                for run in client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+                    flow_run_filter=FlowRunFilter(
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PENDING]))
+                    ),
+                    limit=200,
+                )
+                if str(run.id) not in settled
+                and run.state is not None
+                and run.state.message == claim_message(worker)
+                and worker_tag(worker) not in run.tags
+            ]
         if not runs:
             return len(settled)
         for run in runs:

@@ -1,4 +1,5 @@
-"""``garrison up``: the Prefect server, the runner serving deployments, and the intake API, as one unit.
+"""``garrison up``: the Prefect server, the runner serving deployments, and the intake API, as one unit;
+``garrison worker``: one more runner, against the Prefect API and the store of a ``garrison up``.
 
 A child that dies is started again after a short wait that doubles with each death (0.5 s, 1 s, 2 s …);
 only a child that keeps dying (``RestartPolicy``: 5 deaths in 60 s) stops the whole runtime. The runner
@@ -15,14 +16,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from urllib.parse import urlsplit
+
+import httpx
 
 from flows.settings import Settings
+from flows.store import DECISION_KEY_FILE, decision_key
 from flows.tenants import generate_missing_secrets, tenants_from
 
 from ._console import console_env, ensure_auth_string
-from ._processes import UMASK, Child, ProcessGroup, answers, wait_healthy
+from ._postgres import STORE_URL_ENV, DatabaseError, check_store, is_postgres, prepare_databases
+from ._processes import READY_MARK, UMASK, Child, ProcessGroup, answers, wait_healthy
 
 SERVER_START_TIMEOUT = 120.0
+WORKER_START_TIMEOUT = 90.0
 
 
 class StartupError(Exception):
@@ -94,6 +101,11 @@ class Runtime:
     group: ProcessGroup
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     needs_server: frozenset[str] = frozenset({"runner"})
+    prefect_api: str = ""  # the Prefect API the runner needs; ``garrison up``'s own when empty
+
+    @property
+    def prefect_api_url(self) -> str:
+        return self.prefect_api or self.settings.prefect_api_url
 
     @classmethod
     def start(cls, settings: Settings, say: Callable[[str], None] = print) -> Runtime:
@@ -106,15 +118,26 @@ class Runtime:
                 f"http://{settings.host}:{port}/v1/health"
             ):
                 raise StartupError(f"port {port} ({what}) is already serving: is Garrison already up?")
+        try:  # before anything is written or started
+            databases = prepare_databases(child_env(settings))
+        except DatabaseError as error:
+            raise StartupError(str(error)) from None
         created = generate_missing_secrets(tenants_from(settings.tenants_file), settings.secrets_dir)
         auth_string, new_auth = ensure_auth_string(settings)
         if new_auth:
             created.append(settings.prefect_auth_path.name)
+        if not (settings.secrets_dir / DECISION_KEY_FILE).exists():
+            # Made now rather than by the first escalation: a worker's machine gets it with the secrets
+            # folder, and links it signs must verify at this intake.
+            decision_key(settings.secrets_dir)
+            created.append(DECISION_KEY_FILE)
         if created:
             say(f"generated {', '.join(created)} in {settings.secrets_dir}")
+        env = {**child_env(settings, auth_string), **databases.env}
+        if databases.describe:
+            say(f"PostgreSQL: {databases.describe}")
         group = ProcessGroup(log_dir=settings.home / "logs")
         runtime = cls(settings=settings, group=group)
-        env = child_env(settings, auth_string)
         python = sys.executable
         try:
             say(f"starting Prefect server on {settings.prefect_ui_url} …")
@@ -122,7 +145,7 @@ class Runtime:
             if not wait_healthy(f"{settings.prefect_api_url}/health", SERVER_START_TIMEOUT, group):
                 raise StartupError(f"Prefect server did not become healthy; see {server.log_path}")
             say("serving the respond deployment …")
-            group.start("runner", [python, "-m", "flows.runtime.serve"], env)
+            group.start("runner", [python, "-m", "flows.runtime.serve", "up"], env)
             say(f"starting intake API on {settings.api_url} …")
             intake = group.start(
                 "intake",
@@ -151,6 +174,44 @@ class Runtime:
             raise
         return runtime
 
+    @classmethod
+    def start_worker(
+        cls, settings: Settings, prefect_api: str, say: Callable[[str], None] = print
+    ) -> Runtime:
+        """One runner serving ``garrison up``'s deployments from this machine (``garrison worker``).
+
+        Checked first, each failure one line: the Prefect API answers and accepts the auth string, the
+        respond deployment is registered there, the store answers, and the decision key is here."""
+        os.umask(UMASK)
+        settings.ensure_home()
+        api = prefect_api.rstrip("/")
+        auth_string = settings.prefect_auth_string()
+        env = child_env(settings, auth_string)
+        env.update(PREFECT_API_URL=api, PREFECT_UI_API_URL=api, **_links_to(api))
+        _check_api(api, settings, auth_string)
+        store_url = env.get(STORE_URL_ENV) or settings.database_url
+        try:
+            if is_postgres(store_url):
+                check_store(store_url)
+        except DatabaseError as error:
+            raise StartupError(str(error)) from None
+        if not (settings.secrets_dir / DECISION_KEY_FILE).exists():
+            raise StartupError(
+                f"no {DECISION_KEY_FILE} in {settings.secrets_dir}: copy the secrets folder of the machine "
+                "running `garrison up` (decision links this worker signs must verify at its intake)"
+            )
+        group = ProcessGroup(log_dir=settings.home / "logs")
+        runtime = cls(settings=settings, group=group, needs_server=frozenset({"worker"}), prefect_api=api)
+        where = "PostgreSQL" if is_postgres(store_url) else store_url
+        say(f"serving Garrison's deployments from {api}; store on {where} …")
+        log = group.log_dir / "worker.log"
+        offset = log.stat().st_size if log.exists() else 0
+        runner = group.start("worker", [sys.executable, "-m", "flows.runtime.serve", "worker"], env)
+        if not _wait_for_line(runner, offset, READY_MARK, WORKER_START_TIMEOUT):
+            group.stop()
+            raise StartupError(f"the worker did not start serving; see {runner.log_path}")
+        return runtime
+
     def wait_for_deployment(self, timeout_seconds: float) -> bool:
         url = f"{self.settings.prefect_api_url}/deployments/name/respond/respond"
         return wait_healthy(url, timeout_seconds, self.group, headers=self.settings.prefect_auth_headers())
@@ -164,7 +225,7 @@ class Runtime:
                 if failure:
                     return failure
             if child.restart_at is not None and now >= child.restart_at:
-                if child.name in self.needs_server and not answers(f"{self.settings.prefect_api_url}/health"):
+                if child.name in self.needs_server and not answers(f"{self.prefect_api_url}/health"):
                     continue  # it would only die again; try once the server is back
                 self.group.restart(child)
                 self.group.note(child, f"restarted (pid {child.process.pid})")
@@ -191,6 +252,53 @@ class Runtime:
 
     def stop(self) -> None:
         self.group.stop()
+
+
+def _links_to(api: str) -> dict[str, str]:
+    """Where the analysts' links made on this worker point: the UI (and by default the intake) on the
+    machine of the Prefect API, not this machine's 127.0.0.1."""
+    parsed = urlsplit(api)
+    if parsed.scheme != "http" or not parsed.hostname:
+        return {}  # behind a proxy: GARRISON_HOST / GARRISON_PREFECT_PORT / GARRISON_PUBLIC_URL say so
+    return {"GARRISON_HOST": parsed.hostname, "GARRISON_PREFECT_PORT": str(parsed.port or 80)}
+
+
+def _wait_for_line(child: Child, offset: int, mark: bytes, timeout_seconds: float) -> bool:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            with child.log_path.open("rb") as log:
+                log.seek(offset)
+                if mark in log.read():
+                    return True
+        except OSError:
+            pass
+        if child.process.poll() is not None:
+            return False
+        time.sleep(0.3)
+    return False
+
+
+def _check_api(api: str, settings: Settings, auth_string: str | None) -> None:
+    if not answers(f"{api}/health"):
+        raise StartupError(f"the Prefect API at {api} does not answer (PREFECT_API_URL)")
+    headers = settings.prefect_auth_headers()
+    try:
+        found = httpx.get(f"{api}/deployments/name/respond/respond", headers=headers, timeout=10)
+    except httpx.HTTPError as error:
+        raise StartupError(f"the Prefect API at {api} failed: {error}") from None
+    if found.status_code == 401:
+        given = "a wrong one" if auth_string else "none"
+        raise StartupError(
+            f"the Prefect API at {api} wants its auth string (PREFECT_API_AUTH_STRING, or "
+            f"{settings.prefect_auth_path}); this worker has {given}"
+        )
+    if found.status_code == 404:
+        raise StartupError(f"no respond deployment at {api}: start `garrison up` first")
+    if not found.is_success:
+        raise StartupError(
+            f"the Prefect API at {api} answered {found.status_code} for the respond deployment"
+        )
 
 
 def _describe_exit(returncode: int | None) -> str:

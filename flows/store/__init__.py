@@ -15,6 +15,7 @@ from ._schema import OPEN_STATUSES, ActionStatusValue, EventRow, IncidentStatus
 from ._standing import MAX_STANDING_DAYS, StandingDecision, StandingDecisions, StandingScope
 from ._store import AlertReceipt, Store
 from ._tokens import (
+    DECISION_KEY_FILE,
     TokenClaims,
     TokenError,
     consume_token,
@@ -76,6 +77,7 @@ __all__ = [
     "NotificationView",
     "SchemaTooNew",
     "Store",
+    "DECISION_KEY_FILE",
     "TokenClaims",
     "TokenError",
     "consume_token",

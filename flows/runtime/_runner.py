@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import State, StateType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound, TerminationSignal
 from prefect.runner import Runner
+from prefect.schedules import Cron, Schedule
 from prefect.states import Cancelled, Crashed
 from prefect.types.entrypoint import EntrypointType
 
@@ -28,6 +29,7 @@ from flows.recheck import RecheckRequest, recheck_flow
 from flows.respond import respond
 from flows.settings import get_settings
 from flows.store import Store
+from flows.tenants import TenantDirectory, tenants_from
 
 from ._processes import READY_MARK
 from ._workers import claim_message, make_runner, serve_registered, worker_name, worker_tag
@@ -73,7 +75,7 @@ def serve_deployments(role: str = "up") -> None:
 def _register(runner: Runner, inprocess: bool) -> list[str]:
     description = "Respond to one incident (one run per incident, started by the intake)."
     module = EntrypointType.MODULE_PATH
-    cron = recheck_cron()
+    schedules = recheck_schedules()
     # paused=False: a deployment an older Garrison paused at shutdown is served again.
     if inprocess:
         # add_flow hands the Runner the flow object itself: InProcessRunner runs it in a thread.
@@ -85,24 +87,24 @@ def _register(runner: Runner, inprocess: bool) -> list[str]:
             entrypoint_type=module,
             paused=False,
         )
-        if cron:
+        if schedules:
             runner.add_flow(
-                recheck_flow, "recheck", cron=cron, **_RECHECK, entrypoint_type=module, paused=False
+                recheck_flow, "recheck", schedules=schedules, **_RECHECK, entrypoint_type=module, paused=False
             )
-        return [DEPLOYMENT, RECHECK_DEPLOYMENT] if cron else [DEPLOYMENT]
+        return [DEPLOYMENT, RECHECK_DEPLOYMENT] if schedules else [DEPLOYMENT]
     # Prefect's standard `serve`: each run loads the flow in a new `python -m prefect.engine`.
     deployment = respond.to_deployment(
         "respond", description=description, tags=["garrison"], entrypoint_type=module, paused=False
     )
     assert isinstance(deployment, RunnerDeployment)  # called from sync code: not a coroutine
     runner.add_deployment(deployment)
-    if cron:
+    if schedules:
         scheduled = recheck_flow.to_deployment(
-            "recheck", cron=cron, **_RECHECK, entrypoint_type=module, paused=False
+            "recheck", schedules=schedules, **_RECHECK, entrypoint_type=module, paused=False
         )
         assert isinstance(scheduled, RunnerDeployment)
         runner.add_deployment(scheduled)
-    return [DEPLOYMENT, RECHECK_DEPLOYMENT] if cron else [DEPLOYMENT]
+    return [DEPLOYMENT, RECHECK_DEPLOYMENT] if schedules else [DEPLOYMENT]
 
 
 RECHECK_CRON_ENV = "GARRISON_RECHECK_CRON"
@@ -121,6 +123,31 @@ def recheck_cron() -> str | None:
     if raw.lower() in ("off", "0", "false", "no"):
         return None
     return raw or DEFAULT_RECHECK_CRON
+
+
+def recheck_schedules(tenants: TenantDirectory | None = None) -> list[Schedule]:
+    """The re-check deployment's schedules: the default one (``GARRISON_RECHECK_CRON``), which leaves out
+    the tenants with a schedule of their own, and one per such tenant (``recheck.cron``), each run asking
+    for its tenant only. Cron lines are read as UTC; each schedule has a slug, so registering again on the
+    next start replaces it instead of adding one."""
+    tenants = tenants if tenants is not None else tenants_from(get_settings().tenants_file)
+    schedules = []
+    cron = recheck_cron()
+    if cron:
+        default = RecheckRequest(skip_own_schedules=True).model_dump()
+        schedules.append(Cron(cron, timezone="UTC", parameters={"request": default}, slug="recheck-default"))
+    for tenant in tenants:
+        if tenant.recheck.cron:
+            own = RecheckRequest(tenant=tenant.id).model_dump()
+            schedules.append(
+                Cron(
+                    tenant.recheck.cron,
+                    timezone="UTC",
+                    parameters={"request": own},
+                    slug=f"recheck-{tenant.id}",
+                )
+            )
+    return schedules
 
 
 def warm_up() -> None:

@@ -52,9 +52,8 @@ def rounds(incident: IncidentView) -> list[Round]:
         if isinstance(number, int) and not isinstance(number, bool) and number > found[-1].number:
             found.append(Round(number, entry.at, entry.step, _why(entry), dict(entry.data)))
         found[-1].timeline.append(entry)
-    last = max(incident.round, found[-1].number)
     for action in incident.actions:
-        number = _round_of(incident, action, last)
+        number = _round_of(incident, action)
         if number is None:  # not keyed by round (a rollback): the round it was last touched in
             holder = next((r for r in reversed(found) if r.started_at <= action.updated_at), found[0])
         else:  # a round the timeline does not mark (older incidents) belongs with the one before it
@@ -72,13 +71,12 @@ def distinct(actions: Sequence[ActionView]) -> list[ActionView]:
     return list(latest.values())
 
 
-def _round_of(incident: IncidentView, action: ActionView, last: int) -> int | None:
-    for number in range(1, last + 1):
-        if idempotency_key(incident.tenant, incident.id, action.key, action.target, number) == (
-            action.idempotency_key
-        ):
-            return number
-    return None
+def _round_of(incident: IncidentView, action: ActionView) -> int | None:
+    """The round the row was done in (``ActionView.round``), or None for a row not keyed by it: a
+    rollback's key derives from the row it undoes (``undo_key``) and it keeps that row's round, yet it
+    was done in whichever round was current then."""
+    keyed = idempotency_key(incident.tenant, incident.id, action.key, action.target, action.round)
+    return action.round if keyed == action.idempotency_key else None
 
 
 def _why(entry: TimelineEntry) -> list[str]:

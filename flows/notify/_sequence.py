@@ -1,12 +1,14 @@
 """What the hosts' own telemetry shows, in time order: the events SigmaHQ rules matched, told as steps.
 
 Triage runs the SigmaHQ rules over the incident hosts' Windows events and keeps each rule that matched as
-a reason (``code: sigma``): the rule (title, id, level), the host, the first matched event's time and up to
-three of its key fields (``detail``: ``Image=…; CommandLine=…``, defanged). Rules past the reasons' cap are
-in the triage features (``sigma.matched``: id, title, host, precise time) without key fields. This module
-turns both into steps: one per event (two rules on the same event are one step that credits both), ordered
-by time. Everything here is attacker-influenced text; it is only sorted and split, and made inert where
-the report context is built.
+a reason (``code: sigma``): the rule (title, id, level), the hosts it matched on (``hosts``, the first
+matched event's first), that event's time (``first``, ISO) and up to three of its key fields (``fields``:
+``["Image=…", "CommandLine=…"]``, defanged). A reason stored by an older Garrison has only ``host``,
+``when`` (to the second) and the fields joined in ``detail`` (``Image=…; CommandLine=…``), split here where
+a key field's name starts. Rules past the reasons' cap are in the triage features (``sigma.matched``: id,
+title, host, precise time) without key fields. This module turns both into steps: one per event (two rules
+on the same event are one step that credits both), ordered by time. Everything here is attacker-influenced
+text; it is only sorted and split, and made inert where the report context is built.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class TelemetryStep:
     rules: tuple[RuleMatch, ...]
     count: int = 1  # events the (first) rule matched, e.g. every beacon of one process to one address
     fields: dict[str, str] = field(default_factory=dict, compare=False)
+    # Every host the rule matched on, ``host`` (the first matched event's) first.
+    hosts: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def identity(self) -> tuple[str, ...]:
@@ -82,12 +86,16 @@ def telemetry_steps(incident: IncidentView) -> tuple[list[TelemetryStep], int]:
         if not rule.id:
             continue
         told.add(rule.id)
-        host = _text(params.get("host")).removeprefix("?")
-        at = precise.get((rule.id, host.lower())) or _reason_time(params.get("when"))
-        fields = parse_detail(_text(params.get("detail")))
+        hosts = _texts(params.get("hosts")) or _texts([_text(params.get("host")).removeprefix("?")])
+        host = hosts[0] if hosts else ""
+        at = _iso_time(params.get("first")) or precise.get((rule.id, host.lower()))
+        at = at or _reason_time(params.get("when"))
+        fields = _fields(params)
         kind, stage, values = _told(fields)
         steps.append(
-            TelemetryStep(at, host, kind, stage, values, (rule,), _count(params.get("count")), fields)
+            TelemetryStep(
+                at, host, kind, stage, values, (rule,), _count(params.get("count")), fields, tuple(hosts)
+            )
         )
     for item in _features_matched(incident):
         rule = RuleMatch(_text(item.get("title")), _text(item.get("id")), _text(item.get("level")))
@@ -96,10 +104,27 @@ def telemetry_steps(incident: IncidentView) -> tuple[list[TelemetryStep], int]:
         told.add(rule.id)
         host = _text(item.get("host"))
         at = _iso_time(item.get("first"))
-        steps.append(TelemetryStep(at, host, "matched", "execution", {}, (rule,), _count(item.get("events"))))
+        count = _count(item.get("events"))
+        steps.append(
+            TelemetryStep(at, host, "matched", "execution", {}, (rule,), count, {}, (host,) if host else ())
+        )
     merged = _merged(steps)
     merged.sort(key=lambda step: (step.at is None, step.at or datetime.min.replace(tzinfo=UTC)))
     return merged[:MAX_STEPS], max(0, len(merged) - MAX_STEPS)
+
+
+def _fields(params: dict[str, Any]) -> dict[str, str]:
+    """The matched event's key fields: ``fields`` (one ``Name=value`` item each), or for a reason stored
+    before triage gave them as data, its ``detail`` split where a key field starts."""
+    items = params.get("fields")
+    if not isinstance(items, list):
+        return parse_detail(_text(params.get("detail")))
+    fields: dict[str, str] = {}
+    for item in items[: len(KEY_FIELDS)]:
+        name, sep, value = _text(item).partition("=")
+        if sep and name in KEY_FIELDS and name not in fields:
+            fields[name] = value.strip()
+    return fields
 
 
 def parse_detail(detail: str) -> dict[str, str]:
@@ -176,8 +201,15 @@ def _merged(steps: Iterable[TelemetryStep]) -> list[TelemetryStep]:
             continue
         rules = sorted({*seen.rules, *step.rules}, key=lambda r: (_rank(r.level), r.title, r.id))
         moments = [m for m in (seen.at, step.at) if m is not None]
+        hosts: dict[str, str] = {}
+        for host in (*seen.hosts, *step.hosts):
+            hosts.setdefault(host.lower(), host)
         by_identity[step.identity] = replace(
-            seen, rules=tuple(rules), count=max(seen.count, step.count), at=min(moments) if moments else None
+            seen,
+            rules=tuple(rules),
+            count=max(seen.count, step.count),
+            at=min(moments) if moments else None,
+            hosts=tuple(hosts.values()),
         )
     return list(by_identity.values())
 
@@ -302,3 +334,7 @@ def _norm(value: str) -> str:
 
 def _text(value: Any) -> str:
     return value.strip()[:2048] if isinstance(value, str) else ""
+
+
+def _texts(value: Any) -> list[str]:
+    return [text for item in value[:10] if (text := _text(item))] if isinstance(value, list) else []

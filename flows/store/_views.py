@@ -33,6 +33,7 @@ class ActionView(BaseModel):
     vendor_ref: str | None
     inverse: str | None
     updated_at: datetime
+    round: int = Field(default=1, description="The response round that did it (a rollback: its action's).")
 
 
 class NotificationView(BaseModel):
@@ -109,7 +110,7 @@ def incident_view(row: IncidentRow) -> IncidentView:
         reasons=row.reasons or [],
         hosts=row.hosts or [],
         indicators=[_indicator(i) for i in row.indicators],
-        actions=[from_row(ActionView, a, key=a.action) for a in row.actions],
+        actions=[from_row(ActionView, a, key=a.action, round=a.round or 1) for a in row.actions],
         notifications=[NotificationView.model_validate(n) for n in row.notifications],
         timeline=[from_row(TimelineEntry, t, data=t.data or {}) for t in row.timeline],
         techniques=[str(t) for t in row.techniques or []],

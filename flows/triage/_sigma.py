@@ -202,10 +202,13 @@ def _finding(match: Match, seen: Sequence[_Seen], routine: set[str], budget: int
         _command_key(str(seen[i].fields.get("CommandLine", ""))) in routine for i in match.events
     )
     effect = 0 if explained else max(0, min(EFFECTS.get(rule.level, 0), budget))
-    hosts = sorted({seen[i].host for i in match.events if seen[i].host})
+    # The first matched event's host leads: the time and the key fields told are that event's.
+    others = sorted({seen[i].host for i in match.events if seen[i].host} - {first.host})
+    hosts = [first.host, *others] if first.host else others
     host = hosts[0] if hosts else "?"
     when = first.time.strftime("%Y-%m-%d %H:%M:%S UTC") if first.time else "?"
-    detail = _detail(first.fields)
+    shown = _key_fields(first.fields)
+    detail = defang_text("; ".join(f"{name}={value}" for name, value in shown)) or "(no key fields)"
     techniques = rule.techniques
     where = "the alert's evidence" if all(seen[i].where == "alert" for i in match.events) else "telemetry"
     text = (
@@ -233,6 +236,10 @@ def _finding(match: Match, seen: Sequence[_Seen], routine: set[str], budget: int
             "when": when,
             "detail": detail,
             "techniques": techniques,
+            # ``detail`` as data: one item per field, so a value holding "; Image=" stays one value.
+            "fields": [f"{name}={defang_text(value)}" for name, value in shown],
+            "first": first.time.isoformat() if first.time else "",
+            "hosts": hosts[:10],
         },
         risky=rule.level in ("critical", "high") and not explained,
         sources=[*techniques, *_credited(rule)],
@@ -250,16 +257,17 @@ def _credited(rule: Rule) -> list[str]:
     return [f"sigma:{rule.id}", *rule.references[:4], CREDIT]
 
 
-def _detail(fields: dict[str, Any]) -> str:
-    shown = []
+def _key_fields(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Up to three of the event's key fields, each value on one line and cut at 200 characters."""
+    shown: list[tuple[str, str]] = []
     for name in _KEY_FIELDS:
         value = fields.get(name)
         if value is not None and value != "":
             text = " ".join(str(value).split())
-            shown.append(f"{name}={text[:200]}{'…' if len(text) > 200 else ''}")
+            shown.append((name, f"{text[:200]}{'…' if len(text) > 200 else ''}"))
         if len(shown) == 3:
             break
-    return defang_text("; ".join(shown)) if shown else "(no key fields)"
+    return shown
 
 
 def _summary(match: Match, seen: Sequence[_Seen]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 from flows.demo import mykings_alert
 from flows.models import Alert, Reason, Verdict, VerdictLabel
 from flows.notify import Rendered, render_report
+from flows.notify._rounds import rounds
 from flows.store import IncidentStatus, Store, undo_key
 from flows.tenants import NotifyTarget, Tenant
 
@@ -277,3 +278,55 @@ def test_a_round_the_intake_started_is_a_reopening_on_the_timeline(store: Store)
     second = report[report.index("Round 2, from") : report.index("WHAT WE RECOMMEND")]
     assert "A related alert arrived: MyKings botnet" in second
     assert "No action was taken in this round." in second
+
+
+def test_each_row_is_told_in_the_round_the_ledger_says_it_was_done_in(store: Store, reopened: str) -> None:
+    # Round 1's run blocked the domain late: its row was written after the re-check had started round 2.
+    _act(store, reopened, 1, [("lab.block_domain", "js.mykings.top", "succeeded")])
+    incident = store.incident(reopened)
+    assert incident is not None
+
+    assert [(a.key, a.round) for a in incident.actions] == [
+        *[(key, 1) for key in ["lab.isolate_host", *["lab.delete_registry_value"] * 3]],
+        *[(key, 2) for key in ["lab.isolate_host", *["lab.delete_registry_value"] * 3]],
+        ("lab.block_domain", 1),
+    ]
+    [first, second] = rounds(incident)
+    assert [a.key for a in first.actions].count("lab.block_domain") == 1
+    assert "lab.block_domain" not in [a.key for a in second.actions]
+    report = _report(store, reopened, "text")
+    did = _between(report, "WHAT WE DID", "WHAT WE RECOMMEND")
+    assert "Block the domain: js[.]mykings[.]top (Done)" in _between(did, "Round 1, from", "Round 2, from")
+    assert "Block the domain" not in did[did.index("Round 2, from") :]
+
+
+def test_a_rollback_keeps_its_row_s_round_yet_is_told_in_the_round_it_was_done_in(
+    store: Store, reopened: str
+) -> None:
+    incident = store.incident(reopened)
+    assert incident is not None
+    isolated = next(a for a in incident.actions if a.key == "lab.isolate_host" and a.round == 1)
+    original = store.ledger.row(isolated.idempotency_key)
+    assert original is not None
+    # As ``flows.respond`` writes a rollback: the undone row's round, a key derived from that row.
+    entry = store.ledger.claim(
+        tenant="demo",
+        incident_id=reopened,
+        action="lab.release_host",
+        target=HOST,
+        inputs={},
+        inverse=None,
+        owner="rollback",
+        lease_seconds=60,
+        round=original.round,
+        key=undo_key(isolated.idempotency_key, "lab.release_host"),
+        reverses=original.id,
+    )
+    store.ledger.finish(entry.id, "rollback", status="succeeded", detail="released")
+    incident = store.incident(reopened)
+    assert incident is not None
+
+    [released] = [a for a in incident.actions if a.key == "lab.release_host"]
+    assert released.round == 1
+    [first, second] = rounds(incident)
+    assert released in second.actions and released not in first.actions

@@ -182,6 +182,8 @@ def _print_check(report: dict[str, Any]) -> None:
         ("hosts", ", ".join(report["hosts"]) or "(none)"),
         ("indicators", ", ".join(report["indicators"]) or "(none)"),
         ("evidence", ", ".join(report["evidence"]) or "(none)"),
+        ("resources", "; ".join(report["resources"]) or "(none)"),
+        ("cloud", report["cloud"] or "(none)"),
         ("ignored", ", ".join(report["ignored"]) or "(nothing)"),
     ]
     for label, value in rows:

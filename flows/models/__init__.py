@@ -15,13 +15,17 @@ from ._alert import (
     tactic_uid,
     technique_uid,
 )
+from ._cloud import MAX_RESOURCES, CloudAccount, CloudResource
 from ._indicator import Indicator, IndicatorType, Provenance, defang, defang_text, host_of
 from ._text_iocs import iocs_in_text
 from ._verdict import Reason, Verdict, VerdictLabel
 
 __all__ = [
     "MAX_ATTACKS",
+    "MAX_RESOURCES",
     "Alert",
+    "CloudAccount",
+    "CloudResource",
     "Device",
     "FindingInfo",
     "Indicator",

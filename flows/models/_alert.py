@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._cloud import CloudAccount, CloudResource, affected_resources, cloud_account
 from ._indicator import Indicator, IndicatorType, host_of
 from ._text_iocs import iocs_in_text
 
@@ -25,6 +26,7 @@ _TACTIC_UID = re.compile(r"TA\d{4}")
 # "/etc/passwd and /etc/shadow"); anything else from a sensor is dropped, not repaired.
 _ATTACK_NAME = re.compile(r"[A-Za-z0-9./][A-Za-z0-9 &/:()'.,+-]{0,127}")
 MAX_ATTACKS = 32  # attack objects read per alert, and ids returned: a finding names a handful, not hundreds
+
 # OCSF confidence_id (1 Low, 2 Medium, 3 High) as a 0-100 score; 0 Unknown and 99 Other have none.
 _CONFIDENCE_SCORE = {1: 30, 2: 60, 3: 90}
 
@@ -272,6 +274,14 @@ class Alert(_Ocsf):
             if isinstance(value, dict) and isinstance(value.get("path"), str) and value.get("name"):
                 refs.append(RegistryValueRef(key=value["path"], name=str(value["name"])))
         return refs
+
+    def affected_resources(self) -> list[CloudResource]:
+        """The cloud resources the finding names as affected (OCSF ``resources[]``; ``_cloud``)."""
+        return affected_resources((self.model_extra or {}).get("resources"))
+
+    def cloud_account(self) -> CloudAccount | None:
+        """Where in the cloud the finding was made (OCSF ``cloud``; ``flows.models._cloud``), or None."""
+        return cloud_account((self.model_extra or {}).get("cloud"))
 
 
 class RegistryValueRef(BaseModel):

@@ -59,6 +59,8 @@ _OCSF_READ = {
     "disposition_id",
     "risk_score",
     "malware",
+    "resources",
+    "cloud",
     *EVIDENCE_PARTS,  # a Security Finding's top-level evidence, moved into evidences
 }
 _FREE_TEXT = {"message", "finding_info.desc", "finding_info.title", "finding_info.analytic.name"}
@@ -67,8 +69,9 @@ _MAX_LEAVES = 2000
 
 @dataclass
 class Conformance:
-    """What one record gave: its format, tenant, time, hosts, indicators and evidence, and what was
-    left aside; ``error`` when it would be rejected (``field: message``)."""
+    """What one record gave: its format, tenant, time, hosts, indicators and evidence, the cloud
+    resources it names as affected and the cloud account it was made in, and what was left aside;
+    ``error`` when it would be rejected (``field: message``)."""
 
     format: str | None = None
     tenant: str | None = None
@@ -77,6 +80,8 @@ class Conformance:
     hosts: list[str] = field(default_factory=list)
     indicators: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    cloud: str | None = None
     understood: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     error: str | None = None
@@ -104,6 +109,8 @@ def conformance(
         hosts=[h for h in (alert.hostname, alert.device.ip if alert.device else None) if h],
         indicators=[f"{i.type.value} {i.value}" for i in alert.indicators()],
         evidence=sorted({path.partition("[]")[0] for item in alert.evidences for path, _ in _leaves(item)}),
+        resources=[_said(r.model_dump()) for r in alert.affected_resources()],
+        cloud=_said(account.model_dump()) if (account := alert.cloud_account()) else None,
     )
     source = unwrapped(raw)
     if normalized.format is Format.OCSF:
@@ -121,6 +128,11 @@ def conformance(
     report.understood = sorted(understood)
     report.ignored = sorted(ignored - understood)
     return report
+
+
+def _said(values: dict[str, str | None]) -> str:
+    """``type=AwsIamRole uid=arn:aws:… region=us-east-2``: the values given, named as the alert names them."""
+    return " ".join(f"{name}={value}" for name, value in values.items() if value)
 
 
 def _leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

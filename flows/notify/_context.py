@@ -27,6 +27,7 @@ from ._story import done_phrases, hacktool_in, milestones, reasons, summary
 from ._text import defanged, indicator_text, inert, when, when_exact
 
 _TARGET_IS_INDICATOR = (".block_", ".unblock_")
+MAX_CLOUD_RESOURCES = 20  # resources listed in a report; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def incident_context(
         "summary": summary(t, acted, alerts, dwell, first, reopened=len(in_rounds) - 1),
         "reasons": reasons(t, incident),
         "indicators": _indicators(t, incident),
+        "cloud": _cloud(t, alerts),
         "actions": _actions(t, acted.actions),
         "rounds": _rounds(t, in_rounds) if len(in_rounds) > 1 else [],
         # Which playbook handled it (our own id and version, never alert data).
@@ -183,6 +185,53 @@ def _indicators(t: Catalog, incident: IncidentView) -> list[dict[str, Any]]:
         )
     # Known-bad first: they are what the reader should act on.
     return sorted(rows, key=lambda row: not row["listed"])
+
+
+def _cloud(t: Catalog, alerts: Sequence[Alert]) -> dict[str, Any]:
+    """The cloud accounts the alerts were made in, worded, and the resources they name as affected.
+    Shown, never acted on: containment acts on hosts (``device``), not on these."""
+    accounts: dict[str, None] = {}
+    resources: dict[tuple[str, ...], dict[str, str]] = {}
+    for alert in alerts:
+        accounts.setdefault(_cloud_account(t, alert))
+        for resource in alert.affected_resources():
+            label = inert(resource.label)
+            if resource.name and resource.uid and resource.uid != resource.name:
+                label += t.raw("template.open") + inert(resource.uid) + t.raw("template.close")
+            row = {
+                "type": inert(resource.type or "-"),
+                "resource": label,
+                "region": inert(resource.region or ""),
+                "account": inert(resource.account_uid or ""),
+            }
+            resources.setdefault(tuple(row.values()), row)
+    rows = list(resources.values())
+    return {
+        "accounts": [line for line in accounts if line],
+        "resources": rows[:MAX_CLOUD_RESOURCES],
+        "more": max(0, len(rows) - MAX_CLOUD_RESOURCES),
+    }
+
+
+def _cloud_account(t: Catalog, alert: Alert) -> str:
+    """``AWS account 111122223333 (test), region eu-west-1, organisation o-1``; "" for no cloud."""
+    account = alert.cloud_account()
+    if account is None:
+        return ""
+    parts = []
+    if account.account_uid:
+        named = inert(account.account_uid)
+        if account.account_name:
+            named += t.raw("template.open") + inert(account.account_name) + t.raw("template.close")
+        provider = inert(account.provider) if account.provider else t("cloud.provider_unknown")
+        parts.append(t("cloud.account", provider=provider, account=named))
+    elif account.provider:
+        parts.append(inert(account.provider))
+    if account.region:
+        parts.append(t("cloud.region", region=inert(account.region)))
+    if account.org:
+        parts.append(t("cloud.org", org=inert(account.org)))
+    return t.join(parts)
 
 
 def _actions(t: Catalog, actions: Sequence[ActionView]) -> list[dict[str, Any]]:
@@ -270,7 +319,7 @@ def _sequence_step(t: Catalog, step: TelemetryStep) -> dict[str, Any]:
     rules = [t("sequence.rule", title=inert(r.title), rule=inert(r.id)) for r in step.rules]
     return {
         "at": when_exact(step.at) if step.at else t("sequence.undated"),
-        "host": inert(step.host) if step.host else t("none_named"),
+        "host": t.join([inert(h) for h in step.hosts or (step.host,)]) if step.host else t("none_named"),
         "stage": step.stage,
         "stage_label": t(f"stage.{step.stage}"),
         "what": what,

@@ -38,8 +38,8 @@ def test_an_ocsf_findings_unread_top_level_fields_are_listed() -> None:
     report = conformance(sample("ocsf/aws-security-hub-1.0.0-rc.2.json"), "demo")
 
     assert report.format == "ocsf" and report.time == "2022-08-04T18:09:19.100Z"
-    assert {"compliance", "vulnerabilities", "resources", "cloud", "unmapped"} <= set(report.ignored)
-    assert {"finding", "malware", "process", "metadata"} <= set(report.understood)
+    assert {"compliance", "vulnerabilities", "unmapped"} <= set(report.ignored)
+    assert {"finding", "malware", "process", "metadata", "resources", "cloud"} <= set(report.understood)
 
 
 def test_suricatas_direction_is_understood_it_places_client_and_server() -> None:

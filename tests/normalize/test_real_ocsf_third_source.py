@@ -175,8 +175,8 @@ def test_the_check_report_names_what_triage_does_not_read() -> None:
 
     assert report.error is None and report.format == "ocsf"
     assert {"finding_info", "evidences", "time"} <= set(report.understood)
-    # Kept in the stored finding, but triage reads neither the affected resources nor the cloud account.
-    assert {"resources", "cloud", "unmapped"} <= set(report.ignored)
+    # The affected resources and the cloud account are read now; `unmapped` stays aside.
+    assert {"resources", "cloud"} <= set(report.understood) and "unmapped" in report.ignored
     assert "process.user.name" in report.evidence
 
 

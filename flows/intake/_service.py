@@ -42,6 +42,7 @@ _log = logging.getLogger("garrison.intake")
 MAX_JSON_DEPTH = 64
 EVENT_BATCH = 1_000  # events of a file stored per transaction
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _BOMS = (
     (b"\xef\xbb\xbf", "UTF-8"),
     (b"\x00\x00\xfe\xff", "UTF-32"),
@@ -148,7 +149,10 @@ def parse_json(raw: bytes, what: str = "body") -> Any:
     except ValueError as error:  # NaN, Infinity, a float out of range, an integer of over 4300 digits
         reason = "an integer has too many digits" if "integer string conversion" in str(error) else error
         raise ValueError(f"{what} is not valid JSON: {reason}") from None
-    _check_tree(document, what)
+    # The walk is a third of the parse: skipped when the text cannot hold what it looks for. UTF-8 text
+    # holds no surrogate but as a \uD8xx-\uDFxx escape, and nesting N deep takes N brackets.
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(text):
+        _check_tree(document, what)
     return document
 
 

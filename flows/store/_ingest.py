@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -27,9 +27,8 @@ from sqlalchemy.engine import Connection, Engine
 from flows.models import Alert, Indicator
 
 from ._audit import append_audit_conn
-from ._group import Pending, group_commit
+from ._group import Request, group_commit, write_group
 from ._keys import Key, KeyFilter, weighted_keys
-from ._replay import lock_tenant, remember_locked
 from ._retriage import (
     MAX_HOSTS_PER_INCIDENT,
     MAX_INDICATORS_PER_INCIDENT,
@@ -123,86 +122,19 @@ def ingest(
     if any(item.alert.tenant != tenant for item in items):
         raise ValueError("one batch holds the alerts of one tenant")
     request = Request(tenant, items, rules, signature, actor)
-    accepted: list[Accepted] = group_commit(engine).submit(request, write_group)
+    accepted: list[Accepted] = group_commit(engine).submit(request, partial(write_group, run=_run))
     return accepted
 
 
-@dataclass(eq=False)
-class Request(Pending[list[Accepted]]):
-    """One ``ingest`` call waiting for its group's commit."""
-
-    tenant: str
-    items: Sequence[IncomingAlert]
-    rules: GroupingRules
-    signature: tuple[str, datetime] | None
-    actor: str
-
-
-def write_group(conn: Connection, group: Sequence[Request], now: datetime) -> None:
-    """Within ``conn``'s transaction: store each request of ``group``, setting its ``result`` or its own
-    ``error`` (a replayed signature, a value the database refuses): one request's fault sinks no other."""
-    if len(group) == 1:  # alone: exactly what a transaction of its own does
-        [request] = group
-        lock_tenant(conn, request.tenant)
-        _store_alone(conn, request, now)
-        return
-    # Tenants' locks in one order, so two processes' groups cannot wait on each other (PostgreSQL).
-    for tenant in sorted({request.tenant for request in group}):
-        lock_tenant(conn, tenant)
-        members = [request for request in group if request.tenant == tenant]
-        together = conn.begin_nested()
-        try:
-            _write_together(conn, tenant, members, now)
-        except Exception:  # noqa: BLE001 - which request is at fault is found below, one by one
-            together.rollback()
-        else:
-            together.commit()
-            continue
-        # Each on its own (its signature with its alerts), so the request at fault gets its error and
-        # the others are stored as if it had not been there.
-        for request in members:
-            request.result = request.error = None
-            _apart(conn, request, partial(_store_alone, conn, request, now))
-
-
-def _write_together(conn: Connection, tenant: str, members: list[Request], now: datetime) -> None:
-    # A replayed signature is that request's alone; the rest go in one batch per grouping rules (one
-    # set of statements, as a batch request does), in the order they arrived.
-    for request in members:
-        if request.signature is not None:
-            seen, expires = request.signature
-            _apart(conn, request, partial(remember_locked, conn, tenant, seen, expires, now))
-    alike: dict[tuple[GroupingRules, str], list[Request]] = {}
-    for request in members:
-        if request.error is None:
-            alike.setdefault((request.rules, request.actor), []).append(request)
-    for (rules, actor), requests in alike.items():
-        results = _Batch(conn, tenant, rules, now, actor).run(
-            [item for request in requests for item in request.items]
-        )
-        start = 0
-        for request in requests:
-            request.result = results[start : start + len(request.items)]
-            start += len(request.items)
-
-
-def _store_alone(conn: Connection, request: Request, now: datetime) -> None:
-    if request.signature is not None:
-        remember_locked(conn, request.tenant, *request.signature, now)
-    request.result = _Batch(conn, request.tenant, request.rules, now, request.actor).run(request.items)
-
-
-def _apart(conn: Connection, request: Request, write: Callable[[], object]) -> None:
-    """``write`` for ``request`` in a savepoint: its failure is its own (``error``), undone alone. A
-    savepoint that cannot be rolled back raises: then the store is unwell and the whole group fails."""
-    savepoint = conn.begin_nested()
-    try:
-        write()
-    except Exception as error:  # noqa: BLE001 - kept for the request's caller, raised in its thread
-        savepoint.rollback()
-        request.result, request.error = None, error
-    else:
-        savepoint.commit()
+def _run(
+    conn: Connection,
+    tenant: str,
+    rules: GroupingRules,
+    actor: str,
+    items: Sequence[IncomingAlert],
+    now: datetime,
+) -> list[Accepted]:
+    return _Batch(conn, tenant, rules, now, actor).run(items)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from enum import StrEnum
+from typing import Protocol
 
 from .._errors import CircuitOpen
 from ._clock import Clock
@@ -18,6 +19,26 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+class Breaker(Protocol):
+    """What ``VendorHttp`` needs from a circuit breaker: this process's ``CircuitBreaker``, or the store's
+    ``SharedCircuitBreaker`` that every worker shares."""
+
+    name: str
+
+    @property
+    def state(self) -> BreakerState: ...
+
+    def check(self) -> None: ...
+
+    def before_call(self) -> None: ...
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+    def record_neutral(self) -> None: ...
 
 
 class CircuitBreaker:

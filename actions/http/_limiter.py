@@ -16,8 +16,22 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterable
+from typing import Protocol
 
 from ._clock import Clock
+
+
+class Limiter(Protocol):
+    """What ``VendorHttp`` needs from a rate limiter: this process's ``RateLimiter``, or the store's
+    ``SharedRateLimiter`` that every worker shares."""
+
+    async def acquire(self) -> float:
+        """Wait for this call's slot; returns how long it waited."""
+        ...
+
+    def back_off(self, seconds: float) -> float:
+        """Hold every later call for ``seconds`` plus jitter; returns the wait from now."""
+        ...
 
 
 class RateLimiter:

@@ -1,4 +1,10 @@
-"""Shared vendor-load state of the process: per (tenant, vendor) limiter and breaker, and cached tokens."""
+"""Vendor-load state: per (tenant, vendor) limiter and breaker, and cached tokens.
+
+A pool without an engine keeps limiters and breakers in this process (a test, a single process). A pool
+on the store's engine (``shared_pool``) keeps them in the store, so every worker of that store shares one
+bucket and one circuit per (tenant, vendor). Tokens stay in each process in either case: they are secrets
+(not written to a database), and one token request per worker per token lifetime costs the vendor nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,13 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pydantic import SecretStr
+from sqlalchemy.engine import Engine
 
-from ._breaker import CircuitBreaker
+from ._breaker import Breaker, CircuitBreaker
 from ._clock import Clock, SystemClock
-from ._limiter import RateLimiter
+from ._limiter import Limiter, RateLimiter
+from ._shared_breaker import SharedCircuitBreaker
+from ._shared_limiter import SharedRateLimiter
 
 T = TypeVar("T")
 
@@ -91,40 +100,72 @@ def token_key(tenant: str, vendor: str, *parts: str) -> str:
 
 
 class HttpPool:
-    """Limiters, breakers and tokens for every (tenant, vendor) of the process (or of one test)."""
+    """Limiters, breakers and tokens for every (tenant, vendor) of the process (or of one test); with
+    ``engine``, limiters and breakers live in that store and hold across every worker using it.
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    >>> HttpPool().limiter("t1", "acme", VendorPolicy())  # doctest: +ELLIPSIS
+    <actions.http._limiter.RateLimiter object at ...>
+    """
+
+    def __init__(self, clock: Clock | None = None, *, engine: Engine | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
+        self.engine = engine
         self.tokens = TokenCache(self.clock)
-        self._limiters: dict[tuple[str, str], RateLimiter] = {}
-        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self._limiters: dict[tuple[str, str], Limiter] = {}
+        self._breakers: dict[tuple[str, str], Breaker] = {}
         self._guard = threading.Lock()
 
-    def limiter(self, tenant: str, vendor: str, policy: VendorPolicy) -> RateLimiter:
+    def limiter(self, tenant: str, vendor: str, policy: VendorPolicy) -> Limiter:
         with self._guard:
             found = self._limiters.get((tenant, vendor))
             if found is None:
-                found = RateLimiter(
-                    policy.rate_per_second,
-                    policy.burst,
-                    self.clock,
-                    jitter=policy.jitter,
-                    windows=policy.windows,
+                found = self.new_limiter(
+                    tenant, vendor, policy.rate_per_second, policy.burst, policy.jitter, policy.windows
                 )
                 self._limiters[(tenant, vendor)] = found
             return found
 
-    def breaker(self, tenant: str, vendor: str, policy: VendorPolicy) -> CircuitBreaker:
+    def new_limiter(
+        self,
+        tenant: str,
+        vendor: str,
+        rate: float,
+        burst: int,
+        jitter: float = 1.0,
+        windows: tuple[tuple[int, float], ...] = (),
+    ) -> Limiter:
+        """A limiter of this pool's kind (in the process, or in its store), not remembered by the pool."""
+        if self.engine is None:
+            return RateLimiter(rate, burst, self.clock, jitter=jitter, windows=windows)
+        return SharedRateLimiter(
+            self.engine, tenant, vendor, rate, burst, self.clock, jitter=jitter, windows=windows
+        )
+
+    def breaker(self, tenant: str, vendor: str, policy: VendorPolicy) -> Breaker:
         with self._guard:
             found = self._breakers.get((tenant, vendor))
-            if found is None:
+            if found is not None:
+                return found
+            if self.engine is None:
                 found = CircuitBreaker(
                     f"{vendor} (tenant {tenant})",
                     policy.breaker_threshold,
                     policy.breaker_cooldown,
                     self.clock,
                 )
-                self._breakers[(tenant, vendor)] = found
+            else:
+                # The trial call's claim outlives the longest a call can take, then lapses.
+                lease = policy.timeout + policy.connect_timeout + 5.0
+                found = SharedCircuitBreaker(
+                    self.engine,
+                    tenant,
+                    vendor,
+                    policy.breaker_threshold,
+                    policy.breaker_cooldown,
+                    self.clock,
+                    trial_lease=lease,
+                )
+            self._breakers[(tenant, vendor)] = found
             return found
 
 
@@ -152,5 +193,8 @@ _default = ProcessDefault(HttpPool)
 
 
 def default_pool() -> HttpPool:
-    """The process-wide pool (real clock)."""
-    return _default.get()
+    """The pool of the store bound by ``using_store`` here, else the process-wide pool (real clock)."""
+    from ._shared import bound_store, shared_pool
+
+    engine = bound_store()
+    return _default.get() if engine is None else shared_pool(engine)

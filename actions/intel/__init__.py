@@ -4,7 +4,8 @@
 - ``load_feed(path)`` / ``parse_feed(path)`` read a local feed (format detected from the content);
   ``IntelIndex`` answers look-ups over many feeds, ranges included.
 - ``await lookup(indicators, tenant=…, secrets=…)`` asks the online providers, deduplicated, cached per
-  indicator type (``IntelCache``) and within queueing rate limits per tenant key and per provider;
+  indicator type (``IntelCache``; ``SharedIntelCache`` keeps them in the store for every worker) and
+  within queueing rate limits per tenant key and per provider;
   failures come back in ``LookupResult.failures`` and never raise.
 - Providers register in ``intel_registry`` (``<provider>.lookup_<object>`` keys, strict pydantic inputs,
   declared secrets, doc links). Depends on nothing in ``flows``.
@@ -27,6 +28,7 @@ from ._provider import (
     register_provider,
 )
 from ._record import INDICATOR_TYPES, VERDICTS, IntelRecord
+from ._shared_cache import IntelMetadata, SharedIntelCache, shared_cache
 from .feeds import FeedError, FeedResult, IntelIndex, IntelNetwork, Skipped, load_feed, parse_feed
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "FeedResult",
     "IntelCache",
     "IntelIndex",
+    "IntelMetadata",
     "IntelNetwork",
     "IntelRecord",
     "IntelRegistry",
@@ -49,6 +52,7 @@ __all__ = [
     "NotAsked",
     "Provider",
     "ProviderFailure",
+    "SharedIntelCache",
     "Skipped",
     "default_cache",
     "guess_type",
@@ -60,4 +64,5 @@ __all__ = [
     "parse_feed",
     "refang",
     "register_provider",
+    "shared_cache",
 ]

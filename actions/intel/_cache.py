@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 
 from .._errors import TransientError
-from ..http import Clock, ProcessDefault, SystemClock
+from ..http import Clock, ProcessDefault, SystemClock, bound_store
 from ._record import IntelRecord
 
 CacheKey = tuple[str, str, str, str]  # (scope: "" shared or the tenant, provider, type, value)
@@ -147,5 +147,11 @@ _default = ProcessDefault(IntelCache)
 
 
 def default_cache() -> IntelCache:
-    """The process-wide cache (real clock)."""
-    return _default.get()
+    """The cache of the store bound by ``actions.http.using_store`` here (shared by every worker of that
+    store), else the process-wide cache (real clock)."""
+    engine = bound_store()
+    if engine is None:
+        return _default.get()
+    from ._shared_cache import shared_cache
+
+    return shared_cache(engine)

@@ -1,9 +1,11 @@
 """Two queueing limits per intel call: the tenant's key (per tenant and provider), then the provider as a
-whole (every tenant of this process together), so one tenant's storm cannot use up a shared quota.
+whole (every tenant together), so one tenant's storm cannot use up a shared quota.
 
-Both are the shared ``RateLimiter`` (a call waits for its slot, never fails for a burst). The tenant's
-limiter is the one ``VendorHttp`` keeps per (tenant, vendor) in the pool, and a 429's Retry-After holds it;
-the provider-wide one lives beside the pool (a fresh pool, as in a test, starts fresh limits).
+Both are the pool's kind of limiter (a call waits for its slot, never fails for a burst): in the process,
+or, on a pool on the store (``shared_pool``), in the store, where every worker shares them (the
+provider-wide one under the tenant ``*``, which no tenant id can be). The tenant's limiter is the one
+``VendorHttp`` keeps per (tenant, vendor) in the pool, and a 429's Retry-After holds it; the provider-wide
+one lives beside the pool (a fresh pool, as in a test, starts fresh limits).
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ import threading
 import weakref
 from typing import Any
 
-from ..http import HttpPool, RateLimiter, VendorHttp
+from ..http import HttpPool, Limiter, VendorHttp
 
-_provider_limiters: weakref.WeakKeyDictionary[HttpPool, dict[str, RateLimiter]] = weakref.WeakKeyDictionary()
+_provider_limiters: weakref.WeakKeyDictionary[HttpPool, dict[str, Limiter]] = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
+EVERY_TENANT = "*"  # the provider-wide limiter's tenant in the store
 
 
-def provider_limiter(pool: HttpPool, provider: str, rate: float, burst: int) -> RateLimiter:
-    """The process-wide limiter of ``provider`` (created with ``rate``/``burst`` on first use)."""
+def provider_limiter(pool: HttpPool, provider: str, rate: float, burst: int) -> Limiter:
+    """The limiter of ``provider`` for every tenant (created with ``rate``/``burst`` on first use)."""
     with _guard:
         limiters = _provider_limiters.setdefault(pool, {})
         found = limiters.get(provider)
         if found is None:
-            found = RateLimiter(rate, burst, pool.clock)
+            found = pool.new_limiter(EVERY_TENANT, provider, rate, burst)
             limiters[provider] = found
         return found
 
@@ -32,13 +35,9 @@ def provider_limiter(pool: HttpPool, provider: str, rate: float, burst: int) -> 
 class ChainedLimiter:
     """The tenant's slot first, then the provider's: a call holds a provider slot only when it can go."""
 
-    def __init__(self, tenant: RateLimiter, provider: RateLimiter) -> None:
+    def __init__(self, tenant: Limiter, provider: Limiter) -> None:
         self.tenant = tenant
         self.provider = provider
-
-    @property
-    def blocked_until(self) -> float:
-        return self.tenant.blocked_until
 
     async def acquire(self) -> float:
         return await self.tenant.acquire() + await self.provider.acquire()
@@ -51,7 +50,7 @@ class ChainedLimiter:
 class IntelHttp(VendorHttp):
     """``VendorHttp`` whose calls also wait for the provider-wide limiter."""
 
-    def __init__(self, *, provider_limit: RateLimiter, **kwargs: Any) -> None:
+    def __init__(self, *, provider_limit: Limiter, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # VendorHttp takes one limiter; chaining keeps its breaker, Retry-After and error mapping as they are.
-        self._limiter = ChainedLimiter(self._limiter, provider_limit)  # type: ignore[assignment]
+        self._limiter = ChainedLimiter(self._limiter, provider_limit)

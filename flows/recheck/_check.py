@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from actions.http import using_store
 from flows.models import Alert
 from flows.notify import EventDetails, notify_event
 from flows.settings import get_settings
@@ -141,7 +142,9 @@ def recheck(
         incident_id=incident_id,
         skip_own_schedules=skip_own_schedules,
     )
-    intel = fresh_intel(incidents, _by_id(tenants), get_settings().intel_feeds if feeds is None else feeds)
+    local = get_settings().intel_feeds if feeds is None else feeds
+    with using_store(store.engine):  # intel answers and provider limits shared with every worker
+        intel = fresh_intel(incidents, _by_id(tenants), local)
     on_start(len(incidents), intel)
     findings: list[Finding] = []
     for start in range(0, len(incidents), batch_size):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from actions import ActionContext, ActionSpec, Capability, Effect, registry, resolve_secrets
+from actions.http import shared_pool
 from flows.models import defang
 from flows.store import IncidentView, LedgerRow, Store
 from flows.tenants import Tenant
@@ -91,6 +92,8 @@ async def _context(store: Store, tenant: Tenant, incident_id: str, spec: ActionS
         incident_id=incident_id,
         db=store.engine,
         vendors={name: dict(config.settings) for name, config in tenant.adapters.items()},
+        # The vendor's rate limits and circuit breaker as every worker of this store shares them.
+        http=shared_pool(store.engine),
     )
     config = tenant.adapters.get(spec.vendor)
     if not spec.secrets or config is None:

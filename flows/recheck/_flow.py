@@ -15,6 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from pydantic import BaseModel, ConfigDict, Field
 
+from actions.http import using_store
 from flows.notify import escape_markdown
 from flows.settings import get_settings
 from flows.store import Store, incident_metrics
@@ -52,7 +53,9 @@ class RecheckRequest(BaseModel):
 def _intel(incident_ids: list[str]) -> FreshIntel:
     store, tenants = _open()
     views = [v for i in incident_ids if (v := store.incident(i)) is not None]
-    return fresh_intel(views, {t.id: t for t in tenants}, get_settings().intel_feeds)
+    # Intel answers, provider limits and breakers in the store, shared with every worker (respond's too).
+    with using_store(store.engine):
+        return fresh_intel(views, {t.id: t for t in tenants}, get_settings().intel_feeds)
 
 
 @task(name="recheck-batch", cache_policy=NONE)

@@ -13,6 +13,7 @@ import asyncio
 from dataclasses import dataclass
 
 from actions import ActionContext, ActionSpec, Unbound
+from actions.http import shared_pool
 from flows.models import Alert
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant
@@ -31,6 +32,8 @@ def base_context(store: Store, tenant: Tenant, incident_id: str, *, dry_run: boo
         dry_run=dry_run,
         db=store.engine,
         vendors=vendor_settings(tenant),
+        # Rate limits and circuit breakers every worker of this store shares.
+        http=shared_pool(store.engine),
     )
 
 

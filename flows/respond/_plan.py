@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from actions import ActionContext, ActionError, ActionSpec, Effect, TargetKind, TargetNotFound, Unbound
+from actions.http import shared_pool
 from flows.models import Alert
 from flows.store import IncidentView, LedgerRow, Store, idempotency_key
 from flows.tenants import Tenant
@@ -128,6 +129,7 @@ async def plan_incident(
         dry_run=True,
         db=store.engine,
         vendors=vendor_settings(tenant),
+        http=shared_pool(store.engine),
     )
     items: list[PlanItem] = []
     for step in playbook.steps:

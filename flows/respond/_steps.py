@@ -10,6 +10,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NONE
 
+from actions.http import using_store
 from flows.models import Alert, Indicator, IndicatorType, Provenance
 from flows.notify import EventDetails, PlannedAction, notify_event, render_report
 from flows.settings import get_settings
@@ -48,13 +49,15 @@ def enrich(incident_id: str, tenant: Tenant) -> int:
     onto the incident (C2 infrastructure changes hands: what intel said then is the evidence)."""
     store = open_store()
     incident = _require(store, incident_id)
-    result = enrich_indicators(
-        incident_indicators(incident),
-        tenant=tenant.id,
-        feeds=get_settings().intel_feeds,
-        intel=tenant.intel,
-        incident_id=incident_id,
-    )
+    # Intel answers, provider limits and breakers in the store: what one worker asked, no other asks again.
+    with using_store(store.engine):
+        result = enrich_indicators(
+            incident_indicators(incident),
+            tenant=tenant.id,
+            feeds=get_settings().intel_feeds,
+            intel=tenant.intel,
+            incident_id=incident_id,
+        )
     store.save_indicators(incident_id, result.indicators)
     listed = [i for i in result.indicators if i.provenance]
     store.add_timeline(

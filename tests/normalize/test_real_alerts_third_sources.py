@@ -348,7 +348,8 @@ def test_hostile_evidences_do_not_break_an_ocsf_finding(evidences: list[Any], co
     # The sender's 990 are kept as sent; every queried name is read from the evidences besides.
     assert len(alert.observables) == 990
     assert ("domain", "o0.example") in indicators(alert)
-    assert sum(value.startswith("h") and value.endswith(".example") for _, value in indicators(alert)) == count
+    queried = [v for _, v in indicators(alert) if v.startswith("h") and v.endswith(".example")]
+    assert len(queried) == count
 
 
 def test_an_evidence_that_is_no_object_is_refused_naming_the_field() -> None:

@@ -38,6 +38,7 @@ import pytest  # noqa: E402
 
 from flows.settings import Settings, get_settings  # noqa: E402
 from flows.store import Store  # noqa: E402
+from tests._postgres import missing_postgres, throwaway_postgres  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -54,6 +55,17 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
 @pytest.fixture
 def store(settings: Settings) -> Store:
     return Store.open(settings.database_url)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """The store's URL on a throwaway PostgreSQL server for the module's tests (``tests/_postgres.py``);
+    skipped, saying why, where none can start."""
+    reason = missing_postgres()
+    if reason:
+        pytest.skip(reason)
+    with throwaway_postgres() as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,16 @@ from typing import Protocol
 from ._clock import Clock
 
 
+def checked_limits(rate: float, burst: int, windows: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
+    """A limiter's counted windows, sorted, after checking the limits make sense (ValueError if not)."""
+    if rate <= 0 or burst < 1:
+        raise ValueError("rate must be > 0 and burst >= 1")
+    found = sorted((int(calls), float(seconds)) for calls, seconds in windows)
+    if any(calls < 1 or seconds <= 0 for calls, seconds in found):
+        raise ValueError("a window allows at least 1 call in more than 0 seconds")
+    return found
+
+
 class Limiter(Protocol):
     """What ``VendorHttp`` needs from a rate limiter: this process's ``RateLimiter``, or the store's
     ``SharedRateLimiter`` that every worker shares."""
@@ -51,11 +61,7 @@ class RateLimiter:
         jitter: float = 1.0,
         windows: Iterable[tuple[int, float]] = (),
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
-        self._windows = sorted((int(calls), float(seconds)) for calls, seconds in windows)
-        if any(calls < 1 or seconds <= 0 for calls, seconds in self._windows):
-            raise ValueError("a window allows at least 1 call in more than 0 seconds")
+        self._windows = checked_limits(rate, burst, windows)
         self._interval = 1.0 / rate
         self._tolerance = (burst - 1) * self._interval
         self._clock = clock

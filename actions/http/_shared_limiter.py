@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ._clock import Clock
+from ._limiter import checked_limits
 from ._tables import VendorMetadata, calls, ensure_tables, insert_missing, rate_limits, state_engine
 
 _NEVER = 0.0  # 1970: "no call yet", earlier than any slot
@@ -42,11 +43,7 @@ class SharedRateLimiter:
         jitter: float = 1.0,
         windows: Iterable[tuple[int, float]] = (),
     ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
-        self._windows = sorted((int(n), float(seconds)) for n, seconds in windows)
-        if any(n < 1 or seconds <= 0 for n, seconds in self._windows):
-            raise ValueError("a window allows at least 1 call in more than 0 seconds")
+        self._windows = checked_limits(rate, burst, windows)
         self.engine = state_engine(engine)
         self.tenant = tenant
         self.vendor = vendor

@@ -122,7 +122,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         engine_for(url)  # the store exists before the workers start, as under `garrison up`
         yield url
         return
-    from tests.runtime.pg_support import missing_postgres, throwaway_postgres
+    from tests._postgres import missing_postgres, throwaway_postgres
 
     reason = missing_postgres()
     if reason:

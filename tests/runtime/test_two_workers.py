@@ -27,9 +27,10 @@ import pytest
 from flows.runtime import DatabaseError, postgres_env, prepare_databases
 from flows.settings import Settings
 from flows.store import Store
+from tests._postgres import missing_postgres, query, throwaway_postgres
 
 from .conftest import GARRISON, Garrison, free_port, wait_for
-from .pg_support import alert_for, missing_postgres, query, seed_hosts, throwaway_postgres, write_feed
+from .pg_support import alert_for, seed_hosts, write_feed
 
 BATCH = 12
 TERMINAL = {"contained", "closed", "awaiting_approval"}

@@ -18,7 +18,6 @@ from flows.models import Alert, Verdict, VerdictLabel
 from flows.store import IncidentStatus, Spread, Store, engine_for, incident_metrics
 from flows.store._metrics import percentile
 from flows.store._schema import Base, IncidentRow, TimelineRow
-from tests.store.test_postgres import postgres_url  # noqa: F401 - the fixture: a throwaway PostgreSQL
 
 S = IncidentStatus
 T = TypeVar("T")

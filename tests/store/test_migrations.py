@@ -23,7 +23,7 @@ from actions.lab import LabFleet
 from flows.store import Store, engine_for
 from flows.store._schema import Base
 from flows.store.migrations import HEAD, VERSION_TABLE, SchemaTooNew, alembic_config, head, include_name
-from tests.store.test_postgres import fresh_database, postgres_url  # noqa: F401  (postgres_url: a fixture)
+from tests._postgres import fresh_database
 from tests.store.test_schema_upgrade import _make_49b6c38_store
 
 ROOT = Path(__file__).resolve().parents[2]

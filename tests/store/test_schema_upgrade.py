@@ -34,7 +34,7 @@ from flows.store._schema import ApprovalRow, Base, DeadLetterRow, EventRow, Inci
 from flows.store.migrations import VERSION_TABLE, head
 from flows.tenants import Tenant
 from flows.triage import StoreTelemetry
-from tests.store.test_postgres import fresh_database, postgres_url  # noqa: F401  (postgres_url: a fixture)
+from tests._postgres import fresh_database
 
 SEEN = datetime(2026, 11, 14, 9, 0, tzinfo=UTC)
 
@@ -119,7 +119,7 @@ def test_an_old_sqlite_events_table_gets_dst_ip_and_its_index(tmp_path: Path) ->
     _check_upgraded(Store.open(url))
 
 
-def test_an_old_postgres_events_table_gets_dst_ip_and_its_index(postgres_url: str) -> None:  # noqa: F811
+def test_an_old_postgres_events_table_gets_dst_ip_and_its_index(postgres_url: str) -> None:
     _make_old_store(postgres_url)
 
     _check_upgraded(Store.open(postgres_url))
@@ -451,7 +451,7 @@ def test_a_sqlite_store_made_by_49b6c38_upgrades_with_its_data_intact(tmp_path: 
     _check_49b6c38_store_upgraded(Store.open(url), old, before)
 
 
-def test_a_postgres_store_made_by_49b6c38_upgrades_with_its_data_intact(postgres_url: str) -> None:  # noqa: F811
+def test_a_postgres_store_made_by_49b6c38_upgrades_with_its_data_intact(postgres_url: str) -> None:
     url = fresh_database(postgres_url, "old_49b6c38")
     old, before = _make_49b6c38_store(url)
 

@@ -2,65 +2,99 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
+from collections.abc import Iterable
 
 import typer
 from rich.text import Text
 
-from . import (
-    _actions,
-    _audit,
-    _bench,
-    _campaigns,
-    _dead_letters,
-    _decisions,
-    _demo,
-    _incidents,
-    _ingest,
-    _lab,
-    _metrics,
-    _playbook,
-    _recheck,
-    _response,
-    _rules,
-    _standing,
-    _triage,
-)
 from ._output import CliError, err_console, shown
 
-app = typer.Typer(
-    name="garrison",
-    help="Garrison: automated response orchestration for MDR teams, on Prefect.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.command("up")(_demo.up)
-app.command("demo")(_demo.demo)
-app.command("worker")(_demo.worker)
-app.command("ingest")(_ingest.ingest)
-app.command("dead-letters")(_dead_letters.dead_letters)
-app.command("triage")(_triage.triage_command)
-app.command("recheck")(_recheck.recheck)
-app.command("metrics")(_metrics.metrics)
-app.command("campaigns")(_campaigns.campaigns_command)
-app.add_typer(_incidents.app, name="incidents")
-app.add_typer(_lab.app, name="lab")
-app.add_typer(_bench.app, name="bench")
-app.add_typer(_audit.app, name="audit")
-app.add_typer(_standing.app, name="standing")
-app.add_typer(_rules.app, name="rules")
-app.add_typer(_actions.app, name="actions")
-app.add_typer(_playbook.app, name="playbook")
-_response.register(app)  # plan, rollback, approve, reconcile
-_decisions.register(app)  # pending, decide
+# Each top-level command, and the module that defines it: (name, attribute) for a command, (name, None)
+# for a group (the module's ``app``). ``main`` imports only the invoked command's module, so a cold
+# ``garrison triage`` does not load Prefect, the intake and the runtime for the commands it does not run.
+_COMMANDS: dict[str, list[tuple[str, str | None]]] = {
+    "_demo": [("up", "up"), ("demo", "demo"), ("worker", "worker")],
+    "_ingest": [("ingest", "ingest")],
+    "_dead_letters": [("dead-letters", "dead_letters")],
+    "_triage": [("triage", "triage_command")],
+    "_recheck": [("recheck", "recheck")],
+    "_metrics": [("metrics", "metrics")],
+    "_campaigns": [("campaigns", "campaigns_command")],
+    "_incidents": [("incidents", None)],
+    "_lab": [("lab", None)],
+    "_bench": [("bench", None)],
+    "_audit": [("audit", None)],
+    "_standing": [("standing", None)],
+    "_rules": [("rules", None)],
+    "_actions": [("actions", None)],
+    "_playbook": [("playbook", None)],
+    "_response": [
+        ("plan", "plan"),
+        ("rollback", "rollback"),
+        ("approve", "approve"),
+        ("reconcile", "reconcile"),
+    ],
+    "_decisions": [("pending", "pending"), ("decide", "decide")],
+}
+_MODULE_OF = {name: module for module, commands in _COMMANDS.items() for name, _ in commands}
+
+
+def build(modules: Iterable[str] | None = None) -> typer.Typer:
+    """The ``garrison`` app with the commands of ``modules`` (all of them by default), in the order of
+    ``_COMMANDS`` (the order ``--help`` lists them)."""
+    chosen = set(_COMMANDS if modules is None else modules)
+    cli = typer.Typer(
+        name="garrison",
+        help="Garrison: automated response orchestration for MDR teams, on Prefect.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+    @cli.callback()
+    def _garrison() -> None:
+        # A group, also when one command is loaded: typer would otherwise make that command the root.
+        pass
+
+    for module_name, commands in _COMMANDS.items():
+        if module_name not in chosen:
+            continue
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        for name, attribute in commands:
+            if attribute is None:
+                cli.add_typer(module.app, name=name)
+            else:
+                cli.command(name)(getattr(module, attribute))
+    return cli
+
+
+@functools.cache
+def _full() -> typer.Typer:
+    return build()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from flows.cli import app``: every command (tests, `python -m flows.cli --help`).
+    if name == "app":
+        return _full()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _for(argv: list[str]) -> typer.Typer:
+    """The app for a command line: the invoked command's module only, or every command (help, a typo)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    module = _MODULE_OF.get(first or "")
+    return build([module]) if module is not None and "--help" not in argv[:1] else _full()
 
 
 def main() -> None:
     """Entry point: expected failures are one line on stderr; GARRISON_DEBUG=1 shows tracebacks."""
     try:
-        code = app(standalone_mode=False)
+        code = _for(sys.argv[1:])(standalone_mode=False)
     except typer.Abort:
         err_console.print("aborted")
         code = 130
@@ -87,4 +121,4 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build", "main"]

@@ -26,17 +26,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from actions.lab import HostSeed, LabFleet
 from flows.demo import DEMO_HOST, DEMO_TENANT, mykings_alert, mykings_host
 from flows.intake import Intake
 from flows.models import Indicator, IndicatorType, Provenance
+from flows.runtime import postgres_env
 from flows.settings import Settings, get_settings
 from flows.store import IncidentStatus, IncidentView, Store
 from flows.tenants import Tenant, tenants_from
@@ -65,9 +67,13 @@ class RespondBenchmark:
     baseline_per_second: float
     baseline_per_incident_ms: float
     overhead_ratio: float  # orchestrated seconds per incident ÷ baseline seconds per incident
+    database: str = "sqlite"  # where the Garrison under test kept its store and Prefect's tables
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+STORE_URL = "GARRISON_DATABASE_URL"
 
 
 def bench_alert(n: int, run: str) -> tuple[str, dict[str, Any]]:
@@ -84,6 +90,12 @@ def _rename(text: str, n: int) -> str:
     c2 = _c2(n)
     text = text.replace(DEMO_HOST, f"WS-BENCH-{n:04d}").replace(DEMO_HOST.lower(), f"ws-bench-{n:04d}")
     return text.replace("js.mykings.top", c2).replace("js[.]mykings[.]top", c2.replace(".", "[.]"))
+
+
+def _where(url: str) -> str:
+    """``postgresql host:port/database``: where the Garrison under test kept its data (no password)."""
+    parsed = make_url(postgres_env(url)[STORE_URL])
+    return f"postgresql {parsed.host}:{parsed.port or 5432}/{parsed.database}"
 
 
 def _c2(n: int) -> str:
@@ -117,8 +129,12 @@ def run_respond_benchmark(
     timeout_seconds: float = 900.0,
     say: Callable[[str], None] = lambda _: None,
     env: dict[str, str] | None = None,
+    postgres: str | None = None,
 ) -> RespondBenchmark:
-    """``env``: extra environment for the Garrison under test (e.g. a runner setting to compare)."""
+    """``env``: extra environment for the Garrison under test (e.g. a runner setting to compare);
+    ``postgres``: a PostgreSQL URL for its store and Prefect's tables (``garrison up --postgres``; an empty
+    database is best: the baseline always runs on a SQLite store of its own)."""
+    extra = {**(env or {}), **({"GARRISON_POSTGRES_URL": postgres} if postgres else {})}
     run = uuid.uuid4().hex[:8]
     alerts = [bench_alert(n, run) for n in range(incidents)]
     with tempfile.TemporaryDirectory(prefix="garrison-bench-") as folder:
@@ -129,9 +145,11 @@ def run_respond_benchmark(
         say("baseline: the same steps as plain functions in this process")
         baseline = _baseline(alerts, root / "baseline", feeds)
         say("starting Garrison (Prefect server, runner, intake) …")
-        garrison = _Garrison.start(root / "garrison", {"GARRISON_INTEL_FEEDS": feeds, **(env or {})})
+        garrison = _Garrison.start(root / "garrison", {"GARRISON_INTEL_FEEDS": feeds, **extra})
         try:
-            store = Store.open(garrison.settings.database_url)
+            store = Store.open(
+                postgres_env(postgres)[STORE_URL] if postgres else garrison.settings.database_url
+            )
             seed_hosts(store, incidents)
             say(f"posting {incidents} alerts in one batch")
             incident_ids, posted_at = garrison.post([document for _, document in alerts])
@@ -140,7 +158,8 @@ def run_respond_benchmark(
             locked = garrison.locked_lines()
         finally:
             garrison.stop()
-    return _figures(incidents, posted_at, seen, locked, baseline)
+    figures = _figures(incidents, posted_at, seen, locked, baseline)
+    return replace(figures, database=_where(postgres) if postgres else "sqlite")
 
 
 @dataclass
@@ -361,8 +380,10 @@ def _baseline(alerts: list[tuple[str, dict[str, Any]]], home: Path, feeds: str) 
 def _home(home: Path, feeds: str) -> Iterator[None]:
     # The steps read Garrison's settings themselves (the outbox, the tenants): point them at the
     # baseline's throwaway home while it runs, never at the user's.
-    saved = {name: os.environ.get(name) for name in ("GARRISON_HOME", "GARRISON_INTEL_FEEDS")}
+    # Its store is the home's SQLite, whatever GARRISON_DATABASE_URL the operator's shell names.
+    saved = {name: os.environ.get(name) for name in ("GARRISON_HOME", "GARRISON_INTEL_FEEDS", STORE_URL)}
     os.environ.update(GARRISON_HOME=str(home), GARRISON_INTEL_FEEDS=feeds)
+    os.environ.pop(STORE_URL, None)
     get_settings.cache_clear()
     try:
         yield
@@ -399,7 +420,8 @@ def _respond_plainly(store: Store, settings: Settings, tenant: Tenant, incident_
     from flows.triage import StoreTelemetry, enrich, triage
 
     incident = _view(store, incident_id)
-    store.claim(incident_id, f"baseline-{incident_id}")
+    # A flow run id is a UUID (36 characters; PostgreSQL holds the column to that): a fresh one stands in.
+    store.claim(incident_id, str(uuid.uuid4()))
     found = enrich(
         _indicators(incident),
         tenant=tenant.id,

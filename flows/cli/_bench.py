@@ -193,6 +193,14 @@ def bench_respond(
     timeout: Annotated[
         float, typer.Option(min=10, help="Seconds to wait for every incident to be handled.")
     ] = 900.0,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres",
+            metavar="URL",
+            help="Run the Garrison under test on this PostgreSQL (store and Prefect; an empty database).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """Incidents/s and alert→first action / alert→terminal (p50, p95) through a real `garrison up`, the
@@ -200,11 +208,17 @@ def bench_respond(
     from flows.bench import run_respond_benchmark
 
     with err_console.status("benchmarking the respond runs …", spinner="dots") as status:
-        result = run_respond_benchmark(incidents, timeout, say=lambda line: status.update(line))
+        result = run_respond_benchmark(
+            incidents, timeout, say=lambda line: status.update(line), postgres=postgres
+        )
     if as_json:
         emit_json(result.as_dict())
         return
-    table = Table("measure", "value", title=f"Respond benchmark ({result.incidents} incidents, one batch)")
+    table = Table(
+        "measure",
+        "value",
+        title=f"Respond benchmark ({result.incidents} incidents, one batch; {result.database})",
+    )
     table.add_row("handled (terminal, run ended)", f"{result.handled} / {result.incidents}")
     table.add_row("incidents/s", f"{result.incidents_per_second:.2f} ({result.seconds:.1f} s)")
     table.add_row(

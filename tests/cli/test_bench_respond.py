@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from flows.bench._respond import bench_alert
 from flows.cli import app
 from flows.settings import Settings
+from tests._postgres import query
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,6 +41,24 @@ def test_bench_respond_handles_every_incident_and_reports_figures_beside_the_bas
     assert figures["overhead_ratio"] > 0
     # The benchmark's home was thrown away, the operator's was not touched.
     assert not (settings.home / "outbox").exists() or not any((settings.home / "outbox").rglob("*"))
+
+
+def test_bench_respond_on_postgres_keeps_the_garrison_under_test_there(postgres_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "respond", "--incidents", "3", "--postgres", postgres_url, "--json"]
+    )
+
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert figures["incidents"] == figures["handled"] == 3 and figures["runs"] == {"COMPLETED": 3}
+    assert figures["database"].startswith("postgresql 127.0.0.1:") and "@" not in figures["database"]
+    assert figures["baseline_seconds"] > 0  # the baseline ran too, on a SQLite store of its own
+    # The incidents and Prefect's runs are in that database (Prefect's tables in their own schema).
+    [(incidents, runs)] = query(
+        postgres_url.replace("+psycopg", ""),
+        "SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM prefect.flow_run)",
+    )
+    assert incidents == 3 and runs >= 3
 
 
 def test_every_bench_alert_is_its_own_incident_material() -> None:

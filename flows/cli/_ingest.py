@@ -152,6 +152,7 @@ def _check(
     files: list[Path], chosen: Tenant | None, fmt: Format, mapping: FieldMapping | None, as_json: bool
 ) -> None:
     reports: list[dict[str, Any]] = []
+    known = {t.id for t in tenants_from(get_settings().tenants_file)}
     for path in files:
         for batch, _ in _batches(path):
             for line, document in batch:
@@ -159,7 +160,9 @@ def _check(
                 if isinstance(document, _Unreadable):
                     found = Conformance(tenant=tenant_id, error="(line): not valid JSON")
                 else:
-                    found = conformance(document, tenant_id, fmt, mapping)
+                    # As the intake judges it: naming another Garrison tenant is refused, its source's kept.
+                    others = known - {tenant_id}
+                    found = conformance(document, tenant_id, fmt, mapping, other_tenants=others)
                 reports.append({"file": str(path), "line": line, **found.as_dict()})
     if as_json:
         emit_json({"records": reports, "rejected": sum(1 for r in reports if r["error"])})

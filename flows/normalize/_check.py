@@ -9,6 +9,7 @@ fields triage does not read are the ignored ones.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,11 +92,17 @@ class Conformance:
 
 
 def conformance(
-    raw: Any, tenant: str, fmt: Format = Format.AUTO, mapping: FieldMapping | None = None
+    raw: Any,
+    tenant: str,
+    fmt: Format = Format.AUTO,
+    mapping: FieldMapping | None = None,
+    other_tenants: Collection[str] | None = None,
 ) -> Conformance:
-    """Normalize ``raw`` as the intake would, store nothing, and say what was read and what was not."""
+    """Normalize ``raw`` as the intake would, store nothing, and say what was read and what was not.
+    ``other_tenants``: Garrison's other tenants, as the intake passes them (a payload naming one of them is
+    refused; one naming its source's own tenant, an AWS organisation, is kept as such)."""
     try:
-        normalized = normalize(raw, tenant, fmt, mapping)
+        normalized = normalize(raw, tenant, fmt, mapping, other_tenants=other_tenants)
     except NormalizeError as error:
         return Conformance(tenant=tenant, error=f"{error.field}: {error.message}")
     except TenantMismatch as error:

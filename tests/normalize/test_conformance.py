@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.normalize import conformance
-from flows.settings import Settings
+from flows.settings import Settings, get_settings
 from flows.store import Store
 
 from ._samples import ALERTS, SYSMON, sample
@@ -91,3 +92,34 @@ def test_ingest_check_in_words_and_with_a_rejected_record(
     assert "indicators  ipv4 142.11.240.191, url http://142.11.240.191:35361/" in result.output
     assert "rejected: class_uid:" in result.output and "rejected: (line): not valid JSON" in result.output
     assert store.incidents() == []
+
+
+def test_ingest_check_keeps_a_findings_source_tenant_and_refuses_another_garrison_tenant(
+    settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prowler names its AWS organisation as metadata.tenant_uid: the intake keeps it as the source's tenant.
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text("tenants:\n  - {id: demo, name: Demo}\n  - {id: acme, name: Acme}\n", encoding="utf-8")
+    monkeypatch.setenv("GARRISON_TENANTS_FILE", str(tenants))
+    get_settings.cache_clear()
+    prowler = ALERTS / "ocsf" / "prowler-1.3.0.json"
+    acme = tmp_path / "names-acme.json"
+    acme.write_text(
+        json.dumps(
+            {
+                **sample("ocsf/prowler-1.3.0.json"),
+                "metadata": {**sample("ocsf/prowler-1.3.0.json")["metadata"], "tenant_uid": "acme"},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    kept = runner.invoke(app, ["ingest", "--check", str(prowler), "--tenant", "demo", "--json"])
+    refused = runner.invoke(app, ["ingest", "--check", str(acme), "--tenant", "demo", "--json"])
+
+    assert kept.exit_code == 0, kept.output
+    [record] = json.loads(kept.stdout)["records"]
+    assert record["error"] is None and record["tenant"] == "demo"
+    assert refused.exit_code == 1
+    [record] = json.loads(refused.stdout)["records"]
+    assert record["error"].startswith("metadata.tenant_uid:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -32,6 +32,7 @@ from actions import ActionSpec, Binding, Capability, SecretRef, registry
 from flows.channels import channel_for, check_url
 from flows.normalize import FieldMapping
 from flows.sigma import RuleChoice
+from flows.store import GroupingRules
 from playbooks import PlaybookError, load_playbook
 from templates import languages
 
@@ -585,3 +586,18 @@ def tenants_from(path: Path) -> TenantDirectory:
     except OSError as error:
         raise TenantConfigError(f"{path}: cannot read: {error.strerror}") from None
     return cached_tenants(path, mtime)
+
+
+def grouping_rules(tenant: Tenant) -> GroupingRules:
+    """How the store groups this tenant's alerts into incidents (its ``grouping:`` and own values)."""
+    policy = tenant.grouping
+    # The tenant's own domains and ranges are in most of its alerts: they must relate nothing (the same
+    # values its response policy never blocks).
+    own = tenant.policy.never_block
+    return GroupingRules(
+        window=timedelta(minutes=policy.window_minutes),
+        on_closed=policy.on_closed,
+        closed_lookback=timedelta(days=policy.closed_lookback_days),
+        own_domains=tuple(own.domains),
+        own_ranges=tuple(own.ip_ranges),
+    )

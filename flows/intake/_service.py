@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -33,7 +33,7 @@ from flows.store import (
     event_row,
     remember_signature,
 )
-from flows.tenants import Tenant, tenants_from
+from flows.tenants import Tenant, grouping_rules, tenants_from
 from flows.winlog import Unreadable
 
 _log = logging.getLogger("garrison.intake")
@@ -101,20 +101,6 @@ class BatchReport:
             for line, item in self.accepted
         ] + [r.as_dict() for r in self.rejected]
         return sorted(rows, key=lambda row: row["line"])
-
-
-def grouping_rules(tenant: Tenant) -> GroupingRules:
-    policy = tenant.grouping
-    # The tenant's own domains and ranges are in most of its alerts: they must relate nothing (the same
-    # values its response policy never blocks).
-    own = tenant.policy.never_block
-    return GroupingRules(
-        window=timedelta(minutes=policy.window_minutes),
-        on_closed=policy.on_closed,
-        closed_lookback=timedelta(days=policy.closed_lookback_days),
-        own_domains=tuple(own.domains),
-        own_ranges=tuple(own.ip_ranges),
-    )
 
 
 def parse_json(raw: bytes, what: str = "body") -> Any:

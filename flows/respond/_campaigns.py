@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -21,14 +20,13 @@ from flows.models import Alert
 from flows.notify import EventDetails, notify_event
 from flows.store import (
     CampaignView,
-    GroupingRules,
     IncomingAlert,
     Store,
     record_sightings,
     sighting_keys,
     stored_indicators,
 )
-from flows.tenants import Tenant, TenantDirectory
+from flows.tenants import Tenant, TenantDirectory, grouping_rules
 
 _log = logging.getLogger("garrison.respond")
 MAX_ALERTS = 50  # a storm's first alerts carry its rule patterns; its hundredth adds none
@@ -102,7 +100,9 @@ def _offer_blocks(store: Store, campaign: CampaignView, tenants: TenantDirectory
         document = _offer(recipient.id, campaign, values, digest)
         try:
             alert = Alert.model_validate(document)
-            accepted = store.ingest([IncomingAlert(alert=alert, document=document)], _grouping(recipient))
+            accepted = store.ingest(
+                [IncomingAlert(alert=alert, document=document)], grouping_rules(recipient)
+            )
         except Exception as error:  # noqa: BLE001 - one tenant's offer failing must not stop the others
             _log.error(
                 "campaign %s: offering blocks to tenant %s failed: %s", campaign.id, recipient.id, error
@@ -147,17 +147,6 @@ def _offer(tenant: str, campaign: CampaignView, values: list[list[str]], digest:
             for kind, value in values
         ],
     }
-
-
-def _grouping(tenant: Tenant) -> GroupingRules:
-    own = tenant.policy.never_block
-    return GroupingRules(
-        window=timedelta(minutes=tenant.grouping.window_minutes),
-        on_closed=tenant.grouping.on_closed,
-        closed_lookback=timedelta(days=tenant.grouping.closed_lookback_days),
-        own_domains=tuple(own.domains),
-        own_ranges=tuple(own.ip_ranges),
-    )
 
 
 def _offered(alert: Alert) -> bool:

@@ -12,11 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from flows.intake._service import grouping_rules
 from flows.settings import Settings
 from flows.store import IncidentStatus, Store
 from flows.store._schema import IncidentRow
-from flows.tenants import tenants_from
+from flows.tenants import grouping_rules, tenants_from
 
 from .conftest import RecordingDispatcher, key_headers, ndjson
 
@@ -38,7 +37,6 @@ tenants:
 @pytest.fixture
 def tenants_yaml() -> str:
     return TENANTS_YAML
-
 
 
 def _alert(

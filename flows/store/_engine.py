@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from sqlalchemy.engine import Engine, make_url
 from flows.settings import owner_only
 
 from .migrations import lock_schema, upgrade_store
+
+WAL_WAIT_SECONDS = 30.0  # as long as busy_timeout waits for another writer
 
 
 @lru_cache(maxsize=4)
@@ -64,11 +68,28 @@ def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def
     # WAL lets the intake write while flow runs read; busy_timeout waits out the other writer;
     # synchronous=FULL because a 2xx promises the alert survives a power cut, not just a crash.
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _wal(cursor)
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _wal(cursor) -> None:  # type: ignore[no-untyped-def]
+    """Put the database in WAL mode (a property of the file: once set, it stays). Switching needs the file
+    to itself, and SQLite answers "database is locked" at once, without its busy handler, while another
+    process opens the same new store (``garrison up``'s children, a worker): wait for it instead."""
+    deadline = time.monotonic() + WAL_WAIT_SECONDS
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]

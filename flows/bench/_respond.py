@@ -37,7 +37,6 @@ from sqlalchemy.engine import make_url
 from actions.lab import HostSeed, LabFleet
 from flows.demo import DEMO_HOST, DEMO_TENANT, mykings_alert, mykings_host
 from flows.intake import Intake
-from flows.models import Indicator, IndicatorType, Provenance
 from flows.runtime import postgres_env
 from flows.settings import Settings, get_settings
 from flows.store import IncidentStatus, IncidentView, Store
@@ -415,7 +414,7 @@ def _baseline_in(alerts: list[tuple[str, dict[str, Any]]], settings: Settings) -
 
 def _respond_plainly(store: Store, settings: Settings, tenant: Tenant, incident_id: str) -> str:
     from flows.notify import notify_event, render_report
-    from flows.respond import act_on_incident, playbook_for, settle
+    from flows.respond import act_on_incident, incident_indicators, playbook_for, settle
     from flows.store import StandingDecisions
     from flows.triage import StoreTelemetry, enrich, triage
 
@@ -423,7 +422,7 @@ def _respond_plainly(store: Store, settings: Settings, tenant: Tenant, incident_
     # A flow run id is a UUID (36 characters; PostgreSQL holds the column to that): a fresh one stands in.
     store.claim(incident_id, str(uuid.uuid4()))
     found = enrich(
-        _indicators(incident),
+        incident_indicators(incident),
         tenant=tenant.id,
         feeds=settings.intel_feeds,
         intel=tenant.intel,
@@ -434,7 +433,7 @@ def _respond_plainly(store: Store, settings: Settings, tenant: Tenant, incident_
     alerts = [_alert(d) for d in store.alert_documents(incident_id)]
     standing = StandingDecisions(store.engine).in_force(tenant.id)
     result = triage(
-        alerts, _indicators(incident), tenant.policy, StoreTelemetry(store.engine), standing=standing
+        alerts, incident_indicators(incident), tenant.policy, StoreTelemetry(store.engine), standing=standing
     )
     store.set_verdict(incident_id, result.verdict)
     verdict = result.verdict.verdict.value
@@ -462,18 +461,6 @@ def _view(store: Store, incident_id: str) -> IncidentView:
     if view is None:
         raise LookupError(f"incident {incident_id} vanished from the baseline store")
     return view
-
-
-def _indicators(incident: IncidentView) -> list[Indicator]:
-    return [
-        Indicator(
-            type=IndicatorType(i.type),
-            value=i.value,
-            field=i.field,
-            provenance=[Provenance.model_validate(p) for p in i.provenance],
-        )
-        for i in incident.indicators
-    ]
 
 
 def _alert(document: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from ._gate import AnalystDecision
 from ._plan import plan_incident
 from ._reconcile import reconcile
 from ._rollback import rollback_incident, rollback_steps
+from ._steps import incident_indicators
 
 __all__ = [
     "act_on_incident",
@@ -19,6 +20,7 @@ __all__ = [
     "approve",
     "current_action_hash",
     "foresee",
+    "incident_indicators",
     "chain_state",
     "waiting_since",
     "walk_escalations",
